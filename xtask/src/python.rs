@@ -1,0 +1,166 @@
+//! Builds the Python example rules (`examples/python/*/app.py`) into WASI-free components
+//! with `componentize-py`.
+//!
+//! Each directory `examples/python/<name>/` holding an `app.py` becomes `<out>/py-<name>.wasm`,
+//! built with
+//!
+//! ```text
+//! componentize-py -d wit -w detection-rule componentize --stub-wasi -p examples/python/<name> app -o <out>/py-<name>.wasm
+//! ```
+//!
+//! `--stub-wasi` replaces every WASI import with a trapping stub, so the component imports only
+//! `yagura:detection/{types,log,state}`. No bindings need generating: `componentize` generates
+//! the `wit_world` package on the fly. A build is skipped while its output is newer than every
+//! `.py` file of the rule's directory and every `.wit` file under `wit/`.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+
+/// The componentize-py release the Python rules are built and documented with.
+const COMPONENTIZE_PY: &str = "componentize-py";
+const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+/// The world every rule targets (wit/types.wit).
+const WORLD: &str = "detection-rule";
+
+/// Builds every `examples/python/*/app.py` under `root` into `out/py-<dir-name>.wasm` and returns
+/// the paths of all the components (built now or already up to date), sorted by name.
+pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let examples = root.join("examples").join("python");
+    let wit = root.join("wit");
+    let apps = find_apps(&examples)?;
+    if apps.is_empty() {
+        return Ok(Vec::new());
+    }
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let wit_newest = newest_mtime(&wit, "wit")?
+        .with_context(|| format!("no .wit files in {}", wit.display()))?;
+
+    let mut built = Vec::with_capacity(apps.len());
+    for dir in apps {
+        let name = dir
+            .file_name()
+            .and_then(OsStr::to_str)
+            .with_context(|| format!("{}: directory name is not UTF-8", dir.display()))?;
+        let output = out.join(format!("py-{name}.wasm"));
+        let app = dir.join("app.py");
+        let src_newest = newest_mtime(&dir, "py")?.unwrap_or(SystemTime::UNIX_EPOCH);
+        if is_fresh(&output, src_newest.max(wit_newest))? {
+            built.push(output);
+            continue;
+        }
+        componentize(&wit, &dir, &output)
+            .with_context(|| format!("building Python rule {}", app.display()))?;
+        built.push(output);
+    }
+    Ok(built)
+}
+
+/// The rule directories under `examples` that hold an `app.py`, sorted.
+fn find_apps(examples: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(examples) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", examples.display())),
+    };
+    let mut apps = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", examples.display()))?;
+        let path = entry.path();
+        if path.is_dir() && path.join("app.py").is_file() {
+            apps.push(path);
+        }
+    }
+    apps.sort();
+    Ok(apps)
+}
+
+/// The newest modification time of the files ending in `.ext` under `dir` (recursively,
+/// skipping `__pycache__` and generated `bindings`), or `None` if there are none.
+fn newest_mtime(dir: &Path, ext: &str) -> Result<Option<SystemTime>> {
+    let mut newest = None;
+    let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let path = entry.path();
+        let file_type = entry
+            .file_type()
+            .with_context(|| format!("reading the type of {}", path.display()))?;
+        let time = if file_type.is_dir() {
+            let skip = matches!(
+                path.file_name().and_then(OsStr::to_str),
+                Some("__pycache__" | "bindings")
+            );
+            if skip {
+                None
+            } else {
+                newest_mtime(&path, ext)?
+            }
+        } else if path.extension() == Some(OsStr::new(ext)) {
+            Some(mtime(&path)?)
+        } else {
+            None
+        };
+        newest = newest.max(time);
+    }
+    Ok(newest)
+}
+
+fn mtime(path: &Path) -> Result<SystemTime> {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("reading the modification time of {}", path.display()))
+}
+
+/// Whether `output` exists and is newer than `inputs_newest`.
+fn is_fresh(output: &Path, inputs_newest: SystemTime) -> Result<bool> {
+    match fs::metadata(output) {
+        Ok(_) => Ok(mtime(output)? > inputs_newest),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("reading {}", output.display())),
+    }
+}
+
+/// Runs componentize-py for the rule in `dir` (module `app`), writing `output` atomically: the
+/// component goes to a temporary file first, so a failed build never leaves a fresh-looking one.
+fn componentize(wit: &Path, dir: &Path, output: &Path) -> Result<()> {
+    let tmp = output.with_extension("wasm.tmp");
+    let mut cmd = Command::new(COMPONENTIZE_PY);
+    cmd.arg("-d")
+        .arg(wit)
+        .arg("-w")
+        .arg(WORLD)
+        .arg("componentize")
+        .arg("--stub-wasi")
+        .arg("-p")
+        .arg(dir)
+        .arg("app")
+        .arg("-o")
+        .arg(&tmp);
+    let result = match cmd.output() {
+        Ok(result) => result,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => bail!(
+            "`{COMPONENTIZE_PY}` was not found on PATH; install it with \
+             `pip install {COMPONENTIZE_PY}=={COMPONENTIZE_PY_VERSION}`"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("running `{COMPONENTIZE_PY}`")),
+    };
+    if !result.status.success() {
+        let _ = fs::remove_file(&tmp);
+        bail!(
+            "`{COMPONENTIZE_PY} componentize` failed ({}) for {}:\n{}{}",
+            result.status,
+            dir.join("app.py").display(),
+            String::from_utf8_lossy(&result.stdout),
+            String::from_utf8_lossy(&result.stderr),
+        );
+    }
+    fs::rename(&tmp, output)
+        .with_context(|| format!("moving {} to {}", tmp.display(), output.display()))?;
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! `yagura replay`: events from files through rules, findings to stdout, a summary to stderr.
+
+use std::cell::{Cell, RefCell};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::engine::{Engine, EngineOptions};
+use crate::intake::{Format, NdjsonReader};
+use crate::rule::Value;
+use crate::sandbox::{Limits, RuleComponent, Sandbox};
+
+const AFTER_HELP: &str = "\
+Findings go to stdout (or --output) as JSON lines in OCSF Detection Finding form (class_uid 2004).
+A summary goes to stderr: events read, records rejected, and per rule: events in, findings,
+faults and time spent. Rejected records are reported with file, line and field, and skipped.
+
+Exit codes:
+  0  completed; every record was a valid event and no rule call failed
+  1  could not run (unreadable input, a rule that does not load, a bad --set)
+  2  usage error
+  3  completed, but some records were rejected or some rule calls faulted
+
+Examples:
+  cargo xtask build-rules
+  yagura replay --rules target/rules examples/events/sample.ndjson
+  yagura replay --rules target/rules --set vertical-port-scan.threshold=10 flows.ndjson";
+
+/// Arguments of `yagura replay`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct ReplayArgs {
+    /// Input files; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Rule components: a directory (every *.wasm in it) or a .wasm file. Repeatable.
+    #[arg(long = "rules", value_name = "DIR|FILE", required = true)]
+    pub rules: Vec<PathBuf>,
+
+    /// Input format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: Format,
+
+    /// Set a rule parameter: RULE.PARAM=VALUE (VALUE is JSON, or plain text). Repeatable.
+    #[arg(long = "set", value_name = "RULE.PARAM=VALUE")]
+    pub set: Vec<String>,
+
+    /// Write findings here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Directory for compiled rules (reused across runs).
+    #[arg(long, value_name = "DIR", default_value = ".yagura/cache")]
+    pub cache: PathBuf,
+
+    /// Compile every rule afresh and cache nothing.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Events per call into a rule.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub batch_size: u32,
+
+    /// How late (in event time, ms) an event may arrive and still be evaluated in time order.
+    #[arg(long, default_value_t = 5_000)]
+    pub lateness_ms: u32,
+
+    /// Linear memory limit per rule instance, MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub memory_mib: u32,
+
+    /// Wall-clock deadline of one call into a rule, ms.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=600_000))]
+    pub deadline_ms: u32,
+
+    /// Print no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// What a replay did, for the exit code and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayReport {
+    pub events: u64,
+    pub rejected: u64,
+    pub findings: u64,
+    pub faults: u64,
+    pub elapsed: Duration,
+}
+
+impl ReplayReport {
+    /// No rejected records and no faults.
+    pub fn is_clean(&self) -> bool {
+        self.rejected == 0 && self.faults == 0
+    }
+}
+
+/// Rejected records printed in full; past this, only counted.
+const MAX_PRINTED_ERRORS: u64 = 20;
+
+/// Runs a replay: findings to `out` (unless `--output`), diagnostics and summary to `err`.
+pub fn run_replay(
+    args: &ReplayArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<ReplayReport> {
+    let started = Instant::now();
+    let limits = Limits {
+        memory_bytes: (args.memory_mib as usize) << 20,
+        call_deadline: Duration::from_millis(args.deadline_ms.into()),
+        ..Limits::default()
+    };
+    let mut builder = Sandbox::builder().limits(limits);
+    if !args.no_cache {
+        builder = builder.cache_dir(&args.cache);
+    }
+    let sandbox = builder.build()?;
+
+    let components = load_rules(&sandbox, &args.rules)?;
+    let overrides = parse_sets(&args.set, &components)?;
+    let mut engine = Engine::new(EngineOptions {
+        batch_size: args.batch_size as usize,
+        lateness_ms: args.lateness_ms.into(),
+        ..EngineOptions::default()
+    });
+    for component in &components {
+        let mine: Vec<(String, Value)> = overrides
+            .iter()
+            .filter(|(rule, _)| rule == &component.info().id)
+            .map(|(_, kv)| kv.clone())
+            .collect();
+        let instance = component
+            .instantiate(&mine)
+            .with_context(|| format!("loading {}", component.origin()))?;
+        engine.add_rule(instance);
+    }
+
+    let mut file_out;
+    let out: &mut dyn Write = match &args.output {
+        Some(path) => {
+            file_out = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            &mut file_out
+        }
+        None => out,
+    };
+
+    let mut report = ReplayReport::default();
+    // The sink runs inside the engine; it records a write error for the loop to act on.
+    let findings = Cell::new(0u64);
+    let write_error: RefCell<Option<std::io::Error>> = RefCell::new(None);
+    let mut sink = |info: &crate::rule::RuleInfo, finding: crate::finding::Finding| {
+        if write_error.borrow().is_some() {
+            return;
+        }
+        findings.set(findings.get() + 1);
+        let line = finding.to_ocsf(&info.name);
+        if let Err(e) = serde_json::to_writer(&mut *out, &line)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
+        {
+            *write_error.borrow_mut() = Some(e);
+        }
+    };
+
+    let progress = std::io::stderr().is_terminal() && !args.quiet;
+    let mut last_progress = Instant::now();
+    for path in &args.files {
+        let reader = match args.format {
+            Format::Ndjson => NdjsonReader::open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        };
+        for record in reader {
+            match record {
+                Ok(event) => {
+                    report.events += 1;
+                    engine.push(event, &mut sink);
+                }
+                Err(e) => {
+                    report.rejected += 1;
+                    if report.rejected <= MAX_PRINTED_ERRORS {
+                        writeln!(err, "yagura replay: rejected {e}")?;
+                    }
+                }
+            }
+            if progress && report.events % 4096 == 0 && last_progress.elapsed() > Duration::from_millis(500) {
+                last_progress = Instant::now();
+                write!(err, "\r{} events read…", report.events)?;
+            }
+            if let Some(e) = write_error.borrow_mut().take() {
+                bail!("cannot write findings: {e}");
+            }
+        }
+    }
+    engine.flush(&mut sink);
+    drop(sink);
+    if let Some(e) = write_error.into_inner() {
+        bail!("cannot write findings: {e}");
+    }
+    out.flush().context("cannot write findings")?;
+    report.findings = findings.get();
+    if progress {
+        write!(err, "\r\x1b[K")?;
+    }
+    if report.rejected > MAX_PRINTED_ERRORS {
+        writeln!(
+            err,
+            "yagura replay: … and {} more rejected records",
+            report.rejected - MAX_PRINTED_ERRORS
+        )?;
+    }
+    report.faults = engine.rule_stats().map(|(_, s)| s.faults).sum();
+    report.elapsed = started.elapsed();
+    if !args.quiet {
+        write_summary(err, &engine, &report, args.files.len())?;
+    }
+    Ok(report)
+}
+
+/// Loads every rule named by `--rules`, in a stable order; duplicate ids are an error.
+fn load_rules(sandbox: &Sandbox, paths: &[PathBuf]) -> anyhow::Result<Vec<RuleComponent>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read rule directory {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!(
+                    "no *.wasm rule components in {} (build them with `cargo xtask build-rules`)",
+                    path.display()
+                );
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut components: Vec<RuleComponent> = Vec::new();
+    for file in files {
+        let component = load_one(sandbox, &file)?;
+        if let Some(other) = components.iter().find(|c| c.info().id == component.info().id) {
+            bail!(
+                "{} and {} both define rule `{}`",
+                other.origin(),
+                component.origin(),
+                component.info().id
+            );
+        }
+        components.push(component);
+    }
+    Ok(components)
+}
+
+fn load_one(sandbox: &Sandbox, file: &Path) -> anyhow::Result<RuleComponent> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("cannot read rule {}", file.display()))?;
+    Ok(sandbox.load(&bytes, &file.display().to_string())?)
+}
+
+/// Parses `RULE.PARAM=VALUE` settings against the loaded rules' parameters.
+fn parse_sets(
+    sets: &[String],
+    components: &[RuleComponent],
+) -> anyhow::Result<Vec<(String, (String, Value))>> {
+    sets.iter()
+        .map(|set| {
+            let (rule, assignment) = set
+                .split_once('.')
+                .with_context(|| format!("--set `{set}`: expected RULE.PARAM=VALUE"))?;
+            let component = components
+                .iter()
+                .find(|c| c.info().id == rule)
+                .with_context(|| {
+                    let ids: Vec<&str> = components.iter().map(|c| c.info().id.as_str()).collect();
+                    format!("--set `{set}`: no rule `{rule}` is loaded (rules: {})", ids.join(", "))
+                })?;
+            let kv = component
+                .info()
+                .parse_override(assignment)
+                .map_err(|e| anyhow::anyhow!("--set `{set}`: {e}"))?;
+            Ok((rule.to_owned(), kv))
+        })
+        .collect()
+}
+
+fn write_summary(
+    err: &mut dyn Write,
+    engine: &Engine,
+    report: &ReplayReport,
+    files: usize,
+) -> std::io::Result<()> {
+    let secs = report.elapsed.as_secs_f64();
+    let stats = engine.stats();
+    writeln!(
+        err,
+        "yagura replay: {} events from {} file{} in {:.2} s ({:.0} events/s); {} rejected, {} late; {} findings",
+        report.events,
+        files,
+        if files == 1 { "" } else { "s" },
+        secs,
+        report.events as f64 / secs.max(1e-9),
+        report.rejected,
+        stats.late_events,
+        report.findings,
+    )?;
+    writeln!(
+        err,
+        "{:<28} {:>10} {:>9} {:>7} {:>10}",
+        "rule", "events in", "findings", "faults", "time"
+    )?;
+    for (info, s) in engine.rule_stats() {
+        writeln!(
+            err,
+            "{:<28} {:>10} {:>9} {:>7} {:>8.1}ms",
+            info.id,
+            s.events_in,
+            s.findings,
+            s.faults,
+            s.busy.as_secs_f64() * 1e3
+        )?;
+        if let Some(fault) = &s.last_fault {
+            writeln!(err, "  last fault: {fault}")?;
+        }
+        if s.findings_dropped > 0 {
+            writeln!(err, "  {} findings dropped by the per-call cap", s.findings_dropped)?;
+        }
+    }
+    Ok(())
+}

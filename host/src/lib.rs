@@ -1,0 +1,33 @@
+//! Yagura's host runtime: normalized security events in, sandboxed WebAssembly detection rules
+//! over them, OCSF Detection Findings out.
+//!
+//! A rule is a WebAssembly component written against the WIT package `yagura:detection`
+//! (`wit/`). The host compiles it (caching the result), refuses it if it imports anything but
+//! the WIT's `log` and `state`, and runs it under memory, time and output limits. Events reach
+//! a rule in batches, in event-time order, and only of the classes it subscribed to. Rule state
+//! (windowed counters, distinct sets, expiring values) is kept by the host in event time.
+//!
+//! # Layout
+//! - [`event`]: the normalized event and its JSON form.
+//! - [`intake`]: reading events from files and streams, with per-line errors.
+//! - [`sandbox`]: wasmtime: loading, checking and running rule components under limits.
+//! - [`state`]: the host-kept rule state behind the WIT `state` interface.
+//! - [`engine`]: ordering, batching, routing by subscription, watermarks and ticks.
+//! - [`rule`]: rule metadata and typed configuration.
+//! - [`finding`]: findings and their OCSF Detection Finding form.
+//! - [`cli`]: the `yagura` command line.
+
+pub mod cli;
+pub mod engine;
+pub mod event;
+pub mod finding;
+pub mod intake;
+pub mod rule;
+pub mod sandbox;
+pub mod state;
+
+pub use engine::{Engine, EngineOptions, RuleStats};
+pub use event::{Event, EventClass};
+pub use finding::{Finding, Severity};
+pub use rule::{RuleInfo, Value};
+pub use sandbox::{Limits, RuleComponent, RuleInstance, Sandbox, SandboxError};

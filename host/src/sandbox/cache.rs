@@ -1,0 +1,75 @@
+//! Compiled components on disk.
+//!
+//! Compiling a component is slow (seconds for Python guests); loading a precompiled artifact
+//! is ~200× faster. Artifacts are keyed by the component's sha256 *and* the engine's
+//! compatibility fingerprint, so a host upgrade or a config change never loads a stale one.
+//! Only artifacts this process wrote into this directory are ever deserialized: the cache is
+//! rebuildable and never imported from elsewhere.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::SandboxError;
+
+pub(super) struct ArtifactCache {
+    dir: PathBuf,
+    /// the engine fingerprint, part of every key
+    engine_hash: u64,
+}
+
+impl ArtifactCache {
+    pub fn open(dir: PathBuf, engine: &Engine) -> Result<ArtifactCache, SandboxError> {
+        std::fs::create_dir_all(&dir).map_err(|e| SandboxError::Cache {
+            path: dir.clone(),
+            reason: format!("cannot create the directory: {e}"),
+        })?;
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Ok(ArtifactCache {
+            dir,
+            engine_hash: hasher.finish(),
+        })
+    }
+
+    fn path(&self, digest: &[u8; 32]) -> PathBuf {
+        self.dir
+            .join(format!("{}-{:016x}.cwasm", hex::encode(digest), self.engine_hash))
+    }
+
+    /// The cached component, if there is a usable one. A corrupt or incompatible artifact is
+    /// removed and reported as a miss.
+    pub fn load(&self, engine: &Engine, digest: &[u8; 32]) -> Option<Component> {
+        let path = self.path(digest);
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file is in our cache directory under a name that only `store` writes,
+        // from `Engine::precompile_component` output of an engine with this fingerprint.
+        // wasmtime still checks the header and the engine compatibility on load.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "dropping an unusable cached artifact");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Writes an artifact atomically (temporary file, then rename).
+    pub fn store(&self, digest: &[u8; 32], artifact: &[u8]) -> Result<(), SandboxError> {
+        let path = self.path(digest);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let result = std::fs::write(&tmp, artifact).and_then(|()| std::fs::rename(&tmp, &path));
+        result.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            SandboxError::Cache {
+                path,
+                reason: format!("cannot write: {e}"),
+            }
+        })
+    }
+}

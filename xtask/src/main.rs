@@ -1,0 +1,175 @@
+//! `cargo xtask`: the build driver for what plain `cargo` cannot do in one step — building
+//! the rule crates for `wasm32-unknown-unknown` and wrapping them into components, then
+//! running the tests, the demo or the benchmarks on them.
+//!
+//! ```text
+//! cargo xtask build-rules [--out DIR]   rule components into DIR (default target/rules)
+//! cargo xtask test [ARGS…]              build-rules, then `cargo test ARGS…` (default members)
+//! cargo xtask demo                      build-rules, then replay examples/events/*.ndjson
+//! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
+//! ```
+//!
+//! # Layout
+//! - `main`: argument parsing and the commands.
+//! - `rules`: Rust rule crates → core modules → components.
+//! - `python`: Python example rules → components (componentize-py).
+
+mod python;
+mod rules;
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  build-rules [--out DIR]  build every rule under rules/, tests/rules/ and examples/python/
+                           into components in DIR (default: target/rules)
+  test [ARGS...]           build-rules, then `cargo test ARGS...`
+  demo                     build-rules, then replay examples/events/*.ndjson through them
+  bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
+";
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[OsString]) -> Result<()> {
+    let root = workspace_root();
+    let Some((command, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    match command.to_str() {
+        Some("build-rules") => {
+            let out = parse_out(rest)?.unwrap_or_else(|| root.join("target").join("rules"));
+            build_rules(&root, &out).map(drop)
+        }
+        Some("test") => {
+            build_rules(&root, &default_out(&root))?;
+            cargo(
+                &root,
+                ["test".into()].into_iter().chain(rest.iter().cloned()),
+            )
+        }
+        Some("demo") => {
+            let out = default_out(&root);
+            build_rules(&root, &out)?;
+            let mut args: Vec<OsString> = ["run", "--release", "-p", "yagura", "--", "replay"]
+                .map(OsString::from)
+                .into();
+            args.push("--rules".into());
+            args.push(out.into());
+            args.extend(demo_logs(&root)?.into_iter().map(OsString::from));
+            cargo(&root, args)
+        }
+        Some("bench") => {
+            build_rules(&root, &default_out(&root))?;
+            let args = ["bench", "-p", "yagura"].map(OsString::from);
+            cargo(&root, args.into_iter().chain(rest.iter().cloned()))
+        }
+        Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => bail!("unknown command {command:?}\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .expect("xtask/ lives inside the workspace root")
+        .to_path_buf()
+}
+
+/// `target/rules` of the workspace, where the host and the tests look for components.
+fn default_out(root: &Path) -> PathBuf {
+    root.join("target").join("rules")
+}
+
+/// The `--out DIR` of `build-rules`, if given.
+fn parse_out(args: &[OsString]) -> Result<Option<PathBuf>> {
+    match args {
+        [] => Ok(None),
+        [flag, dir] if flag == "--out" => Ok(Some(PathBuf::from(dir))),
+        _ => bail!("build-rules takes only `--out DIR`, got {args:?}\n\n{USAGE}"),
+    }
+}
+
+/// Builds every rule component into `out`; prints what it built and returns the paths.
+fn build_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut built = rules::build_rust_rules(root, out)?;
+    let python = python::build_python_rules(root, out).context("building the Python rules")?;
+    for path in &python {
+        let size = fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        println!(
+            "  {:<28} {:>10}  (python)",
+            file_stem(path),
+            rules::human(size)
+        );
+    }
+    built.extend(python);
+    println!("{} rule components in {}", built.len(), out.display());
+    Ok(built)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The sample logs the demo replays: `examples/events/*.ndjson`, sorted.
+fn demo_logs(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = root.join("examples").join("events");
+    let mut logs = Vec::new();
+    for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|e| e == "ndjson") {
+            logs.push(path);
+        }
+    }
+    if logs.is_empty() {
+        bail!("no *.ndjson sample logs in {}", dir.display());
+    }
+    logs.sort();
+    Ok(logs)
+}
+
+/// Runs `cargo ARGS` in the workspace root and fails if it fails.
+fn cargo(root: &Path, args: impl IntoIterator<Item = OsString>) -> Result<()> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let status = Command::new(cargo_bin())
+        .args(&args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {args:?}"))?;
+    if !status.success() {
+        bail!("cargo {args:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The cargo that runs us (`$CARGO`), so the toolchain stays the same.
+fn cargo_bin() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}

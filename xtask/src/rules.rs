@@ -1,0 +1,200 @@
+//! Rust rule crates → components.
+//!
+//! Every package under `rules/` and `tests/rules/` with a `cdylib` target is a rule crate,
+//! named `rule-<id>`. One `cargo build --profile rules --target wasm32-unknown-unknown` builds
+//! them all; each core module is then wrapped into a component with `wit-component` (reading
+//! the component-type section `wit-bindgen` embedded) and validated, and written to
+//! `<out>/<id>.wasm` — only when its bytes changed, so timestamps mean something to
+//! whoever watches the directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+const PROFILE: &str = "rules";
+/// Rule crates are named `rule-<id>`; the component is `<id>.wasm`.
+const CRATE_PREFIX: &str = "rule-";
+/// Where rule crates live, relative to the workspace root.
+const RULE_DIRS: [&str; 2] = ["rules", "tests/rules"];
+
+/// A rule crate of the workspace.
+struct RuleCrate {
+    /// the package name, `rule-<id>`
+    name: String,
+    /// the component's name: the package name without `rule-`
+    id: String,
+}
+
+/// Builds every Rust rule crate into `<out>/<id>.wasm`, printing one line per component, and
+/// returns the component paths.
+pub fn build_rust_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+    let (crates, target_dir) = find_rule_crates(root)?;
+    if crates.is_empty() {
+        return Ok(Vec::new());
+    }
+    compile(root, &crates)?;
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+
+    let core_dir = target_dir.join(TARGET).join(PROFILE);
+    let mut built = Vec::with_capacity(crates.len());
+    for krate in &crates {
+        let core = core_dir.join(format!("{}.wasm", krate.name.replace('-', "_")));
+        let output = out.join(format!("{}.wasm", krate.id));
+        let changed = componentize(&core, &output)
+            .with_context(|| format!("making a component of rule crate `{}`", krate.name))?;
+        let size = fs::metadata(&output)
+            .with_context(|| format!("reading {}", output.display()))?
+            .len();
+        println!(
+            "  {:<28} {:>10}  {}",
+            krate.id,
+            human(size),
+            if changed { "built" } else { "unchanged" }
+        );
+        built.push(output);
+    }
+    Ok(built)
+}
+
+/// The rule crates of the workspace, sorted by name, and cargo's target directory.
+fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
+    let output = Command::new(super::cargo_bin())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .context("running `cargo metadata`")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: Value =
+        serde_json::from_slice(&output.stdout).context("parsing `cargo metadata` output")?;
+    let target_dir = metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` output has no target_directory")?;
+    let dirs: Vec<PathBuf> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
+
+    let mut crates = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let (Some(name), Some(manifest)) = (
+            package["name"].as_str(),
+            package["manifest_path"].as_str().map(Path::new),
+        ) else {
+            continue;
+        };
+        // `rules/<crate>/Cargo.toml`: the crate directory's parent is a rule directory.
+        let in_rule_dir = manifest
+            .parent()
+            .and_then(Path::parent)
+            .is_some_and(|parent| dirs.iter().any(|d| d == parent));
+        if !in_rule_dir || !is_cdylib(package) {
+            continue;
+        }
+        let id = name.strip_prefix(CRATE_PREFIX).with_context(|| {
+            format!(
+                "rule crate `{name}` ({}) must be named `{CRATE_PREFIX}<id>`",
+                manifest.display()
+            )
+        })?;
+        crates.push(RuleCrate {
+            name: name.to_owned(),
+            id: id.to_owned(),
+        });
+    }
+    crates.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((crates, target_dir))
+}
+
+/// Whether a `cargo metadata` package has a `cdylib` target.
+fn is_cdylib(package: &Value) -> bool {
+    package["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["crate_types"].as_array().into_iter().flatten())
+        .any(|t| t == "cdylib")
+}
+
+/// One cargo invocation for every rule crate.
+fn compile(root: &Path, crates: &[RuleCrate]) -> Result<()> {
+    let mut cmd = Command::new(super::cargo_bin());
+    cmd.args(["build", "--profile", PROFILE, "--target", TARGET])
+        .current_dir(root);
+    for krate in crates {
+        cmd.args(["-p", &krate.name]);
+    }
+    let status = cmd
+        .status()
+        .context("running cargo to build the rule crates")?;
+    if !status.success() {
+        let names: Vec<&str> = crates.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "building rule crates {} for {TARGET} failed ({status}); is the target installed? \
+             (`rustup target add {TARGET}`)",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Wraps the core module `core` into a validated component at `output`. Returns whether
+/// `output` changed.
+fn componentize(core: &Path, output: &Path) -> Result<bool> {
+    let module = fs::read(core).with_context(|| format!("reading {}", core.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .with_context(|| format!("reading the WIT metadata of {}", core.display()))?
+        .encode()
+        .with_context(|| format!("encoding a component from {}", core.display()))?;
+    if fs::read(output).is_ok_and(|existing| existing == component) {
+        return Ok(false);
+    }
+    // Write beside and rename, so a reader never sees half a component.
+    let tmp = output.with_extension("wasm.tmp");
+    fs::write(&tmp, &component).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, output)
+        .with_context(|| format!("moving {} to {}", tmp.display(), output.display()))?;
+    Ok(true)
+}
+
+/// A byte count for people: `23.4 KiB`.
+pub fn human(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(23 * 1024 + 400), "23.4 KiB");
+        assert_eq!(human(18 * 1024 * 1024), "18.0 MiB");
+    }
+
+    #[test]
+    fn cdylib_detection() {
+        let lib: Value = serde_json::json!({"targets": [{"crate_types": ["cdylib", "rlib"]}]});
+        let bin: Value = serde_json::json!({"targets": [{"crate_types": ["bin"]}]});
+        assert!(is_cdylib(&lib));
+        assert!(!is_cdylib(&bin));
+    }
+}

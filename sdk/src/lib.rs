@@ -40,6 +40,7 @@
 //! - `batch`: [`Batch`] and [`EventRef`], a borrowed view of events and their text spans.
 //! - `config`: [`Config`], typed access to per-tenant settings, and [`Param`] constructors.
 //! - `finding`: [`FindingBuilder`], started by [`Finding::new`].
+//! - `names`: `as_str()` and `Display` with the WIT names of the generated enums.
 //! - [`matchers`]: allocation-free, ASCII case-insensitive name and substring matching.
 //! - [`state`]: typed helpers over the host's windowed counters, distinct sets and key/values.
 //! - [`log`]: messages to the operator's log.
@@ -59,6 +60,7 @@ mod config;
 mod finding;
 pub mod log;
 pub mod matchers;
+mod names;
 mod rule;
 pub mod state;
 
@@ -100,8 +102,8 @@ pub mod prelude {
     };
     pub use crate::state::{self, Counter, Distinct, Window};
     pub use crate::{
-        Activity, Batch, Config, EntityKind, EventClass, EventRef, Finding, Outcome, Param, Rule,
-        RuleInfo, Severity, Value, export_rule, log,
+        Activity, Batch, Config, ConfigError, EntityKind, EventClass, EventRef, Finding, Outcome,
+        Param, Rule, RuleInfo, Severity, Value, export_rule, log,
     };
 }
 

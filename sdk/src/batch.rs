@@ -424,73 +424,21 @@ impl fmt::Display for Guid {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::{
-        Activity, Actor, Device, EventClass, Integrity, Outcome, Source, types::Attribute,
-    };
+    use crate::testing::blank_process;
+    use crate::{EventClass, types::Attribute};
 
-    pub(crate) fn blank_event() -> Event {
-        Event {
-            seq: 0,
-            time: 0,
-            class: EventClass::Process,
-            activity: Activity::Unknown,
-            outcome: Outcome::Unknown,
-            source: Source {
-                format: Text { start: 0, len: 0 },
-                code: None,
-                channel: None,
-                provider: None,
-                record_id: None,
-            },
-            device: Device {
-                hostname: None,
-                domain: None,
-                ip: None,
-            },
-            actor: Actor {
-                user: None,
-                process: None,
-            },
-            user: None,
-            process: None,
-            src: None,
-            dst: None,
-            auth: None,
-            network: None,
-            file: None,
-            registry: None,
-            job: None,
-            script: None,
-            query: None,
-            attributes: Vec::new(),
-        }
-    }
-
-    pub(crate) fn blank_process() -> Process {
-        Process {
-            pid: None,
-            guid: None,
-            image: None,
-            cmd_line: None,
-            cwd: None,
-            integrity: Integrity::Unknown,
-            hashes: None,
-            start_time: None,
-            parent_pid: None,
-            parent_guid: None,
-            parent_image: None,
-            parent_cmd_line: None,
-        }
+    fn blank_event() -> Event {
+        crate::testing::blank_event(EventClass::Process, 0, 0)
     }
 
     /// Builds a text blob and hands out spans into it.
     #[derive(Default)]
-    pub(crate) struct Blob(pub(crate) Vec<u8>);
+    struct Blob(Vec<u8>);
 
     impl Blob {
-        pub(crate) fn add(&mut self, s: &str) -> Text {
+        fn add(&mut self, s: &str) -> Text {
             let start = self.0.len() as u32;
             self.0.extend_from_slice(s.as_bytes());
             Text {

@@ -135,6 +135,9 @@ pub mod glue {
 
     use crate::{Batch, Config, Finding, Rule, RuleInfo, Value, types};
 
+    /// The settings as `init` receives them.
+    pub type RawConfig = Vec<(String, Value)>;
+
     /// The rule instance of a component, empty until `init` succeeds.
     pub type Slot<R> = RefCell<Option<R>>;
 
@@ -168,6 +171,37 @@ pub mod glue {
         Ok(out)
     }
 
+    /// The export functions of a rule as pointers: what `export_rule!` leaves in a native
+    /// build, where the component exports do not exist.
+    pub struct NativeExports<R> {
+        /// `info`
+        pub info: fn(&str) -> RuleInfo,
+        /// `init`
+        pub init: fn(&Slot<R>, RawConfig) -> Result<(), String>,
+        /// `on-events`
+        pub on_events: fn(&Slot<R>, types::Batch) -> Result<Vec<Finding>, String>,
+        /// `on-tick`
+        pub on_tick: fn(&Slot<R>, i64) -> Result<Vec<Finding>, String>,
+    }
+
+    impl<R: Rule> NativeExports<R> {
+        /// The glue functions for `R`.
+        pub const fn new() -> Self {
+            NativeExports {
+                info: info::<R>,
+                init: init::<R>,
+                on_events: on_events::<R>,
+                on_tick: on_tick::<R>,
+            }
+        }
+    }
+
+    impl<R: Rule> Default for NativeExports<R> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     /// `on-tick` export.
     pub fn on_tick<R: Rule>(slot: &Slot<R>, watermark: i64) -> Result<Vec<Finding>, String> {
         let mut guard = slot.borrow_mut();
@@ -183,10 +217,14 @@ pub mod glue {
 /// Call it once per rule crate, at the crate root: `yagura_sdk::export_rule!(MyRule);`. The
 /// rule instance lives in a thread-local slot: `init` replaces it, `on-events` and `on-tick`
 /// use it and fail with an error if `init` has not succeeded yet.
+///
+/// The component exports exist on `wasm32` only; natively the macro still type-checks, so a
+/// rule crate builds and runs its unit tests with a plain `cargo test -p <crate>`.
 #[macro_export]
 macro_rules! export_rule {
     ($rule:ty) => {
         const _: () = {
+            #[allow(dead_code)] // used by the export below, on wasm32 only
             struct YaguraRuleExport;
 
             ::std::thread_local! {
@@ -220,8 +258,28 @@ macro_rules! export_rule {
                 }
             }
 
-    $crate::bindings::export!(YaguraRuleExport with_types_in $crate::bindings);
+            // Only a wasm module exports these names: a native cdylib (`cargo test` of a rule
+            // crate) cannot link symbols such as `yagura:detection/rule@0.1.0#info`.
+            #[cfg(target_arch = "wasm32")]
+            $crate::__export_bindings!(YaguraRuleExport);
         };
+
+        // Natively, nothing would use the rule without the exports: this keeps it reachable
+        // (no dead-code warnings in `cargo test -p <rule crate>`).
+        #[cfg(not(target_arch = "wasm32"))]
+        #[doc(hidden)]
+        pub static __YAGURA_RULE: $crate::__private::NativeExports<$rule> =
+            $crate::__private::NativeExports::new();
+    };
+}
+
+/// Calls the generated export macro. A macro of its own because rustfmt cannot format the
+/// generated macro's `with_types_in` syntax inside a larger macro body.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_bindings {
+    ($ty:ident) => {
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
     };
 }
 
@@ -261,8 +319,7 @@ mod tests {
     }
 
     fn empty_batch(events: usize) -> types::Batch {
-        let mut event = crate::batch::tests::blank_event();
-        event.seq = 1;
+        let event = crate::testing::blank_event(EventClass::Process, 1, 0);
         types::Batch {
             strings: Vec::new(),
             events: vec![event; events],

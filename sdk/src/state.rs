@@ -108,6 +108,9 @@ pub fn distinct_items(key: &str, at: i64, window: Window, limit: u32) -> (u32, V
 }
 
 /// The bytes under `key`, unless expired.
+///
+/// An empty value reads back as `None` (with wasmtime 48 an empty list arrives as a null
+/// pointer, which `Option<Vec<u8>>` takes for `None`): store at least one byte.
 pub fn get(key: &str) -> Option<Vec<u8>> {
     host::get(key)
 }
@@ -142,14 +145,14 @@ pub fn set_string(key: &str, value: &str, expires_at: i64) -> Result<(), StateEr
     set(key, value.as_bytes(), expires_at)
 }
 
-/// Sets an (empty) marker under `key` until `expires_at` unless one is there already.
+/// Sets a marker (one byte) under `key` until `expires_at` unless one is there already.
 /// Returns whether it was newly set: `Ok(true)` the first time, `Ok(false)` until it expires.
 /// Rules use it to report a thing once per window.
 pub fn mark_once(key: &str, expires_at: i64) -> Result<bool, StateError> {
     if get(key).is_some() {
         return Ok(false);
     }
-    set(key, &[], expires_at)?;
+    set(key, &[1], expires_at)?;
     Ok(true)
 }
 

@@ -139,3 +139,145 @@ fn finding(ev: &EventRef<'_>, parent: &str, child: &str) -> Finding {
 }
 
 export_rule!(OfficeSpawnsShell);
+
+#[cfg(test)]
+mod tests {
+    use yagura_sdk::testing::BatchBuilder;
+    use yagura_sdk::{EntityKind, Guid};
+
+    use super::*;
+
+    fn rule(values: Vec<(String, Value)>) -> OfficeSpawnsShell {
+        let config = Config::new(values).with_defaults(OfficeSpawnsShell::info().params);
+        OfficeSpawnsShell::init(&config).expect("valid config")
+    }
+
+    fn run(rule: &mut OfficeSpawnsShell, batch: &Batch) -> Vec<Finding> {
+        let mut out = Vec::new();
+        rule.on_events(batch, &mut out).expect("never fails");
+        out
+    }
+
+    fn launch(b: &mut BatchBuilder, seq: u64, parent: &str, child: &str) {
+        b.event(EventClass::Process, seq, 1_000 + seq as i64)
+            .activity(Activity::Create)
+            .hostname("WS01")
+            .actor_user("CORP", "alice")
+            .process_image(child)
+            .process_pid(4242)
+            .process_cmd_line("powershell -enc AAAA")
+            .parent_image(parent)
+            .parent_pid(100)
+            .push();
+    }
+
+    #[test]
+    fn word_starting_powershell_is_reported_with_its_entities() {
+        let mut b = BatchBuilder::new();
+        launch(
+            &mut b,
+            7,
+            r"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE",
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+        );
+        let out = run(&mut rule(vec![]), &b.build());
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert_eq!(f.title, "WINWORD.EXE started powershell.exe");
+        assert_eq!(f.techniques, ["T1204.002", "T1059"]);
+        assert_eq!(f.evidence, [7]);
+        assert_eq!(f.time, 1_007);
+        assert_eq!(f.dedup_key, "WS01|100");
+        let entity = |kind, role: Option<&str>| {
+            f.entities
+                .iter()
+                .find(|e| e.kind == kind && e.role.as_deref() == role)
+                .map(|e| e.value.as_str())
+        };
+        assert_eq!(entity(EntityKind::Host, None), Some("WS01"));
+        assert_eq!(entity(EntityKind::User, None), Some(r"CORP\alice"));
+        assert_eq!(
+            entity(EntityKind::Process, Some("parent")),
+            Some("WINWORD.EXE (pid 100)")
+        );
+        assert_eq!(
+            entity(EntityKind::Process, Some("child")),
+            Some("powershell.exe (pid 4242)")
+        );
+    }
+
+    #[test]
+    fn ordinary_launches_and_terminations_are_not_reported() {
+        let mut b = BatchBuilder::new();
+        launch(
+            &mut b,
+            1,
+            r"C:\Windows\explorer.exe",
+            r"C:\Windows\System32\cmd.exe",
+        );
+        launch(&mut b, 2, r"C:\Office\EXCEL.EXE", r"C:\Windows\notepad.exe");
+        launch(
+            &mut b,
+            3,
+            r"C:\Office\excel.exe.bak",
+            r"C:\Windows\System32\cmd.exe",
+        );
+        b.event(EventClass::Process, 4, 0)
+            .activity(Activity::Delete)
+            .process_image("cmd.exe")
+            .parent_image("winword.exe")
+            .push();
+        b.event(EventClass::Process, 5, 0)
+            .activity(Activity::Create)
+            .process_image("cmd.exe")
+            .push();
+        assert!(run(&mut rule(vec![]), &b.build()).is_empty());
+    }
+
+    #[test]
+    fn parent_from_actor_and_guid_dedup_key() {
+        let mut b = BatchBuilder::new();
+        b.event(EventClass::Process, 1, 0)
+            .process_image(r"C:\Windows\System32\mshta.exe")
+            .actor_image(r"C:\Office\OUTLOOK.EXE")
+            .parent_guid(Guid { hi: 1, lo: 2 })
+            .push();
+        let out = run(&mut rule(vec![]), &b.build());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].dedup_key, "|00000000-0000-0001-0000-000000000002");
+    }
+
+    #[test]
+    fn extra_names_extend_the_lists() {
+        let mut b = BatchBuilder::new();
+        launch(
+            &mut b,
+            1,
+            r"C:\Hancom\Hwp.exe",
+            r"C:\Windows\Microsoft.NET\msbuild.exe",
+        );
+        let batch = b.build();
+        assert!(run(&mut rule(vec![]), &batch).is_empty());
+        let mut tuned = rule(vec![
+            (
+                "extra_parents".into(),
+                Value::TextList(vec!["hwp.exe".into()]),
+            ),
+            (
+                "extra_children".into(),
+                Value::TextList(vec!["MSBuild.exe".into()]),
+            ),
+        ]);
+        assert_eq!(run(&mut tuned, &batch).len(), 1);
+    }
+
+    #[test]
+    fn wrong_param_type_names_the_parameter() {
+        let config = Config::new(vec![("extra_parents".into(), Value::Text("x".into()))])
+            .with_defaults(OfficeSpawnsShell::info().params);
+        let err = OfficeSpawnsShell::init(&config)
+            .err()
+            .expect("text is not a list");
+        assert!(err.contains("extra_parents"), "{err}");
+    }
+}

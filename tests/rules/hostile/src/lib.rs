@@ -3,7 +3,9 @@
 //!
 //! Param `mode` picks the misbehaviour in `on-events`: `none` (behave), `trap` (panic, which
 //! is a trap in a component), `loop` (never return), `alloc` (grow memory without end),
-//! `flood` (100 000 findings of 1 KiB each), `error` (return an error). Param `after` delays
+//! `flood` (`flood_findings` findings, default 100 000, of 1 KiB each: about 100 MiB, past a
+//! 64 MiB memory limit; lower it to test output caps instead), `error` (return an error).
+//! Param `after` delays
 //! it: the rule behaves — one finding titled `ok` per batch — until it has seen more than
 //! `after` events in total. The count is kept in host state (counter `seen`), so it survives
 //! the fresh instance the host makes after a trap.
@@ -12,8 +14,6 @@ use core::hint::black_box;
 
 use yagura_sdk::prelude::*;
 
-/// Findings returned by `flood`.
-const FLOOD_FINDINGS: usize = 100_000;
 /// Description size of each `flood` finding.
 const FLOOD_DESCRIPTION: usize = 1024;
 /// The window of the `seen` counter: long enough to count "in total".
@@ -47,6 +47,7 @@ impl Mode {
 struct Hostile {
     mode: Mode,
     after: i64,
+    flood_findings: usize,
 }
 
 impl Rule for Hostile {
@@ -65,6 +66,11 @@ impl Rule for Hostile {
                 "events to see (in total, across instances) before misbehaving",
                 0,
             ))
+            .param(Param::integer(
+                "flood_findings",
+                "findings returned in flood mode",
+                100_000,
+            ))
             .build()
     }
 
@@ -77,7 +83,12 @@ impl Rule for Hostile {
             )
         })?;
         let after = config.integer_in("after", 0..=i64::MAX)?;
-        Ok(Hostile { mode, after })
+        let flood_findings = config.integer_in("flood_findings", 0..=10_000_000)?;
+        Ok(Hostile {
+            mode,
+            after,
+            flood_findings: usize::try_from(flood_findings).map_err(|e| e.to_string())?,
+        })
     }
 
     fn on_events(&mut self, batch: &Batch, out: &mut Vec<Finding>) -> Result<(), String> {
@@ -112,7 +123,7 @@ impl Rule for Hostile {
             }
             Mode::Flood => {
                 let description = "x".repeat(FLOOD_DESCRIPTION);
-                out.extend((0..FLOOD_FINDINGS).map(|i| {
+                out.extend((0..self.flood_findings).map(|i| {
                     Finding::new("flood")
                         .description(description.clone())
                         .dedup_key(i.to_string())

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo xtask build-rules [--out DIR]   rule components into DIR (default target/rules)
-//! cargo xtask test [ARGS…]              build-rules, then `cargo test ARGS…` (default members)
+//! cargo xtask test [ARGS…]              build-rules, then `cargo test ARGS…` (default members;
+//!                                       without ARGS also the rule crates' unit tests)
 //! cargo xtask demo                      build-rules, then replay examples/events/*.ndjson
 //! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
 //! ```
@@ -30,7 +31,8 @@ usage: cargo xtask <command>
 commands:
   build-rules [--out DIR]  build every rule under rules/, tests/rules/ and examples/python/
                            into components in DIR (default: target/rules)
-  test [ARGS...]           build-rules, then `cargo test ARGS...`
+  test [ARGS...]           build-rules, then `cargo test ARGS...`; without ARGS, also
+                           the rule crates' native unit tests
   demo                     build-rules, then replay examples/events/*.ndjson through them
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
 ";
@@ -59,10 +61,19 @@ fn run(args: &[OsString]) -> Result<()> {
         }
         Some("test") => {
             build_rules(&root, &default_out(&root))?;
-            cargo(
-                &root,
-                ["test".into()].into_iter().chain(rest.iter().cloned()),
-            )
+            let args = ["test".into()].into_iter().chain(rest.iter().cloned());
+            cargo(&root, args)?;
+            // Rule crates are not default members; their native unit tests run here too,
+            // unless the caller picked tests of their own.
+            if rest.is_empty() {
+                let mut args = vec![OsString::from("test")];
+                for name in rules::rule_crate_names(&root)? {
+                    args.push("-p".into());
+                    args.push(name.into());
+                }
+                cargo(&root, args)?;
+            }
+            Ok(())
         }
         Some("demo") => {
             let out = default_out(&root);

@@ -60,6 +60,12 @@ pub fn build_rust_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     Ok(built)
 }
 
+/// The package names of the workspace's rule crates, sorted.
+pub fn rule_crate_names(root: &Path) -> Result<Vec<String>> {
+    let (crates, _) = find_rule_crates(root)?;
+    Ok(crates.into_iter().map(|c| c.name).collect())
+}
+
 /// The rule crates of the workspace, sorted by name, and cargo's target directory.
 fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
     let output = Command::new(super::cargo_bin())

@@ -109,8 +109,9 @@ pub fn distinct_items(key: &str, at: i64, window: Window, limit: u32) -> (u32, V
 
 /// The bytes under `key`, unless expired.
 ///
-/// An empty value reads back as `None` (with wasmtime 48 an empty list arrives as a null
-/// pointer, which `Option<Vec<u8>>` takes for `None`): store at least one byte.
+/// The host judges expiry against the latest event time of the batch being evaluated, not the
+/// time of the event at hand: an entry set to expire before the batch's end can read as gone
+/// later in the same batch. Keep a guest-side copy where that matters.
 pub fn get(key: &str) -> Option<Vec<u8>> {
     host::get(key)
 }

@@ -86,7 +86,8 @@ impl Rule for OfficeSpawnsShell {
             let (Some(child), Some(parent)) = (ev.process_image(), ev.parent_image()) else {
                 continue;
             };
-            if self.children.contains_path(child) && self.parents.contains_path(parent) {
+            // Office parents are the rarer match: test them first.
+            if self.parents.contains_path(parent) && self.children.contains_path(child) {
                 out.push(finding(&ev, parent, child));
             }
         }

@@ -29,13 +29,13 @@ def proc(t, host, user, image, cmd, parent, parent_cmd, pid, ppid):
                          "parent_image": parent, "parent_cmd_line": parent_cmd, "integrity": "medium"}})
 
 
-def flow(t, src, sport, dst, dport, disposition, host=None):
+def flow(t, src, sport, dst, dport, disposition, direction="lateral", host=None):
     ev(t, **{"class": "network", "activity": "traffic",
              "source": {"format": "sample"},
              "device": {"hostname": host or "FW01"},
              "src": {"ip": src, "port": sport}, "dst": {"ip": dst, "port": dport},
              "network": {"transport": "tcp", "protocol_num": 6, "disposition": disposition,
-                         "direction": "lateral"}})
+                         "direction": direction}})
 
 
 def logon(t, ok, user, src, host="DC01"):
@@ -57,7 +57,8 @@ for i, (host, user) in enumerate([("WS01", "alice"), ("WS02", "bob"), ("WS03", "
          r'"WINWORD.EXE" /n "C:\Users\%s\Documents\report.docx"' % user, EXPLORER, "explorer.exe", 5100 + i, 3000 + i)
     logon(3_000 + i, True, user, "10.0.1.%d" % (11 + i))
     for j in range(5):
-        flow(4_000 + 10 * i + j, "10.0.1.%d" % (11 + i), 51000 + j, "93.184.216.34", 443, "allowed")
+        flow(4_000 + 10 * i + j, "10.0.1.%d" % (11 + i), 51000 + j, "93.184.216.34", 443, "allowed",
+             direction="outbound")
 # a benign admin shell, not started by Office
 proc(6_000, "WS02", "bob", r"C:\Windows\System32\cmd.exe", "cmd.exe /c ipconfig /all", EXPLORER, "explorer.exe", 6200, 3001)
 # attack 1: Word starts encoded PowerShell on WS01

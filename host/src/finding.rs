@@ -226,7 +226,10 @@ mod tests {
         assert_eq!(o["severity_id"], 4);
         assert_eq!(o["time_dt"], "2020-09-20T12:16:08.123Z");
         assert_eq!(o["finding_info"]["analytic"]["uid"], "office-spawns-shell");
-        assert_eq!(o["finding_info"]["attacks"][1]["technique"]["uid"], "T1059.001");
+        assert_eq!(
+            o["finding_info"]["attacks"][1]["technique"]["uid"],
+            "T1059.001"
+        );
         assert_eq!(o["finding_info"]["related_events"][1]["uid"], "9");
         assert_eq!(o["observables"][1]["name"], "source.ip");
         assert_eq!(o["observables"][1]["type_id"], 2);

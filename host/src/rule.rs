@@ -119,17 +119,28 @@ impl RuleInfo {
 
     /// Every parameter with its effective value: the override where given, else the default.
     /// Unknown names and wrong types are errors naming the parameter.
-    pub fn resolve_config(&self, overrides: &[(String, Value)]) -> Result<Vec<(String, Value)>, String> {
+    pub fn resolve_config(
+        &self,
+        overrides: &[(String, Value)],
+    ) -> Result<Vec<(String, Value)>, String> {
         for (name, value) in overrides {
             let Some(param) = self.params.iter().find(|p| &p.name == name) else {
                 let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
                 return Err(format!(
                     "unknown parameter `{name}` (parameters: {})",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ));
             };
-            let compatible = std::mem::discriminant(&param.default) == std::mem::discriminant(value)
-                || matches!((&param.default, value), (Value::Float(_), Value::Integer(_)));
+            let compatible = std::mem::discriminant(&param.default)
+                == std::mem::discriminant(value)
+                || matches!(
+                    (&param.default, value),
+                    (Value::Float(_), Value::Integer(_))
+                );
             if !compatible {
                 return Err(format!(
                     "parameter `{name}` is {}, got {}",
@@ -167,7 +178,11 @@ impl RuleInfo {
             format!(
                 "rule `{}` has no parameter `{name}` (parameters: {})",
                 self.id,
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             )
         })?;
         let json = match serde_json::from_str::<serde_json::Value>(raw) {
@@ -248,7 +263,10 @@ mod tests {
         let err = info()
             .resolve_config(&[("treshold".into(), Value::Integer(5))])
             .expect_err("typo");
-        assert_eq!(err, "unknown parameter `treshold` (parameters: threshold, allowlist, ratio)");
+        assert_eq!(
+            err,
+            "unknown parameter `treshold` (parameters: threshold, allowlist, ratio)"
+        );
         let err = info()
             .resolve_config(&[("threshold".into(), Value::Text("5".into()))])
             .expect_err("type");
@@ -262,7 +280,10 @@ mod tests {
     #[test]
     fn overrides_parse_from_the_command_line() {
         let i = info();
-        assert_eq!(i.parse_override("threshold=7"), Ok(("threshold".into(), Value::Integer(7))));
+        assert_eq!(
+            i.parse_override("threshold=7"),
+            Ok(("threshold".into(), Value::Integer(7)))
+        );
         assert_eq!(
             i.parse_override("allowlist=10.0.0.0/8,192.168.1.1"),
             Ok((
@@ -270,8 +291,13 @@ mod tests {
                 Value::TextList(vec!["10.0.0.0/8".into(), "192.168.1.1".into()])
             ))
         );
-        let err = i.parse_override("threshold=many").expect_err("not an integer");
-        assert!(err.contains("parameter `threshold`: expected integer"), "{err}");
+        let err = i
+            .parse_override("threshold=many")
+            .expect_err("not an integer");
+        assert!(
+            err.contains("parameter `threshold`: expected integer"),
+            "{err}"
+        );
         assert!(i.parse_override("threshold").is_err());
     }
 
@@ -282,7 +308,11 @@ mod tests {
         assert!(bad.validate().is_err());
         let mut bad = info();
         bad.version = "1.2".into();
-        assert!(bad.validate().expect_err("semver").contains("MAJOR.MINOR.PATCH"));
+        assert!(
+            bad.validate()
+                .expect_err("semver")
+                .contains("MAJOR.MINOR.PATCH")
+        );
         let mut bad = info();
         bad.params.push(bad.params[0].clone());
         assert!(bad.validate().expect_err("dup").contains("declared twice"));

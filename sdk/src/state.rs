@@ -107,13 +107,10 @@ pub fn distinct_items(key: &str, at: i64, window: Window, limit: u32) -> (u32, V
     host::distinct_items(key, at, window.as_millis(), limit)
 }
 
-/// The bytes under `key`, unless expired.
-///
-/// The host judges expiry against the latest event time of the batch being evaluated, not the
-/// time of the event at hand: an entry set to expire before the batch's end can read as gone
-/// later in the same batch. Keep a guest-side copy where that matters.
-pub fn get(key: &str) -> Option<Vec<u8>> {
-    host::get(key)
+/// The bytes under `key`, unless they expired by event time `at` (pass the time of the event
+/// at hand).
+pub fn get(key: &str, at: i64) -> Option<Vec<u8>> {
+    host::get(key, at)
 }
 
 /// Stores `value` under `key` until event time passes `expires_at`.
@@ -127,8 +124,8 @@ pub fn remove(key: &str) {
 }
 
 /// The u64 under `key` (stored by [`set_u64`]); `None` when absent, expired or not 8 bytes.
-pub fn get_u64(key: &str) -> Option<u64> {
-    get(key).and_then(|bytes| decode_u64(&bytes))
+pub fn get_u64(key: &str, at: i64) -> Option<u64> {
+    get(key, at).and_then(|bytes| decode_u64(&bytes))
 }
 
 /// Stores a u64 under `key` (8 bytes, little-endian) until `expires_at`.
@@ -137,8 +134,8 @@ pub fn set_u64(key: &str, value: u64, expires_at: i64) -> Result<(), StateError>
 }
 
 /// The string under `key`; `None` when absent, expired or not UTF-8.
-pub fn get_string(key: &str) -> Option<String> {
-    get(key).and_then(|bytes| String::from_utf8(bytes).ok())
+pub fn get_string(key: &str, at: i64) -> Option<String> {
+    get(key, at).and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Stores a string under `key` until `expires_at`.
@@ -146,11 +143,11 @@ pub fn set_string(key: &str, value: &str, expires_at: i64) -> Result<(), StateEr
     set(key, value.as_bytes(), expires_at)
 }
 
-/// Sets a marker (one byte) under `key` until `expires_at` unless one is there already.
-/// Returns whether it was newly set: `Ok(true)` the first time, `Ok(false)` until it expires.
-/// Rules use it to report a thing once per window.
-pub fn mark_once(key: &str, expires_at: i64) -> Result<bool, StateError> {
-    if get(key).is_some() {
+/// Sets a marker (one byte) under `key` until `expires_at` unless one is there at event time
+/// `at` already. Returns whether it was newly set: `Ok(true)` the first time, `Ok(false)`
+/// until it expires. Rules use it to report a thing once per window.
+pub fn mark_once(key: &str, at: i64, expires_at: i64) -> Result<bool, StateError> {
+    if get(key, at).is_some() {
         return Ok(false);
     }
     set(key, &[1], expires_at)?;

@@ -8,6 +8,7 @@
 //!                                       without ARGS also the rule crates' unit tests)
 //! cargo xtask demo                      build-rules, then replay examples/events/*.ndjson
 //! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
+//! cargo xtask clippy-rules              clippy on the rule crates for wasm32 (CI)
 //! ```
 //!
 //! # Layout
@@ -35,6 +36,10 @@ commands:
                            the rule crates' native unit tests
   demo                     build-rules, then replay examples/events/*.ndjson through them
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
+  clippy-rules             clippy on the rule crates for wasm32, warnings as errors
+
+Components of rules/ and examples/python/ go to DIR; test fixtures (tests/rules/) go to
+DIR/fixtures, so that `yagura replay --rules DIR` runs only real rules.
 ";
 
 fn main() -> ExitCode {
@@ -90,6 +95,17 @@ fn run(args: &[OsString]) -> Result<()> {
             build_rules(&root, &default_out(&root))?;
             let args = ["bench", "-p", "yagura"].map(OsString::from);
             cargo(&root, args.into_iter().chain(rest.iter().cloned()))
+        }
+        Some("clippy-rules") => {
+            let mut args: Vec<OsString> = ["clippy", "--target", "wasm32-unknown-unknown"]
+                .map(OsString::from)
+                .into();
+            for name in rules::rule_crate_names(&root)? {
+                args.push("-p".into());
+                args.push(name.into());
+            }
+            args.extend(["--", "-D", "warnings"].map(OsString::from));
+            cargo(&root, args)
         }
         Some("help" | "-h" | "--help") => {
             print!("{USAGE}");

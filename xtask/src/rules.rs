@@ -15,11 +15,16 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 const TARGET: &str = "wasm32-unknown-unknown";
-const PROFILE: &str = "rules";
+/// A profile of its own (root Cargo.toml); not named `rules`, so that cargo's host-side
+/// build folders (`target/<profile>/`) do not land in the components' `target/rules`.
+const PROFILE: &str = "rule-build";
 /// Rule crates are named `rule-<id>`; the component is `<id>.wasm`.
 const CRATE_PREFIX: &str = "rule-";
 /// Where rule crates live, relative to the workspace root.
 const RULE_DIRS: [&str; 2] = ["rules", "tests/rules"];
+/// Test fixtures (crates under `tests/rules/`) go to this subfolder of the output, so that
+/// `yagura replay --rules target/rules` runs the real rules and never a hostile fixture.
+pub const FIXTURES: &str = "fixtures";
 
 /// A rule crate of the workspace.
 struct RuleCrate {
@@ -27,6 +32,8 @@ struct RuleCrate {
     name: String,
     /// the component's name: the package name without `rule-`
     id: String,
+    /// under `tests/rules/`: a test fixture
+    fixture: bool,
 }
 
 /// Builds every Rust rule crate into `<out>/<id>.wasm`, printing one line per component, and
@@ -43,7 +50,13 @@ pub fn build_rust_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let mut built = Vec::with_capacity(crates.len());
     for krate in &crates {
         let core = core_dir.join(format!("{}.wasm", krate.name.replace('-', "_")));
-        let output = out.join(format!("{}.wasm", krate.id));
+        let dir = if krate.fixture {
+            out.join(FIXTURES)
+        } else {
+            out.to_path_buf()
+        };
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let output = dir.join(format!("{}.wasm", krate.id));
         let changed = componentize(&core, &output)
             .with_context(|| format!("making a component of rule crate `{}`", krate.name))?;
         let size = fs::metadata(&output)
@@ -110,9 +123,14 @@ fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
                 manifest.display()
             )
         })?;
+        let fixture = manifest
+            .parent()
+            .and_then(Path::parent)
+            .is_some_and(|parent| parent == root.join("tests/rules"));
         crates.push(RuleCrate {
             name: name.to_owned(),
             id: id.to_owned(),
+            fixture,
         });
     }
     crates.sort_by(|a, b| a.name.cmp(&b.name));

@@ -161,7 +161,7 @@ class Rule(exports.Rule):
                 continue
             # Once per source per window: a marker that expires when the window has passed.
             marker = "fired:" + source
-            if state.get(marker) is not None:
+            if state.get(marker, ev.time) is not None:
                 continue
             try:
                 # Python ints never overflow, but a value outside s64 fails when lowered: saturate.

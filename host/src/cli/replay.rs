@@ -189,7 +189,10 @@ pub fn run_replay(
                     }
                 }
             }
-            if progress && report.events % 4096 == 0 && last_progress.elapsed() > Duration::from_millis(500) {
+            if progress
+                && report.events % 4096 == 0
+                && last_progress.elapsed() > Duration::from_millis(500)
+            {
                 last_progress = Instant::now();
                 write!(err, "\r{} events read…", report.events)?;
             }
@@ -199,7 +202,6 @@ pub fn run_replay(
         }
     }
     engine.flush(&mut sink);
-    drop(sink);
     if let Some(e) = write_error.into_inner() {
         bail!("cannot write findings: {e}");
     }
@@ -248,7 +250,10 @@ fn load_rules(sandbox: &Sandbox, paths: &[PathBuf]) -> anyhow::Result<Vec<RuleCo
     let mut components: Vec<RuleComponent> = Vec::new();
     for file in files {
         let component = load_one(sandbox, &file)?;
-        if let Some(other) = components.iter().find(|c| c.info().id == component.info().id) {
+        if let Some(other) = components
+            .iter()
+            .find(|c| c.info().id == component.info().id)
+        {
             bail!(
                 "{} and {} both define rule `{}`",
                 other.origin(),
@@ -282,7 +287,10 @@ fn parse_sets(
                 .find(|c| c.info().id == rule)
                 .with_context(|| {
                     let ids: Vec<&str> = components.iter().map(|c| c.info().id.as_str()).collect();
-                    format!("--set `{set}`: no rule `{rule}` is loaded (rules: {})", ids.join(", "))
+                    format!(
+                        "--set `{set}`: no rule `{rule}` is loaded (rules: {})",
+                        ids.join(", ")
+                    )
                 })?;
             let kv = component
                 .info()
@@ -332,7 +340,11 @@ fn write_summary(
             writeln!(err, "  last fault: {fault}")?;
         }
         if s.findings_dropped > 0 {
-            writeln!(err, "  {} findings dropped by the per-call cap", s.findings_dropped)?;
+            writeln!(
+                err,
+                "  {} findings dropped by the per-call cap",
+                s.findings_dropped
+            )?;
         }
     }
     Ok(())

@@ -5,7 +5,10 @@
 //! (or the buffer is full), then leave in (time, seq) order. An event older than what already
 //! left is *late*: it is still evaluated, in the next batch, and counted. The watermark is the
 //! time of the newest event that left the buffer; `on-tick` follows it every `tick_interval`
-//! of event time and once at the end.
+//! of event time and once at the end. A batch is in (time, seq) order; across batches, only
+//! late events break the order.
+//!
+//! A batch closes at `batch_size` events or `max_batch_bytes` of text, whichever comes first.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,6 +30,9 @@ pub struct EngineOptions {
     pub tick_interval_ms: i64,
     /// Events held in the reorder buffer before the oldest is released regardless.
     pub max_buffered: usize,
+    /// Text bytes per call into a rule (at most, but for a single event larger than it), so
+    /// that a batch of large events stays well inside a rule's memory.
+    pub max_batch_bytes: usize,
 }
 
 impl Default for EngineOptions {
@@ -36,6 +42,7 @@ impl Default for EngineOptions {
             lateness_ms: 5_000,
             tick_interval_ms: 10_000,
             max_buffered: 100_000,
+            max_batch_bytes: 4 << 20,
         }
     }
 }
@@ -58,7 +65,11 @@ pub struct RuleStats {
 impl RuleStats {
     fn record_fault(&mut self, fault: &Fault) {
         self.faults += 1;
-        match self.faults_by_kind.iter_mut().find(|(k, _)| *k == fault.kind) {
+        match self
+            .faults_by_kind
+            .iter_mut()
+            .find(|(k, _)| *k == fault.kind)
+        {
             Some((_, n)) => *n += 1,
             None => self.faults_by_kind.push((fault.kind, 1)),
         }
@@ -111,6 +122,8 @@ pub struct Engine {
     buffer: BinaryHeap<Reverse<Pending>>,
     /// released events waiting for a full batch, in release order
     ready: Vec<Event>,
+    /// text bytes of `ready`
+    ready_bytes: usize,
     /// one lowered batch per distinct subscription mask, rebuilt per dispatch
     builders: Vec<(u16, BatchBuilder)>,
     next_seq: u64,
@@ -139,6 +152,7 @@ impl Engine {
             rules: Vec::new(),
             buffer: BinaryHeap::new(),
             ready: Vec::new(),
+            ready_bytes: 0,
             builders: Vec::new(),
             next_seq: 1,
             newest: i64::MIN,
@@ -181,13 +195,27 @@ impl Engine {
         self.stats.events_in += 1;
         self.newest = self.newest.max(event.time);
         if self.watermark.is_some_and(|w| event.time < w) {
+            // Older than what already left the buffer: evaluated with the next batch.
             self.stats.late_events += 1;
-            self.ready.push(event);
+            self.make_ready(event, sink);
         } else {
             self.buffer.push(Reverse(Pending(event)));
         }
         self.release(false, sink);
         seq
+    }
+
+    /// Queues a released event, dispatching first if it would overfill the batch.
+    fn make_ready(&mut self, event: Event, sink: &mut FindingSink<'_>) {
+        let bytes = event.text_bytes();
+        if !self.ready.is_empty() && self.ready_bytes + bytes > self.options.max_batch_bytes {
+            self.dispatch(sink);
+        }
+        self.ready_bytes += bytes;
+        self.ready.push(event);
+        if self.ready.len() >= self.options.batch_size {
+            self.dispatch(sink);
+        }
     }
 
     /// Evaluates everything still buffered and ticks every rule at the final watermark.
@@ -196,7 +224,9 @@ impl Engine {
         if !self.ready.is_empty() {
             self.dispatch(sink);
         }
-        if let Some(w) = self.watermark {
+        if let Some(w) = self.watermark
+            && self.last_tick != Some(w)
+        {
             self.tick(w, sink);
         }
     }
@@ -211,16 +241,21 @@ impl Engine {
                 break;
             };
             self.watermark = Some(self.watermark.map_or(event.time, |w| w.max(event.time)));
-            self.ready.push(event);
-            if self.ready.len() >= self.options.batch_size {
-                self.dispatch(sink);
-            }
+            self.make_ready(event, sink);
         }
     }
 
     /// Sends the ready events to every rule subscribed to any of their classes.
     fn dispatch(&mut self, sink: &mut FindingSink<'_>) {
-        let events = std::mem::take(&mut self.ready);
+        let mut events = std::mem::take(&mut self.ready);
+        self.ready_bytes = 0;
+        // Released events are in order; a late one is put in its place within the batch.
+        if events
+            .windows(2)
+            .any(|w| (w[0].time, w[0].seq) > (w[1].time, w[1].seq))
+        {
+            events.sort_by_key(|e| (e.time, e.seq));
+        }
         self.stats.batches += 1;
         let batch_mask = events.iter().fold(0u16, |m, e| m | e.class.bit());
         let now = events.iter().map(|e| e.time).max().unwrap_or(i64::MIN);

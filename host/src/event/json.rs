@@ -16,19 +16,47 @@ pub struct EventParseError {
     pub message: String,
 }
 
-/// Parses one normalized event from JSON text.
+/// Parses one normalized event from JSON text (one object).
 pub fn parse_event(text: &str) -> Result<Event, EventParseError> {
+    if !text.trim_start().starts_with('{') {
+        return Err(EventParseError {
+            path: String::new(),
+            message: "expected a JSON object (one normalized event per line)".to_owned(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let event: Event =
         serde_path_to_error::deserialize(&mut de).map_err(|err| EventParseError {
             path: err.path().to_string(),
-            message: err.inner().to_string(),
+            message: with_column(err.inner()),
         })?;
     de.end().map_err(|err| EventParseError {
         path: String::new(),
-        message: err.to_string(),
+        message: with_column(&err),
     })?;
     Ok(event)
+}
+
+/// serde_json's message with "at line 1 column N" (always line 1 here) shortened to the column.
+fn with_column(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(i) if err.column() > 0 => format!("{} (column {})", &text[..i], err.column()),
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// `AuthProtocol` → `auth protocol`, for messages.
+pub(crate) fn snake_name(type_name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in type_name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Parses an RFC 3339 timestamp into ms since the Unix epoch.
@@ -88,6 +116,32 @@ pub(super) mod time_ms {
     }
 }
 
+/// Newtypes so that `Option<…>` of these spellings accepts `null` as absent.
+struct TimeMs(i64);
+struct HexNum(u64);
+struct GuidText(u128);
+
+impl<'de> Deserialize<'de> for TimeMs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TimeVisitor).map(TimeMs)
+    }
+}
+
+impl<'de> Deserialize<'de> for HexNum {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(HexVisitor).map(HexNum)
+    }
+}
+
+impl<'de> Deserialize<'de> for GuidText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        parse_guid(&text)
+            .map(GuidText)
+            .ok_or_else(|| de::Error::custom(format!("`{text}` is not a GUID")))
+    }
+}
+
 pub(super) mod opt_time_ms {
     use super::*;
 
@@ -99,7 +153,7 @@ pub(super) mod opt_time_ms {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        d.deserialize_any(TimeVisitor).map(Some)
+        Ok(Option::<TimeMs>::deserialize(d)?.map(|t| t.0))
     }
 }
 
@@ -127,7 +181,9 @@ pub(super) mod class {
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<EventClass, E> {
-                Err(E::custom(format!("class_uid {v} is not a class Yagura models")))
+                Err(E::custom(format!(
+                    "class_uid {v} is not a class Yagura models"
+                )))
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<EventClass, E> {
@@ -138,7 +194,10 @@ pub(super) mod class {
                     .or_else(|| v.parse::<u32>().ok().and_then(EventClass::from_ocsf_uid))
                     .ok_or_else(|| {
                         let names: Vec<&str> = EventClass::ALL.iter().map(|c| c.as_str()).collect();
-                        E::custom(format!("unknown class `{v}`, expected one of {}", names.join(", ")))
+                        E::custom(format!(
+                            "unknown class `{v}`, expected one of {}",
+                            names.join(", ")
+                        ))
                     })
             }
         }
@@ -165,7 +224,8 @@ impl Visitor<'_> for HexVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
-        parse_hex_or_decimal(v).ok_or_else(|| E::custom(format!("`{v}` is not a hex or decimal number")))
+        parse_hex_or_decimal(v)
+            .ok_or_else(|| E::custom(format!("`{v}` is not a hex or decimal number")))
     }
 }
 
@@ -189,7 +249,7 @@ pub(super) mod opt_hex_u64 {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        d.deserialize_any(HexVisitor).map(Some)
+        Ok(Option::<HexNum>::deserialize(d)?.map(|h| h.0))
     }
 }
 
@@ -204,10 +264,12 @@ pub(super) mod opt_hex_u32 {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        let v = d.deserialize_any(HexVisitor)?;
-        u32::try_from(v)
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("{v:#x} does not fit in 32 bits")))
+        match Option::<HexNum>::deserialize(d)? {
+            None => Ok(None),
+            Some(HexNum(v)) => u32::try_from(v)
+                .map(Some)
+                .map_err(|_| de::Error::custom(format!("{v:#x} does not fit in 32 bits"))),
+        }
     }
 }
 
@@ -250,10 +312,7 @@ pub(super) mod opt_guid {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_guid(&text)
-            .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("`{text}` is not a GUID")))
+        Ok(Option::<GuidText>::deserialize(d)?.map(|g| g.0))
     }
 }
 
@@ -270,16 +329,28 @@ pub(super) mod attributes {
         map.end()
     }
 
-    /// An object of strings; other scalar values are kept as their JSON text.
+    /// An object of strings, in source order; other values are kept as their JSON text.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => (k, s),
-                other => (k, other.to_string()),
-            })
-            .collect())
+        struct Ordered;
+        impl<'de> Visitor<'de> for Ordered {
+            type Value = Vec<(String, String)>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of source fields")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                    out.push(match v {
+                        serde_json::Value::String(s) => (k, s),
+                        other => (k, other.to_string()),
+                    });
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Ordered)
     }
 }
 
@@ -305,6 +376,11 @@ mod tests {
         let p = ev.process.as_ref().expect("process");
         assert_eq!(p.guid, Some(0x5770385F_C22A_43E0_BF4C_06F5698FFBD9));
         assert_eq!(ev.attributes[0], ("EventID".into(), "1".into()));
+        assert_eq!(
+            ev.attributes[1],
+            ("Note".into(), "x".into()),
+            "source order is kept"
+        );
         assert_eq!(ev.device.ip, Some("10.0.0.5".parse().expect("ip")));
     }
 
@@ -320,7 +396,11 @@ mod tests {
         let err = parse_event(r#"{"time":1,"class":"process","process":{"pid":"x"}}"#)
             .expect_err("pid must be a number");
         assert_eq!(err.path, "process.pid");
-        assert!(err.to_string().starts_with("field `process.pid`: invalid type"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("field `process.pid`: invalid type"),
+            "{err}"
+        );
 
         let err = parse_event(r#"{"time":1,"class":"proces"}"#).expect_err("bad class");
         assert_eq!(err.path, "class");
@@ -334,6 +414,31 @@ mod tests {
 
         let err = parse_event(r#"{"time":"yesterday","class":"dns"}"#).expect_err("bad time");
         assert_eq!(err.path, "time");
+
+        let err = parse_event(r#"[1,2]"#).expect_err("an array is not an event");
+        assert!(err.message.starts_with("expected a JSON object"), "{err}");
+
+        let err = parse_event(r#"{"time":1,"class":"dns","activity":"jump"}"#).expect_err("enum");
+        assert!(
+            err.message
+                .starts_with("unknown activity `jump`, expected one of unknown, create"),
+            "{err}"
+        );
+        assert!(
+            !err.message.contains("line 1"),
+            "no misleading line number: {err}"
+        );
+    }
+
+    #[test]
+    fn null_means_absent_for_every_optional_field() {
+        let ev = parse_event(
+            r#"{"time":1,"class":"authentication","user":{"name":null,"logon_id":null},
+                "auth":{"status_code":null},"process":{"guid":null,"start_time":null}}"#,
+        )
+        .expect("nulls are absent values");
+        assert_eq!(ev.user.as_ref().and_then(|u| u.logon_id), None);
+        assert_eq!(ev.process.as_ref().and_then(|p| p.guid), None);
     }
 
     #[test]
@@ -344,7 +449,10 @@ mod tests {
         let ev = parse_event(line).expect("valid");
         let text = serde_json::to_string(&ev).expect("serializes");
         assert_eq!(parse_event(&text).expect("re-parses"), ev);
-        assert_eq!(ev.auth.as_ref().and_then(|a| a.status_code), Some(0xc000006a));
+        assert_eq!(
+            ev.auth.as_ref().and_then(|a| a.status_code),
+            Some(0xc000006a)
+        );
     }
 
     #[test]

@@ -72,10 +72,25 @@ pub struct Event {
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
         pub enum $name {
             #[default]
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            /// By name; an unknown name is an error listing the known ones.
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<str>::deserialize(d)?;
+                $name::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
+                    let names: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    serde::de::Error::custom(format!(
+                        "unknown {} `{text}`, expected one of {}",
+                        json::snake_name(stringify!($name)),
+                        names.join(", ")
+                    ))
+                })
+            }
         }
 
         impl $name {
@@ -248,6 +263,71 @@ named_enum!(
     }
 );
 
+impl Event {
+    /// Bytes of text the event carries (what it adds to a batch's string blob).
+    pub fn text_bytes(&self) -> usize {
+        fn o(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, String::len)
+        }
+        fn user(u: &Option<User>) -> usize {
+            u.as_ref()
+                .map_or(0, |u| o(&u.name) + o(&u.domain) + o(&u.uid))
+        }
+        fn process(p: &Option<Process>) -> usize {
+            p.as_ref().map_or(0, |p| {
+                o(&p.image)
+                    + o(&p.cmd_line)
+                    + o(&p.cwd)
+                    + o(&p.hashes)
+                    + o(&p.parent_image)
+                    + o(&p.parent_cmd_line)
+            })
+        }
+        fn endpoint(e: &Option<Endpoint>) -> usize {
+            e.as_ref().map_or(0, |e| o(&e.hostname))
+        }
+        self.source.format.len()
+            + o(&self.source.channel)
+            + o(&self.source.provider)
+            + o(&self.device.hostname)
+            + o(&self.device.domain)
+            + user(&self.actor.user)
+            + process(&self.actor.process)
+            + user(&self.user)
+            + process(&self.process)
+            + endpoint(&self.src)
+            + endpoint(&self.dst)
+            + self
+                .auth
+                .as_ref()
+                .map_or(0, |a| o(&a.logon_process) + o(&a.service))
+            + self.network.as_ref().map_or(0, |n| o(&n.state))
+            + self.file.as_ref().map_or(0, |f| {
+                o(&f.path) + o(&f.hashes) + o(&f.share_name) + o(&f.relative_target)
+            })
+            + self
+                .registry
+                .as_ref()
+                .map_or(0, |r| o(&r.key) + o(&r.value_name) + o(&r.value_data))
+            + self.job.as_ref().map_or(0, |j| {
+                o(&j.name) + o(&j.command) + o(&j.start_type) + o(&j.account)
+            })
+            + self
+                .script
+                .as_ref()
+                .map_or(0, |s| o(&s.text) + o(&s.block_id) + o(&s.host_application))
+            + self
+                .query
+                .as_ref()
+                .map_or(0, |q| o(&q.name) + o(&q.detail) + o(&q.user_agent))
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
 /// Where the event came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,7 +386,11 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// Sysmon ProcessGuid. JSON: `{5770385F-C22A-43E0-BF4C-06F5698FFBD9}`, braces optional.
-    #[serde(default, with = "json::opt_guid", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "json::opt_guid",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub guid: Option<u128>,
     /// Full image path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,7 +412,11 @@ pub struct Process {
     pub start_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_pid: Option<u32>,
-    #[serde(default, with = "json::opt_guid", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "json::opt_guid",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_guid: Option<u128>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_image: Option<String>,

@@ -55,7 +55,10 @@ impl NdjsonReader<BufReader<Box<dyn Read + Send>>> {
         } else {
             Box::new(File::open(path)?)
         };
-        Ok(NdjsonReader::new(BufReader::with_capacity(1 << 16, inner), name))
+        Ok(NdjsonReader::new(
+            BufReader::with_capacity(1 << 16, inner),
+            name,
+        ))
     }
 }
 
@@ -131,9 +134,9 @@ impl<R: BufRead> Iterator for NdjsonReader<R> {
             };
             self.line += 1;
             if too_long {
-                return Some(Err(self.error(format!(
-                    "line longer than {MAX_LINE_BYTES} bytes, skipped"
-                ))));
+                return Some(Err(
+                    self.error(format!("line longer than {MAX_LINE_BYTES} bytes, skipped"))
+                ));
             }
             let text = match std::str::from_utf8(&self.buf) {
                 Ok(text) => text.trim(),
@@ -192,8 +195,20 @@ mod tests {
         text.extend_from_slice(b"\xff\xfe\n{\"time\":1,\"class\":\"dns\"}\n");
         let records: Vec<Record> = NdjsonReader::new(&text[..], "big").collect();
         assert_eq!(records.len(), 3);
-        assert!(records[0].as_ref().expect_err("too long").message.contains("longer than"));
-        assert!(records[1].as_ref().expect_err("utf8").message.contains("not UTF-8"));
+        assert!(
+            records[0]
+                .as_ref()
+                .expect_err("too long")
+                .message
+                .contains("longer than")
+        );
+        assert!(
+            records[1]
+                .as_ref()
+                .expect_err("utf8")
+                .message
+                .contains("not UTF-8")
+        );
         assert!(records[2].is_ok());
     }
 }

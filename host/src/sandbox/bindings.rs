@@ -23,7 +23,10 @@ pub(crate) use wit_rule::Guest as RuleExports;
 pub(crate) struct RuleCtx {
     pub rule_id: Arc<str>,
     pub state: RuleState,
+    /// limit on the sum of the instance's linear memories
     pub memory_limit: usize,
+    /// the sum of the instance's linear memories now (reset for each new store)
+    pub memory_used: usize,
     /// set when the rule asked for more memory than `memory_limit`
     pub memory_limit_hit: bool,
     pub log_lines_left: u32,
@@ -31,16 +34,22 @@ pub(crate) struct RuleCtx {
 }
 
 impl wasmtime::ResourceLimiter for RuleCtx {
+    /// Called for every memory's creation (from 0) and growth, so the sum covers them all.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let total = self
+            .memory_used
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.memory_limit {
             self.memory_limit_hit = true;
             return Ok(false);
         }
+        self.memory_used = total;
         Ok(true)
     }
 
@@ -123,8 +132,8 @@ impl wit_state::Host for RuleCtx {
             .distinct_items(&key, at, window_ms, limit.min(1_000))
     }
 
-    fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        self.state.get(&key)
+    fn get(&mut self, key: String, at: i64) -> Option<Vec<u8>> {
+        self.state.get(&key, at)
     }
 
     fn set(
@@ -133,7 +142,9 @@ impl wit_state::Host for RuleCtx {
         value: Vec<u8>,
         expires_at: i64,
     ) -> Result<(), wit_state::StateError> {
-        self.state.set(&key, &value, expires_at).map_err(state_error)
+        self.state
+            .set(&key, &value, expires_at)
+            .map_err(state_error)
     }
 
     fn remove(&mut self, key: String) {
@@ -141,13 +152,15 @@ impl wit_state::Host for RuleCtx {
     }
 }
 
-/// Lowers events into the WIT batch form: one string blob, events with spans into it.
-/// Reused across batches so that its buffers are allocated once.
+/// Events lowered into the WIT batch form: one string blob, events with spans into it.
+/// Reuse one across batches so that its buffers are allocated once.
 #[derive(Default)]
-pub(crate) struct BatchBuilder {
+pub struct BatchBuilder {
     batch: wit::Batch,
 }
 
+// The generated type derives no Default; a derive cannot be added from here.
+#[allow(clippy::derivable_impls)]
 impl Default for wit::Batch {
     fn default() -> Self {
         wit::Batch {
@@ -158,19 +171,26 @@ impl Default for wit::Batch {
 }
 
 impl BatchBuilder {
+    /// Empties the batch, keeping its buffers.
     pub fn clear(&mut self) {
         self.batch.strings.clear();
         self.batch.events.clear();
     }
 
+    /// Events in the batch.
     pub fn len(&self) -> usize {
         self.batch.events.len()
     }
 
-    pub fn batch(&self) -> &wit::Batch {
+    pub fn is_empty(&self) -> bool {
+        self.batch.events.is_empty()
+    }
+
+    pub(crate) fn batch(&self) -> &wit::Batch {
         &self.batch
     }
 
+    /// Lowers one event and appends it.
     pub fn push(&mut self, ev: &Event) {
         let strings = &mut self.batch.strings;
         let lowered = wit::Event {
@@ -523,10 +543,22 @@ pub(crate) fn finding_size(f: &wit::Finding) -> usize {
             .iter()
             .map(|e| e.value.len() + e.role.as_ref().map_or(0, String::len))
             .sum::<usize>()
-        + f.context.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        + f.context
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
         + f.evidence.len() * 8
         + 64
 }
 
 pub(crate) type WitFinding = wit::Finding;
 pub(crate) type WitValue = wit::Value;
+
+impl std::fmt::Debug for BatchBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchBuilder")
+            .field("events", &self.batch.events.len())
+            .field("string_bytes", &self.batch.strings.len())
+            .finish()
+    }
+}

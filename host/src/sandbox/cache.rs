@@ -3,8 +3,11 @@
 //! Compiling a component is slow (seconds for Python guests); loading a precompiled artifact
 //! is ~200× faster. Artifacts are keyed by the component's sha256 *and* the engine's
 //! compatibility fingerprint, so a host upgrade or a config change never loads a stale one.
-//! Only artifacts this process wrote into this directory are ever deserialized: the cache is
-//! rebuildable and never imported from elsewhere.
+//! Loading an artifact runs native code, so the cache directory is the host's own: created
+//! private (0700 on Unix), written only by `store` with artifacts this host's engine produced
+//! from components the sandbox accepted, never filled from a pack or the network. Anyone who
+//! can write to it can run code as the host, like anyone who can replace the host binary.
+//! It is rebuildable: deleting it costs a compile.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
@@ -26,6 +29,15 @@ impl ArtifactCache {
             path: dir.clone(),
             reason: format!("cannot create the directory: {e}"),
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o700);
+            std::fs::set_permissions(&dir, private).map_err(|e| SandboxError::Cache {
+                path: dir.clone(),
+                reason: format!("cannot make the directory private: {e}"),
+            })?;
+        }
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(ArtifactCache {
@@ -35,8 +47,11 @@ impl ArtifactCache {
     }
 
     fn path(&self, digest: &[u8; 32]) -> PathBuf {
-        self.dir
-            .join(format!("{}-{:016x}.cwasm", hex::encode(digest), self.engine_hash))
+        self.dir.join(format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(digest),
+            self.engine_hash
+        ))
     }
 
     /// The cached component, if there is a usable one. A corrupt or incompatible artifact is

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::bindings::{
-    self, BatchBuilder, DetectionRule, DetectionRulePre, RuleCtx, RuleExports, WitFinding,
-    WitValue,
+    self, BatchBuilder, DetectionRule, DetectionRulePre, RuleCtx, RuleExports, WitFinding, WitValue,
 };
 use super::{Limits, RuleComponent, Sandbox, SandboxError};
 use crate::finding::Finding;
@@ -101,13 +100,20 @@ fn new_ctx(rule_id: &str, limits: &Limits) -> RuleCtx {
         rule_id: Arc::from(rule_id),
         state: RuleState::new(limits.state),
         memory_limit: limits.memory_bytes,
+        memory_used: 0,
         memory_limit_hit: false,
         log_lines_left: limits.max_log_lines_per_call,
         log_lines_dropped: 0,
     }
 }
 
-fn new_store(sandbox: &Sandbox, ctx: RuleCtx) -> Store<RuleCtx> {
+/// A store for a new instance: the instance's memories start from nothing, its log allowance
+/// from full.
+fn new_store(sandbox: &Sandbox, mut ctx: RuleCtx, limits: &Limits) -> Store<RuleCtx> {
+    ctx.memory_used = 0;
+    ctx.memory_limit_hit = false;
+    ctx.log_lines_left = limits.max_log_lines_per_call;
+    ctx.log_lines_dropped = 0;
     let mut store = Store::new(&sandbox.inner.engine, ctx);
     store.limiter(|ctx| ctx);
     store.epoch_deadline_trap();
@@ -121,6 +127,10 @@ fn deadline_ticks(sandbox: &Sandbox, limits: &Limits) -> u64 {
     (limits.call_deadline.as_micros().div_ceil(tick) as u64).max(2)
 }
 
+/// Instantiation and `init` run once per instance and may set up tables (a Python guest
+/// imports its modules): they get ten call deadlines.
+const START_DEADLINE_FACTOR: u64 = 10;
+
 /// Instantiates once to read `info` (used by [`Sandbox::load`]).
 pub(super) fn read_info(
     sandbox: &Sandbox,
@@ -128,8 +138,8 @@ pub(super) fn read_info(
     origin: &str,
 ) -> Result<RuleInfo, SandboxError> {
     let limits = sandbox.limits();
-    let mut store = new_store(sandbox, new_ctx(origin, &limits));
-    store.set_epoch_deadline(deadline_ticks(sandbox, &limits) * 10);
+    let mut store = new_store(sandbox, new_ctx(origin, &limits), &limits);
+    store.set_epoch_deadline(deadline_ticks(sandbox, &limits) * START_DEADLINE_FACTOR);
     let bindings = pre
         .instantiate(&mut store)
         .map_err(|e| SandboxError::Instantiate {
@@ -155,10 +165,7 @@ impl RuleComponent {
     /// Creates an instance with the given parameter overrides (checked against `info`, then
     /// passed to the rule's `init` together with the defaults of the rest), with the
     /// sandbox's default limits.
-    pub fn instantiate(
-        &self,
-        overrides: &[(String, Value)],
-    ) -> Result<RuleInstance, SandboxError> {
+    pub fn instantiate(&self, overrides: &[(String, Value)]) -> Result<RuleInstance, SandboxError> {
         self.instantiate_with(overrides, self.sandbox.limits())
     }
 
@@ -222,8 +229,8 @@ impl RuleInstance {
             .parked
             .take()
             .unwrap_or_else(|| new_ctx(&rule, &self.limits));
-        let mut store = new_store(sandbox, ctx);
-        store.set_epoch_deadline(deadline_ticks(sandbox, &self.limits));
+        let mut store = new_store(sandbox, ctx, &self.limits);
+        store.set_epoch_deadline(deadline_ticks(sandbox, &self.limits) * START_DEADLINE_FACTOR);
         let bindings = match self.component.pre.instantiate(&mut store) {
             Ok(b) => b,
             Err(e) => {
@@ -250,13 +257,14 @@ impl RuleInstance {
             Err(e) => {
                 let reason = describe(&e, store.data());
                 self.parked = Some(reset(store.into_data()));
-                Err(SandboxError::Init { rule, reason })
+                Err(SandboxError::InitFault { rule, reason })
             }
         }
     }
 
-    /// Evaluates a batch that the caller built from events of the rule's classes.
-    pub(crate) fn on_events(&mut self, batch: &BatchBuilder, now: i64) -> CallOutcome {
+    /// Evaluates a batch that the caller built from events of the rule's classes; `now` is
+    /// the batch's latest event time (state expiry follows it).
+    pub fn on_events(&mut self, batch: &BatchBuilder, now: i64) -> CallOutcome {
         self.call(now, |exports, store| {
             exports.call_on_events(store, batch.batch())
         })
@@ -279,7 +287,10 @@ impl RuleInstance {
     fn call(
         &mut self,
         now: i64,
-        f: impl FnOnce(&RuleExports, &mut Store<RuleCtx>) -> wasmtime::Result<Result<Vec<WitFinding>, String>>,
+        f: impl FnOnce(
+            &RuleExports,
+            &mut Store<RuleCtx>,
+        ) -> wasmtime::Result<Result<Vec<WitFinding>, String>>,
     ) -> CallOutcome {
         if self.live.is_none()
             && let Err(e) = self.start()
@@ -367,7 +378,10 @@ fn classify(e: &wasmtime::Error, ctx: &RuleCtx) -> Fault {
     let reason = describe(e, ctx);
     let kind = if ctx.memory_limit_hit {
         FaultKind::MemoryLimit
-    } else if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+    } else if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) {
         FaultKind::Timeout
     } else {
         FaultKind::Trap

@@ -31,7 +31,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 use crate::rule::RuleInfo;
 use crate::state::StateLimits;
 
-pub(crate) use bindings::BatchBuilder;
+pub use bindings::BatchBuilder;
 pub use instance::{CallOutcome, Fault, FaultKind, RuleInstance};
 
 /// The WIT package version this host implements, and the versions of it a rule may import.
@@ -41,7 +41,7 @@ pub const WIT_VERSION: &str = "0.1.0";
 /// Per-rule resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
-    /// Linear memory per instance, in bytes.
+    /// Linear memory per instance (all its memories together), in bytes.
     pub memory_bytes: usize,
     /// Wall-clock budget of one call into a rule.
     pub call_deadline: Duration,
@@ -90,6 +90,8 @@ pub enum SandboxError {
     Config { rule: String, reason: String },
     #[error("rule `{rule}`: init refused its configuration: {reason}")]
     Init { rule: String, reason: String },
+    #[error("rule `{rule}`: init failed: {reason}")]
+    InitFault { rule: String, reason: String },
     #[error("compiled-artifact cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
 }
@@ -167,7 +169,8 @@ impl SandboxBuilder {
             Some(dir) => Some(cache::ArtifactCache::open(dir, &engine)?),
             None => None,
         };
-        let epoch = EpochTicker::start(engine.clone(), self.epoch_tick);
+        let epoch = EpochTicker::start(engine.clone(), self.epoch_tick)
+            .map_err(|e| SandboxError::Engine(format!("cannot start the epoch thread: {e}")))?;
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 engine,
@@ -215,21 +218,19 @@ impl Sandbox {
     }
 
     /// Compiles (or loads from the cache) a rule component, checks that it imports nothing but
-    /// the WIT imports, instantiates it once and reads its `info`.
+    /// the WIT imports, instantiates it once and reads its `info`. Only accepted components
+    /// are cached.
     ///
     /// `origin` names the component in errors and logs (a file name, `pack/rule`).
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<RuleComponent, SandboxError> {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let component = self.compile(bytes, &digest, origin)?;
-        check_imports(&self.inner.engine, &component, origin)?;
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| SandboxError::Instantiate {
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            SandboxError::Instantiate {
                 origin: origin.to_owned(),
                 reason: format!("{e:#}"),
-            })?;
+            }
+        })?;
         let pre = bindings::DetectionRulePre::new(pre).map_err(|e| SandboxError::Instantiate {
             origin: origin.to_owned(),
             reason: format!("{e:#}"),
@@ -254,24 +255,25 @@ impl Sandbox {
             origin: origin.to_owned(),
             reason: format!("{e:#}"),
         };
-        match &self.inner.cache {
-            Some(cache) => {
-                if let Some(component) = cache.load(&self.inner.engine, digest) {
-                    return Ok(component);
-                }
-                let artifact = self
-                    .inner
-                    .engine
-                    .precompile_component(bytes)
-                    .map_err(compile_error)?;
-                cache.store(digest, &artifact)?;
-                // SAFETY: `artifact` was produced just now by this engine's
-                // `precompile_component`; it never came from outside.
-                unsafe { Component::deserialize(&self.inner.engine, &artifact) }
-                    .map_err(compile_error)
-            }
-            None => Component::new(&self.inner.engine, bytes).map_err(compile_error),
+        let engine = &self.inner.engine;
+        let Some(cache) = &self.inner.cache else {
+            let component = Component::new(engine, bytes).map_err(compile_error)?;
+            check_imports(engine, &component, origin)?;
+            return Ok(component);
+        };
+        if let Some(component) = cache.load(engine, digest) {
+            check_imports(engine, &component, origin)?;
+            return Ok(component);
         }
+        let artifact = engine.precompile_component(bytes).map_err(compile_error)?;
+        // SAFETY: `artifact` was produced just now by this engine's `precompile_component`;
+        // it never came from outside.
+        let component =
+            unsafe { Component::deserialize(engine, &artifact) }.map_err(compile_error)?;
+        // only components the sandbox accepts reach the cache
+        check_imports(engine, &component, origin)?;
+        cache.store(digest, &artifact)?;
+        Ok(component)
     }
 }
 
@@ -327,7 +329,9 @@ fn check_imports(engine: &Engine, component: &Component, origin: &str) -> Result
 fn import_refusal(name: &str) -> Option<String> {
     const ALLOWED: [&str; 3] = ["types", "log", "state"];
     let allowed = format!("rules may import only {WIT_PACKAGE}/{{log,state,types}}@{WIT_VERSION}");
-    let (path, version) = name.split_once('@').unwrap_or((name, ""));
+    let Some((path, version)) = name.split_once('@') else {
+        return Some(format!("the import has no version; {allowed}"));
+    };
     let Some(interface) = path.strip_prefix(&format!("{WIT_PACKAGE}/")) else {
         let hint = if name.starts_with("wasi:") {
             format!(
@@ -341,7 +345,9 @@ fn import_refusal(name: &str) -> Option<String> {
         return Some(hint);
     };
     if !ALLOWED.contains(&interface) {
-        return Some(format!("{WIT_PACKAGE} has no interface `{interface}`; {allowed}"));
+        return Some(format!(
+            "{WIT_PACKAGE} has no interface `{interface}`; {allowed}"
+        ));
     }
     let compatible = match (version.split('.').next(), WIT_VERSION.split('.').next()) {
         // 0.x: the minor version is the breaking one
@@ -378,7 +384,8 @@ struct EpochTicker {
 }
 
 impl EpochTicker {
-    fn start(engine: Engine, tick: Duration) -> EpochTicker {
+    /// Without this thread no call would ever time out, so failing to start it is an error.
+    fn start(engine: Engine, tick: Duration) -> std::io::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new()
@@ -388,10 +395,8 @@ impl EpochTicker {
                     std::thread::sleep(tick);
                     engine.increment_epoch();
                 }
-            })
-            .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!(error = %e, "could not start the epoch thread"));
-        EpochTicker { stop }
+            })?;
+        Ok(EpochTicker { stop })
     }
 }
 
@@ -415,9 +420,19 @@ mod tests {
         let other = import_refusal("yagura:detection/net@0.1.0").expect("refused");
         assert!(other.contains("no interface `net`"), "{other}");
         let major = import_refusal("yagura:detection/state@1.0.0").expect("refused");
-        assert!(major.contains("built against yagura:detection@1.0.0"), "{major}");
+        assert!(
+            major.contains("built against yagura:detection@1.0.0"),
+            "{major}"
+        );
         assert!(import_refusal("yagura:detection/state@0.2.0").is_some());
-        assert!(import_refusal("yagura:detection/state@0.1.9").is_some(), "newer than the host");
-        assert!(import_refusal("yagura:detection/state").is_some(), "unversioned");
+        assert!(
+            import_refusal("yagura:detection/state@0.1.9").is_some(),
+            "newer than the host"
+        );
+        let unversioned = import_refusal("yagura:detection/state").expect("unversioned");
+        assert!(
+            unversioned.starts_with("the import has no version"),
+            "{unversioned}"
+        );
     }
 }

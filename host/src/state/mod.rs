@@ -104,7 +104,8 @@ impl RuleState {
         }
     }
 
-    /// Moves event time forward (never back) and drops what expired.
+    /// Moves event time forward (never back): values whose expiry it passed read as absent.
+    /// What expired is freed by [`RuleState::purge`].
     pub fn advance(&mut self, now: i64) {
         if now > self.now {
             self.now = now;
@@ -186,7 +187,7 @@ impl RuleState {
             key.len()
         };
         let needs_bucket = match self.slots.get(key) {
-            Some(Slot::Counter(c)) => c.buckets.back().is_none_or(|(t, _)| *t != at),
+            Some(Slot::Counter(c)) => !c.has_bucket(at),
             Some(_) => return Err(StateError::Invalid),
             None => true,
         };
@@ -258,8 +259,7 @@ impl RuleState {
         }
         let added = usize::from(new_item);
         self.entries = self.entries + added - freed_e;
-        self.bytes =
-            self.bytes + key_bytes + added * (item.len() + ENTRY_OVERHEAD) - freed_b;
+        self.bytes = self.bytes + key_bytes + added * (item.len() + ENTRY_OVERHEAD) - freed_b;
         Ok(u32::try_from(d.last_seen.len()).unwrap_or(u32::MAX))
     }
 
@@ -291,11 +291,11 @@ impl RuleState {
         (count, items)
     }
 
-    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+    /// The value under `key` unless it expired by `at`. (A value that expired may still be
+    /// read with an earlier `at` until a purge frees it.)
+    pub fn get(&self, key: &str, at: i64) -> Option<Vec<u8>> {
         match self.slots.get(key) {
-            Some(Slot::Value { bytes, expires_at }) if *expires_at >= self.now => {
-                Some(bytes.clone())
-            }
+            Some(Slot::Value { bytes, expires_at }) if *expires_at >= at => Some(bytes.clone()),
             _ => None,
         }
     }
@@ -332,7 +332,10 @@ impl RuleState {
         };
         let (entries, bytes) = match slot {
             Slot::Value { bytes, .. } => (1, key.len() + bytes.len() + ENTRY_OVERHEAD),
-            Slot::Counter(c) => (c.buckets.len(), key.len() + c.buckets.len() * ENTRY_OVERHEAD),
+            Slot::Counter(c) => (
+                c.buckets.len(),
+                key.len() + c.buckets.len() * ENTRY_OVERHEAD,
+            ),
             Slot::Distinct(d) => (
                 d.last_seen.len(),
                 key.len()
@@ -355,6 +358,11 @@ fn window_to_i64(window_ms: u64) -> Result<i64, StateError> {
 }
 
 impl Counter {
+    fn has_bucket(&self, at: i64) -> bool {
+        let pos = self.buckets.partition_point(|(t, _)| *t < at);
+        self.buckets.get(pos).is_some_and(|(t, _)| *t == at)
+    }
+
     /// Adds a delta; returns how many buckets were created (0 or 1).
     fn add(&mut self, at: i64, delta: i64) -> usize {
         self.latest = self.latest.max(at);
@@ -417,15 +425,25 @@ impl Distinct {
         }
         self.latest = self.latest.max(at);
         match self.last_seen.get_mut(item) {
-            Some(t) if *t >= at => {}
-            Some(t) => {
-                *t = at;
-                self.order.push_back((at, item.to_owned()));
-            }
+            Some(t) if *t >= at => return,
+            Some(t) => *t = at,
             None => {
                 self.last_seen.insert(item.to_owned(), at);
-                self.order.push_back((at, item.to_owned()));
             }
+        }
+        // `order` stays sorted by time: a late item goes to its place, not to the back.
+        if self.order.back().is_none_or(|(t, _)| *t <= at) {
+            self.order.push_back((at, item.to_owned()));
+        } else {
+            let pos = self.order.partition_point(|(t, _)| *t <= at);
+            self.order.insert(pos, (at, item.to_owned()));
+        }
+        // Pairs of items seen again later are stale; drop them once they outnumber the live
+        // ones, so `order` stays within twice the (bounded) item count.
+        if self.order.len() > 2 * self.last_seen.len() + 16 {
+            let last_seen = &self.last_seen;
+            self.order
+                .retain(|(t, item)| last_seen.get(item.as_str()) == Some(t));
         }
     }
 
@@ -471,7 +489,11 @@ mod tests {
         let mut s = RuleState::new(StateLimits::default());
         assert_eq!(s.counter_add("k", 0, MIN, 1), Ok(1));
         assert_eq!(s.counter_add("k", 30_000, MIN, 2), Ok(3));
-        assert_eq!(s.counter_add("k", 60_000, MIN, 1), Ok(3), "t=0 left (0, 60000]");
+        assert_eq!(
+            s.counter_add("k", 60_000, MIN, 1),
+            Ok(3),
+            "t=0 left (0, 60000]"
+        );
         assert_eq!(s.counter_add("k", 120_001, MIN, 5), Ok(5));
         assert_eq!(s.counter_sum("k", 120_001, MIN), 5);
         assert_eq!(s.usage().entries, 1);
@@ -482,7 +504,11 @@ mod tests {
         let mut s = RuleState::new(StateLimits::default());
         s.counter_add("k", 10_000, MIN, 1).expect("add");
         s.counter_add("k", 5_000, MIN, 1).expect("late add");
-        assert_eq!(s.counter_add("k", 65_000, MIN, 1), Ok(2), "5000 expired, 10000 kept");
+        assert_eq!(
+            s.counter_add("k", 65_000, MIN, 1),
+            Ok(2),
+            "5000 expired, 10000 kept"
+        );
     }
 
     #[test]
@@ -496,6 +522,52 @@ mod tests {
         let (n, items) = s.distinct_items("src", 60_015, MIN, 10);
         assert_eq!((n, items), (2, vec!["c".to_string(), "a".to_string()]));
         assert_eq!(s.usage().entries, 2);
+    }
+
+    #[test]
+    fn late_distinct_items_expire_in_time_order() {
+        let mut s = RuleState::new(StateLimits::default());
+        s.distinct_add("k", "new", 50_000, MIN).expect("add");
+        s.distinct_add("k", "late", 1_000, MIN)
+            .expect("a late item");
+        // at 61_001 the late item (1_000) has left (1_001, 61_001]; "new" has not
+        assert_eq!(s.distinct_add("k", "x", 61_001, MIN), Ok(2));
+        let (_, items) = s.distinct_items("k", 61_001, MIN, 10);
+        assert_eq!(items, vec!["x".to_string(), "new".to_string()]);
+    }
+
+    #[test]
+    fn items_seen_again_do_not_grow_without_bound() {
+        let mut s = RuleState::new(StateLimits::default());
+        for t in 0..100_000 {
+            s.distinct_add("k", ["a", "b", "c"][t as usize % 3], t, MIN)
+                .expect("add");
+        }
+        let Some(Slot::Distinct(d)) = s.slots.get("k") else {
+            panic!("a distinct set")
+        };
+        assert_eq!(d.last_seen.len(), 3);
+        assert!(
+            d.order.len() <= 2 * 3 + 16,
+            "order holds {} pairs",
+            d.order.len()
+        );
+    }
+
+    #[test]
+    fn a_late_counter_delta_on_an_existing_bucket_needs_no_room() {
+        let limits = StateLimits {
+            max_entries: 2,
+            ..StateLimits::default()
+        };
+        let mut s = RuleState::new(limits);
+        s.counter_add("c", 1_000, MIN, 1).expect("first bucket");
+        s.counter_add("c", 2_000, MIN, 1).expect("second bucket");
+        assert_eq!(
+            s.counter_add("c", 1_000, MIN, 1),
+            Ok(3),
+            "merges into the first bucket"
+        );
     }
 
     #[test]
@@ -521,11 +593,20 @@ mod tests {
         let mut s = RuleState::new(StateLimits::default());
         s.advance(1_000);
         s.set("marker", b"x", 2_000).expect("set");
-        assert_eq!(s.get("marker"), Some(b"x".to_vec()));
-        s.advance(2_000);
-        assert_eq!(s.get("marker"), Some(b"x".to_vec()), "valid until time passes it");
+        assert_eq!(s.get("marker", 1_500), Some(b"x".to_vec()));
+        assert_eq!(
+            s.get("marker", 2_000),
+            Some(b"x".to_vec()),
+            "valid until time passes it"
+        );
+        assert_eq!(s.get("marker", 2_001), None, "judged by the event at hand");
+        s.purge();
+        assert_eq!(
+            s.usage().entries,
+            1,
+            "not freed before the rule's time passes it"
+        );
         s.advance(2_001);
-        assert_eq!(s.get("marker"), None);
         s.purge();
         assert_eq!(s.usage(), StateUsage::default());
     }
@@ -541,9 +622,13 @@ mod tests {
             s.set(k, b"v", i64::MAX).expect("fits");
         }
         assert_eq!(s.set("d", b"v", i64::MAX), Err(StateError::QuotaExceeded));
-        assert_eq!(s.counter_add("e", 0, MIN, 1), Err(StateError::QuotaExceeded));
-        s.set("a", b"w", i64::MAX).expect("overwriting needs no new entry");
-        assert_eq!(s.get("a"), Some(b"w".to_vec()));
+        assert_eq!(
+            s.counter_add("e", 0, MIN, 1),
+            Err(StateError::QuotaExceeded)
+        );
+        s.set("a", b"w", i64::MAX)
+            .expect("overwriting needs no new entry");
+        assert_eq!(s.get("a", 0), Some(b"w".to_vec()));
         s.remove("b");
         s.set("d", b"v", i64::MAX).expect("room again");
     }

@@ -7,22 +7,14 @@
 //! `threshold` ports it reports once, and a key/value marker that expires with the window
 //! keeps the pair quiet until then. The counting happens in host state, so it continues across
 //! batches, instances and rule versions. This rule doubles as the benchmark's flow rule.
-//!
-//! The rule also remembers in guest memory until when each pair is quiet. The host expires a
-//! key/value entry against the latest event time of the whole batch, so a marker set at an
-//! early event of a long batch may read as expired at a later event of the same batch; the
-//! guest-side copy keeps one finding per window there, the host marker across instances.
 
 use core::fmt::Write;
 use core::net::IpAddr;
-use std::collections::BTreeMap;
 
 use yagura_sdk::prelude::*;
 
 /// How many of the ports seen a finding lists.
 const PORTS_LISTED: u32 = 64;
-/// Pairs remembered in guest memory before expired ones are pruned.
-const QUIET_PRUNE_AT: usize = 4096;
 
 /// The rule: its settings and two key buffers reused from event to event.
 struct VerticalPortScan {
@@ -32,9 +24,6 @@ struct VerticalPortScan {
     key: String,
     /// the destination port as text, the distinct-set item
     port: String,
-    /// `src>dst` → event time until which the pair is not reported again; a cache of the host
-    /// markers (see the module doc)
-    quiet_until: BTreeMap<String, i64>,
 }
 
 impl Rule for VerticalPortScan {
@@ -68,7 +57,6 @@ impl Rule for VerticalPortScan {
             window: Window::seconds(window.unsigned_abs()),
             key: String::with_capacity(96),
             port: String::with_capacity(8),
-            quiet_until: BTreeMap::new(),
         })
     }
 
@@ -94,21 +82,10 @@ impl Rule for VerticalPortScan {
             if distinct < self.threshold {
                 continue;
             }
-            if self
-                .quiet_until
-                .get(&self.key)
-                .is_some_and(|&t| ev.time < t)
-            {
-                continue;
-            }
-            let until = self.window.end_from(ev.time);
             let marker = format!("reported:{}", self.key);
-            match state::mark_once(&marker, until) {
-                Ok(true) => {
-                    out.push(self.finding(&ev, src, dst, distinct));
-                    self.remember(until, ev.time);
-                }
-                Ok(false) => self.remember(until, ev.time),
+            match state::mark_once(&marker, ev.time, self.window.end_from(ev.time)) {
+                Ok(true) => out.push(self.finding(&ev, src, dst, distinct)),
+                Ok(false) => {}
                 Err(_) => state_errors += 1,
             }
         }
@@ -123,14 +100,6 @@ impl Rule for VerticalPortScan {
 }
 
 impl VerticalPortScan {
-    /// Keeps the current pair quiet until `until`, pruning pairs that are quiet no more.
-    fn remember(&mut self, until: i64, now: i64) {
-        if self.quiet_until.len() >= QUIET_PRUNE_AT {
-            self.quiet_until.retain(|_, &mut t| t > now);
-        }
-        self.quiet_until.insert(self.key.clone(), until);
-    }
-
     /// The finding for a pair that reached the threshold at `ev`.
     fn finding(&self, ev: &EventRef<'_>, src: IpAddr, dst: IpAddr, distinct: u32) -> Finding {
         let (_, ports) = state::distinct_items(&self.key, ev.time, self.window, PORTS_LISTED);

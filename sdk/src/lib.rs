@@ -37,7 +37,10 @@
 //! # Layout
 //! - [`bindings`]: the code `wit-bindgen` generates from `wit/` (types, imports, export macro).
 //! - `rule`: the [`Rule`] trait, the [`RuleInfo`] builder and [`export_rule!`].
-//! - `batch`: [`Batch`] and [`EventRef`], a borrowed view of events and their text spans.
+//! - `batch`: [`Batch`], a borrowed view of a batch and its text blob; address and GUID
+//!   conversions.
+//! - `event`: [`EventRef`], one event's header, class body and attributes read across classes;
+//!   [`attribute_keys`], the keys of the facts the host moves out of the hot path.
 //! - `config`: [`Config`], typed access to per-tenant settings, and [`Param`] constructors.
 //! - `finding`: [`FindingBuilder`], started by [`Finding::new`].
 //! - `names`: `as_str()` and `Display` with the WIT names of the generated enums.
@@ -58,6 +61,7 @@ extern crate self as yagura_sdk;
 
 mod batch;
 mod config;
+mod event;
 mod finding;
 pub mod log;
 pub mod matchers;
@@ -85,16 +89,18 @@ pub mod bindings {
     });
 }
 
-pub use batch::{Batch, EventRef, Events};
+pub use batch::{Batch, Events};
 pub use bindings::yagura::detection::types;
 pub use config::{Config, ConfigError};
+pub use event::{EventRef, attribute_keys};
 pub use finding::FindingBuilder;
 pub use rule::{Rule, RuleInfoBuilder};
 pub use types::{
-    Activity, Actor, Attribute, Auth, AuthProtocol, Device, Direction, Disposition, Endpoint,
-    Entity, EntityKind, Event, EventClass, File, Finding, Guid, Integrity, IpAddress, Job, JobKind,
-    Network, Outcome, Param, Process, Query, Registry, RuleInfo, Script, Severity, Source, Text,
-    Transport, User, Value,
+    Activity, ActorProcess, Attribute, AuthProtocol, Authentication, Body, Direction, Disposition,
+    Endpoint, Entity, EntityKind, Event, EventClass, FileActivity, Finding, Guid, Integrity,
+    IpAddress, JobActivity, JobKind, NetworkActivity, Outcome, Param, Process, ProcessActivity,
+    QueryActivity, RegistryActivity, RuleInfo, ScriptActivity, Severity, Text, Transport, User,
+    Value,
 };
 
 /// What a rule usually needs, in one `use yagura_sdk::prelude::*;`.
@@ -104,8 +110,8 @@ pub mod prelude {
     };
     pub use crate::state::{self, Counter, Distinct, Window};
     pub use crate::{
-        Activity, Batch, Config, ConfigError, EntityKind, EventClass, EventRef, Finding, Outcome,
-        Param, Rule, RuleInfo, Severity, Value, export_rule, log,
+        Activity, Batch, Body, Config, ConfigError, EntityKind, EventClass, EventRef, Finding,
+        Outcome, Param, Rule, RuleInfo, Severity, Value, export_rule, log,
     };
 }
 

@@ -6,8 +6,9 @@ A Yagura detection rule written in Python against the WIT world
 componentize-py generates the `wit_world` package at build time: imported interfaces are
 modules under `wit_world.imports`, and the exported interface `rule` is implemented by a
 class named `Rule` (the interface name in PascalCase) in this module. WIT names become
-snake_case (`on-events` -> `on_events`, `dedup-key` -> `dedup_key`), and the field
-`class` becomes `class_`. A `result<T, E>` is returned as a plain `T` and its error is
+snake_case (`on-events` -> `on_events`, `dedup-key` -> `dedup_key`). The event's `body` is a
+variant: each case is a class named `Body_<Case>` (`Body_Authentication`) whose `value` is the
+case's record; the event class is the body's case. A `result<T, E>` is returned as a plain `T` and its error is
 raised as `componentize_py_types.Err(e)`; an imported function returning `result` raises
 `Err` the same way. Built with `--stub-wasi`, the component has no stdout or stderr: `print`
 and any uncaught exception (whose traceback goes to stderr) trap the call. Use `log`.
@@ -20,7 +21,9 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import log, state
 from wit_world.imports.types import (
+    Authentication,
     Batch,
+    Body_Authentication,
     Entity,
     EntityKind,
     Event,
@@ -66,16 +69,15 @@ def ip_str(ip: Optional[IpAddress]) -> Optional[str]:
     return str(ipaddress.IPv6Address((hi << 64) | lo))
 
 
-def source_of(strings: bytes, ev: Event) -> Optional[Tuple[EntityKind, str]]:
-    """The source a failure is counted against: src ip, else src hostname, else device hostname."""
-    if ev.src is not None:
-        ip = ip_str(ev.src.ip)
-        if ip:
-            return EntityKind.IP, ip
-        host = span(strings, ev.src.hostname)
-        if host:
-            return EntityKind.HOST, host
-    host = span(strings, ev.device.hostname)
+def source_of(
+    strings: bytes, ev: Event, auth: Authentication
+) -> Optional[Tuple[EntityKind, str]]:
+    """The source a failure is counted against: src ip, else src hostname, else the hostname
+    of the device that recorded the event."""
+    ip = ip_str(auth.src.ip)
+    if ip:
+        return EntityKind.IP, ip
+    host = span(strings, auth.src.hostname) or span(strings, ev.hostname)
     if host:
         return EntityKind.HOST, host
     return None
@@ -147,9 +149,11 @@ class Rule(exports.Rule):
         strings = batch.strings
         findings: List[Finding] = []
         for ev in batch.events:
-            if ev.class_ != EventClass.AUTHENTICATION or ev.outcome != Outcome.FAILURE:
+            # The class is the body's case; the host sends only subscribed classes, but a
+            # rule checks what it reads.
+            if not isinstance(ev.body, Body_Authentication) or ev.outcome != Outcome.FAILURE:
                 continue
-            src = source_of(strings, ev)
+            src = source_of(strings, ev, ev.body.value)
             if src is None:
                 continue
             kind, source = src
@@ -169,7 +173,7 @@ class Rule(exports.Rule):
             except Err as e:
                 raise Err(f"marker for {source}: {_state_error(e)}")
 
-            device = span(strings, ev.device.hostname)
+            device = span(strings, ev.hostname)
             entities = [Entity(kind=kind, value=source, role="source")]
             if device:
                 entities.append(Entity(kind=EntityKind.HOST, value=device, role="target"))

@@ -83,7 +83,12 @@ impl Rule for OfficeSpawnsShell {
             if !matches!(ev.activity, Activity::Create | Activity::Unknown) {
                 continue;
             }
-            let (Some(child), Some(parent)) = (ev.process_image(), ev.parent_image()) else {
+            let Some(process) = ev.process() else {
+                continue;
+            };
+            let (Some(child), Some(parent)) =
+                (ev.text(process.image), ev.text(process.parent_image))
+            else {
                 continue;
             };
             // Office parents are the rarer match: test them first.
@@ -163,7 +168,7 @@ mod tests {
         b.event(EventClass::Process, seq, 1_000 + seq as i64)
             .activity(Activity::Create)
             .hostname("WS01")
-            .actor_user("CORP", "alice")
+            .user("CORP", "alice")
             .process_image(child)
             .process_pid(4242)
             .process_cmd_line("powershell -enc AAAA")
@@ -236,16 +241,17 @@ mod tests {
     }
 
     #[test]
-    fn parent_from_actor_and_guid_dedup_key() {
+    fn parent_guid_makes_the_dedup_key() {
         let mut b = BatchBuilder::new();
         b.event(EventClass::Process, 1, 0)
             .process_image(r"C:\Windows\System32\mshta.exe")
-            .actor_image(r"C:\Office\OUTLOOK.EXE")
+            .parent_image(r"C:\Office\OUTLOOK.EXE")
+            .parent_pid(100)
             .parent_guid(Guid { hi: 1, lo: 2 })
             .push();
         let out = run(&mut rule(vec![]), &b.build());
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].dedup_key, "|00000000-0000-0001-0000-000000000002");
+        assert_eq!(out[0].dedup_key, "|{00000000-0000-0001-0000-000000000002}");
     }
 
     #[test]

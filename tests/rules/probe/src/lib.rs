@@ -3,10 +3,11 @@
 //!
 //! It subscribes to every class (`info` is static, so it cannot subscribe per config). For each
 //! event it returns one finding titled `event`, dedup key = `seq`, evidence = `seq`, whose
-//! context holds: `seq`, `time`, `class`, `activity`, `outcome`, `hostname`, `image`,
-//! `cmd_line`, `parent_image`, `user`, `src`, `dst` (`ip:port`, `[v6]:port`, `ip` or `:port`)
-//! and `total`, the number of events it has seen so far across batches and instances (host
-//! counter `total`, window 10 years, added at each event's time). Absent fields are left out.
+//! context holds: `seq`, `time`, `class`, `activity`, `outcome`, `code` (the source's event
+//! code), `hostname`, `image`, `cmd_line`, `parent_image`, `user`, `src`, `dst` (`ip:port`,
+//! `[v6]:port`, `ip` or `:port`) and `total`, the number of events it has seen so far across
+//! batches and instances (host counter `total`, window 10 years, added at each event's time).
+//! Absent fields are left out; a code or port of 0 counts as absent.
 //! On tick it returns one finding titled `tick` with `watermark` in its context.
 
 use core::net::{IpAddr, SocketAddr};
@@ -42,9 +43,10 @@ impl Rule for Probe {
                     .dedup_key(ev.seq.to_string())
                     .context("seq", ev.seq)
                     .context("time", ev.time)
-                    .context("class", ev.class)
+                    .context("class", ev.class())
                     .context("activity", ev.activity)
                     .context("outcome", ev.outcome)
+                    .context_opt("code", ev.code())
                     .context_opt("hostname", ev.hostname())
                     .context_opt("image", ev.process_image())
                     .context_opt("cmd_line", ev.process_cmd_line())
@@ -83,3 +85,25 @@ fn endpoint(ip: Option<IpAddr>, port: Option<u16>) -> Option<String> {
 }
 
 export_rule!(Probe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_format_as_socket_addresses() {
+        let v4: IpAddr = "10.0.0.5".parse().expect("ip");
+        let v6: IpAddr = "2001:db8::1".parse().expect("ip");
+        assert_eq!(
+            endpoint(Some(v4), Some(445)).as_deref(),
+            Some("10.0.0.5:445")
+        );
+        assert_eq!(
+            endpoint(Some(v6), Some(53)).as_deref(),
+            Some("[2001:db8::1]:53")
+        );
+        assert_eq!(endpoint(Some(v6), None).as_deref(), Some("2001:db8::1"));
+        assert_eq!(endpoint(None, Some(80)).as_deref(), Some(":80"));
+        assert_eq!(endpoint(None, None), None);
+    }
+}

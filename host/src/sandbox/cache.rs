@@ -11,6 +11,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -74,10 +75,13 @@ impl ArtifactCache {
         }
     }
 
-    /// Writes an artifact atomically (temporary file, then rename).
+    /// Writes an artifact atomically (temporary file, then rename). Threads and processes
+    /// storing the same artifact at once each write their own temporary file.
     pub fn store(&self, digest: &[u8; 32], artifact: &[u8]) -> Result<(), SandboxError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = self.path(digest);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{unique}", std::process::id()));
         let result = std::fs::write(&tmp, artifact).and_then(|()| std::fs::rename(&tmp, &path));
         result.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

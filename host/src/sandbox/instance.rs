@@ -10,8 +10,9 @@ use std::sync::Arc;
 use wasmtime::Store;
 
 use super::bindings::{
-    self, BatchBuilder, DetectionRule, DetectionRulePre, RuleCtx, RuleExports, WitFinding, WitValue,
+    self, DetectionRule, DetectionRulePre, RuleCtx, RuleExports, WitFinding, WitValue,
 };
+use super::lower::BatchBuilder;
 use super::{Limits, RuleComponent, Sandbox, SandboxError};
 use crate::finding::Finding;
 use crate::rule::{RuleInfo, Value};

@@ -11,13 +11,16 @@
 //!
 //! # Layout
 //! - `bindings`: the generated WIT bindings, the host side of the imports, and the conversions
-//!   between our types and the WIT ones (`BatchBuilder` lowers events into the string-blob form).
+//!   of rule info, config and findings.
+//! - `lower`: [`BatchBuilder`], our events in the WIT batch form (header, per-class body,
+//!   string blob, attributes).
 //! - `cache`: compiled components on disk, keyed by component digest and engine fingerprint.
 //! - `instance`: one rule instance: calls with deadlines, fault classification, fresh instances.
 
 mod bindings;
 mod cache;
 mod instance;
+mod lower;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,8 +34,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllo
 use crate::rule::RuleInfo;
 use crate::state::StateLimits;
 
-pub use bindings::BatchBuilder;
 pub use instance::{CallOutcome, Fault, FaultKind, RuleInstance};
+pub use lower::{BatchBuilder, PROMOTED};
 
 /// The WIT package version this host implements, and the versions of it a rule may import.
 pub const WIT_PACKAGE: &str = "yagura:detection";

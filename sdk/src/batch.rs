@@ -11,6 +11,7 @@ use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::event::EventRef;
+use crate::types::Attribute;
 use crate::{Event, Guid, IpAddress, Text, types};
 
 /// The text blob of a batch: valid UTF-8 (the normal case) or raw bytes.
@@ -27,6 +28,8 @@ enum Strings {
 pub struct Batch {
     strings: Strings,
     events: Vec<Event>,
+    /// every event's attributes, ordered by event index
+    attributes: Vec<Attribute>,
 }
 
 impl Batch {
@@ -36,9 +39,15 @@ impl Batch {
             Ok(s) => Strings::Utf8(s),
             Err(err) => Strings::Bytes(err.into_bytes()),
         };
+        let mut attributes = batch.attributes;
+        // The host sends them ordered; lookups rely on it, so make sure (cheap when sorted).
+        if !attributes.is_sorted_by_key(|a| a.event) {
+            attributes.sort_by_key(|a| a.event);
+        }
         Batch {
             strings,
             events: batch.events,
+            attributes,
         }
     }
 
@@ -56,7 +65,7 @@ impl Batch {
     pub fn events(&self) -> Events<'_> {
         Events {
             batch: self,
-            inner: self.events.iter(),
+            inner: self.events.iter().enumerate(),
         }
     }
 
@@ -64,7 +73,17 @@ impl Batch {
     pub fn get(&self, index: usize) -> Option<EventRef<'_>> {
         self.events
             .get(index)
-            .map(|event| EventRef::new(self, event))
+            .map(|event| EventRef::new(self, event, index))
+    }
+
+    /// The attributes of the event at `index`.
+    pub fn attributes_of(&self, index: usize) -> &[Attribute] {
+        let Ok(index) = u32::try_from(index) else {
+            return &[];
+        };
+        let start = self.attributes.partition_point(|a| a.event < index);
+        let end = self.attributes.partition_point(|a| a.event <= index);
+        &self.attributes[start..end]
     }
 
     /// The events as the host sent them.
@@ -101,6 +120,7 @@ impl Batch {
         types::Batch {
             strings,
             events: self.events,
+            attributes: self.attributes,
         }
     }
 }
@@ -124,7 +144,7 @@ impl<'a> IntoIterator for &'a Batch {
 #[derive(Debug, Clone)]
 pub struct Events<'a> {
     batch: &'a Batch,
-    inner: core::slice::Iter<'a, Event>,
+    inner: core::iter::Enumerate<core::slice::Iter<'a, Event>>,
 }
 
 impl<'a> Iterator for Events<'a> {
@@ -132,7 +152,9 @@ impl<'a> Iterator for Events<'a> {
 
     fn next(&mut self) -> Option<EventRef<'a>> {
         let batch = self.batch;
-        self.inner.next().map(|event| EventRef::new(batch, event))
+        self.inner
+            .next()
+            .map(|(index, event)| EventRef::new(batch, event, index))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -145,7 +167,7 @@ impl DoubleEndedIterator for Events<'_> {
         let batch = self.batch;
         self.inner
             .next_back()
-            .map(|event| EventRef::new(batch, event))
+            .map(|(index, event)| EventRef::new(batch, event, index))
     }
 }
 
@@ -215,6 +237,7 @@ mod tests {
         let batch = Batch::new(types::Batch {
             strings: b"WS01".to_vec(),
             events: vec![],
+            attributes: Vec::new(),
         });
         assert_eq!(batch.text(Text { start: 0, len: 4 }), Some("WS01"));
         assert_eq!(batch.text(Text { start: 2, len: 4 }), None, "out of bounds");
@@ -241,6 +264,7 @@ mod tests {
         let batch = Batch::new(types::Batch {
             strings: strings.clone(),
             events: vec![],
+            attributes: Vec::new(),
         });
         assert_eq!(batch.text(Text { start: 0, len: 1 }), None);
         assert_eq!(batch.text(Text { start: 0, len: 2 }), Some("é"));
@@ -249,6 +273,7 @@ mod tests {
         let batch = Batch::new(types::Batch {
             strings: bad,
             events: vec![],
+            attributes: Vec::new(),
         });
         assert_eq!(batch.text(Text { start: 0, len: 2 }), Some("é"));
         assert_eq!(batch.text(Text { start: 0, len: 3 }), None);
@@ -263,6 +288,7 @@ mod tests {
         let batch = Batch::new(types::Batch {
             strings: vec![],
             events,
+            attributes: Vec::new(),
         });
         let seqs: Vec<u64> = batch.events().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![0, 1, 2]);

@@ -102,6 +102,8 @@ impl Endpoint {
 pub struct EventRef<'a> {
     batch: &'a Batch,
     event: &'a Event,
+    /// the event's index in the batch (its attributes are found by it)
+    index: usize,
 }
 
 impl Deref for EventRef<'_> {
@@ -113,8 +115,17 @@ impl Deref for EventRef<'_> {
 }
 
 impl<'a> EventRef<'a> {
-    pub(crate) fn new(batch: &'a Batch, event: &'a Event) -> Self {
-        EventRef { batch, event }
+    pub(crate) fn new(batch: &'a Batch, event: &'a Event, index: usize) -> Self {
+        EventRef {
+            batch,
+            event,
+            index,
+        }
+    }
+
+    /// The event's position in its batch.
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// The generated record, with the batch's lifetime.
@@ -335,7 +346,9 @@ impl<'a> EventRef<'a> {
             Body::Registry(r) => r.user.as_ref(),
             Body::Job(j) => j.user.as_ref(),
             Body::Script(s) => s.user.as_ref(),
-            Body::Network(_) | Body::Dns(_) | Body::Http(_) | Body::Other => None,
+            Body::Network(n) => n.user.as_ref(),
+            Body::Dns(q) | Body::Http(q) => q.user.as_ref(),
+            Body::Other => None,
         }
     }
 
@@ -425,8 +438,8 @@ impl<'a> EventRef<'a> {
     /// the host moved out of the hot path (see [`attribute_keys`]) or a source field with no
     /// typed home.
     pub fn attribute(&self, key: &str) -> Option<&'a str> {
-        self.event
-            .attributes
+        self.batch
+            .attributes_of(self.index)
             .iter()
             .find(|a| self.text(a.key).is_some_and(|k| eq_ignore_case(k, key)))
             .and_then(|a| self.text(a.value))
@@ -435,8 +448,8 @@ impl<'a> EventRef<'a> {
     /// The attributes as resolved `(key, value)` pairs; invalid spans are skipped.
     pub fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         let batch = self.batch;
-        self.event
-            .attributes
+        batch
+            .attributes_of(self.index)
             .iter()
             .filter_map(move |a| Some((batch.text(a.key)?, batch.text(a.value)?)))
     }

@@ -323,6 +323,7 @@ mod tests {
         types::Batch {
             strings: Vec::new(),
             events: vec![event; events],
+            attributes: Vec::new(),
         }
     }
 

@@ -44,6 +44,7 @@ use crate::{
 pub struct BatchBuilder {
     strings: Vec<u8>,
     events: Vec<Event>,
+    attributes: Vec<Attribute>,
 }
 
 impl BatchBuilder {
@@ -79,6 +80,7 @@ impl BatchBuilder {
         Batch::new(types::Batch {
             strings: self.strings,
             events: self.events,
+            attributes: self.attributes,
         })
     }
 }
@@ -240,9 +242,9 @@ impl EventBuilder<'_> {
             Body::Registry(r) => &mut r.user,
             Body::Job(j) => &mut j.user,
             Body::Script(s) => &mut s.user,
-            Body::Network(_) | Body::Dns(_) | Body::Http(_) | Body::Other => {
-                panic!("EventBuilder::user: a {class} event has no user")
-            }
+            Body::Network(n) => &mut n.user,
+            Body::Dns(q) | Body::Http(q) => &mut q.user,
+            Body::Other => panic!("EventBuilder::user: a {class} event has no user"),
         };
         *slot = Some(user);
         self
@@ -319,12 +321,14 @@ impl EventBuilder<'_> {
     }
 
     /// Adds an attribute, e.g. `source.channel` or a source field of its own.
-    pub fn attribute(mut self, key: &str, value: &str) -> Self {
+    pub fn attribute(self, key: &str, value: &str) -> Self {
+        // the event goes in at the end of the batch when `push` adds it
         let attribute = Attribute {
+            event: u32::try_from(self.batch.events.len()).unwrap_or(u32::MAX),
             key: self.batch.text(key),
             value: self.batch.text(value),
         };
-        self.event.attributes.push(attribute);
+        self.batch.attributes.push(attribute);
         self
     }
 
@@ -352,7 +356,6 @@ pub fn blank_event(class: EventClass, seq: u64, time: i64) -> Event {
         code: 0,
         hostname: None,
         body: blank_body(class),
-        attributes: Vec::new(),
     }
 }
 
@@ -392,6 +395,7 @@ pub fn blank_body(class: EventClass) -> Body {
             duration_ms: 0,
             state: None,
             process: None,
+            user: None,
         }),
         EventClass::File => Body::File(FileActivity {
             path: None,
@@ -442,6 +446,7 @@ fn blank_query() -> QueryActivity {
         src: blank_endpoint(),
         dst: blank_endpoint(),
         process: None,
+        user: None,
     }
 }
 
@@ -531,9 +536,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "a network event has no user")]
+    #[should_panic(expected = "a other event has no user")]
     fn a_fact_the_class_cannot_hold_is_a_test_bug() {
         let mut b = BatchBuilder::new();
-        let _ = b.event(EventClass::Network, 1, 0).user("", "root");
+        let _ = b.event(EventClass::Other, 1, 0).user("", "root");
     }
 }

@@ -37,6 +37,7 @@ impl Default for wit::Batch {
         wit::Batch {
             strings: Vec::new(),
             events: Vec::new(),
+            attributes: Vec::new(),
         }
     }
 }
@@ -55,6 +56,7 @@ impl BatchBuilder {
     pub fn clear(&mut self) {
         self.batch.strings.clear();
         self.batch.events.clear();
+        self.batch.attributes.clear();
     }
 
     /// Events in the batch.
@@ -72,11 +74,12 @@ impl BatchBuilder {
 
     /// Lowers one event and appends it.
     pub fn push(&mut self, ev: &Event) {
+        let index = u32::try_from(self.batch.events.len()).unwrap_or(u32::MAX);
         let mut l = Lowerer {
             strings: &mut self.batch.strings,
         };
         let body = l.body(ev);
-        let attributes = l.attributes(ev);
+        l.attributes(ev, index, &mut self.batch.attributes);
         self.batch.events.push(wit::Event {
             seq: ev.seq,
             time: ev.time,
@@ -89,7 +92,6 @@ impl BatchBuilder {
             code: ev.source.code.unwrap_or(0),
             hostname: l.opt(&ev.device.hostname),
             body,
-            attributes,
         });
     }
 }
@@ -195,6 +197,7 @@ impl Lowerer<'_> {
             src: self.endpoint(&ev.src),
             dst: self.endpoint(&ev.dst),
             process: self.actor_process(&ev.actor.process),
+            user: self.opt_user(&ev.actor.user),
         }
     }
 
@@ -252,6 +255,7 @@ impl Lowerer<'_> {
                     duration_ms: n.duration_ms.unwrap_or(0),
                     state: self.opt(&n.state),
                     process: self.actor_process(&ev.actor.process),
+                    user: self.opt_user(&ev.actor.user),
                 })
             }
             EventClass::File => {
@@ -318,11 +322,11 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The promoted facts that are present, then the source's own attributes.
-    fn attributes(&mut self, ev: &Event) -> Vec<wit::Attribute> {
-        let mut out = Vec::new();
+    /// Appends the event's promoted facts that are present, then the source's own attributes.
+    fn attributes(&mut self, ev: &Event, index: u32, out: &mut Vec<wit::Attribute>) {
         let mut add = |l: &mut Self, key: &str, value: &str| {
             out.push(wit::Attribute {
+                event: index,
                 key: l.text(key),
                 value: l.text(value),
             });
@@ -362,7 +366,6 @@ impl Lowerer<'_> {
         for (k, v) in &ev.attributes {
             add(self, k, v);
         }
-        out
     }
 }
 
@@ -479,11 +482,15 @@ mod tests {
     use super::*;
     use crate::event::parse_event;
 
-    fn lower(json: &str) -> (wit::Event, Vec<u8>) {
+    fn lower(json: &str) -> (wit::Event, Vec<u8>, Vec<wit::Attribute>) {
         let mut b = BatchBuilder::default();
         b.push(&parse_event(json).expect("valid event"));
         let batch = b.batch();
-        (batch.events[0].clone(), batch.strings.clone())
+        (
+            batch.events[0],
+            batch.strings.clone(),
+            batch.attributes.clone(),
+        )
     }
 
     fn text(strings: &[u8], t: Option<wit::Text>) -> Option<&str> {
@@ -493,7 +500,7 @@ mod tests {
 
     #[test]
     fn a_launch_takes_its_parent_from_the_acting_process() {
-        let (ev, s) = lower(
+        let (ev, s, attributes) = lower(
             r#"{"time":5,"class":"process","activity":"create","source":{"format":"evtx","code":1,
                 "channel":"Sysmon"},"device":{"hostname":"WS1","domain":"CORP"},
                 "actor":{"user":{"name":"bob","logon_id":"0x3e7"},"process":{"pid":7,"image":"C:\\w.exe"}},
@@ -508,8 +515,8 @@ mod tests {
         assert_eq!(text(&s, p.process.parent_image), Some(r"C:\w.exe"));
         let user = p.user.expect("the acting user");
         assert_eq!((text(&s, user.name), user.logon_id), (Some("bob"), 0x3e7));
-        let attrs: Vec<(&str, &str)> = ev
-            .attributes
+        assert!(attributes.iter().all(|a| a.event == 0));
+        let attrs: Vec<(&str, &str)> = attributes
             .iter()
             .filter_map(|a| Some((text(&s, Some(a.key))?, text(&s, Some(a.value))?)))
             .collect();
@@ -526,7 +533,7 @@ mod tests {
 
     #[test]
     fn an_authentication_names_target_subject_and_source() {
-        let (ev, s) = lower(
+        let (ev, s, attributes) = lower(
             r#"{"time":1,"class":"authentication","outcome":"failure",
                 "user":{"name":"admin"},"actor":{"user":{"name":"svc"},"process":{"image":"C:\\lsass.exe"}},
                 "src":{"ip":"10.0.0.5","port":445,"hostname":"WS9"},
@@ -541,7 +548,7 @@ mod tests {
         assert_eq!((a.src.port, a.logon_type, a.key_length), (445, 3, Some(0)));
         assert_eq!(a.status_code, 0xc000_006a);
         assert!(
-            ev.attributes
+            attributes
                 .iter()
                 .any(|at| text(&s, Some(at.key)) == Some("actor.process.image"))
         );
@@ -549,19 +556,15 @@ mod tests {
 
     #[test]
     fn absent_numbers_lower_to_zero_and_ipv6_to_halves() {
-        let (ev, _) = lower(r#"{"time":1,"class":"network","dst":{"ip":"fe80::1"}}"#);
+        let (ev, _, _) = lower(r#"{"time":1,"class":"network","dst":{"ip":"fe80::1"}}"#);
         let wit::Body::Network(n) = &ev.body else {
             panic!("a network body")
         };
         assert_eq!((n.src.port, n.bytes_in, n.protocol_num), (0, 0, 0));
         assert!(matches!(n.dst.ip, Some(wit::IpAddress::V6((hi, 1))) if hi == 0xfe80 << 48));
         assert_eq!(ev.code, 0);
-        let (ev, _) = lower(r#"{"time":1,"class":"other","unmapped":{"k":"v"}}"#);
+        let (ev, _, attributes) = lower(r#"{"time":1,"class":"other","unmapped":{"k":"v"}}"#);
         assert!(matches!(ev.body, wit::Body::Other));
-        assert_eq!(
-            ev.attributes.len(),
-            1,
-            "only `k`: no source format was given"
-        );
+        assert_eq!(attributes.len(), 1, "only `k`: no source format was given");
     }
 }

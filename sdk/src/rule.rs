@@ -155,10 +155,30 @@ pub mod glue {
     /// `init` export: builds a rule from `config` and puts it in `slot`. On error the slot
     /// keeps what it held.
     pub fn init<R: Rule>(slot: &Slot<R>, config: Vec<(String, Value)>) -> Result<(), String> {
+        install_panic_hook();
         let config = Config::new(config).with_defaults(R::info().params);
         let rule = R::init(&config)?;
         *slot.borrow_mut() = Some(rule);
         Ok(())
+    }
+
+    /// In a component a panic aborts, and the host sees only an `unreachable` trap: this hook
+    /// first sends the panic message and location to the host's log, at error level.
+    fn install_panic_hook() {
+        #[cfg(target_arch = "wasm32")]
+        {
+            static INSTALLED: std::sync::Once = std::sync::Once::new();
+            INSTALLED.call_once(|| {
+                std::panic::set_hook(Box::new(|panic| {
+                    let message = panic.payload_as_str().unwrap_or("(no message)");
+                    let message = match panic.location() {
+                        Some(at) => format!("rule panicked at {at}: {message}"),
+                        None => format!("rule panicked: {message}"),
+                    };
+                    crate::log::error(&message);
+                }));
+            });
+        }
     }
 
     /// `on-events` export.

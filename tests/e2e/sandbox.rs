@@ -124,6 +124,13 @@ fn a_trapping_rule_does_not_stop_the_others() {
         .clone()
         .expect("a fault is kept");
     assert!(last.reason.starts_with("trapped"), "{}", last.reason);
+    assert!(
+        last.reason
+            .contains("rule panicked at tests/rules/hostile/src/lib.rs:")
+            && last.reason.contains(": hostile rule: trap mode after"),
+        "the SDK's panic hook logs the message and the fault quotes it: {}",
+        last.reason
+    );
     assert_eq!(run.stats("probe").faults, 0);
 }
 

@@ -13,11 +13,11 @@ wasmtime::component::bindgen!({
     world: "detection-rule",
 });
 
+use self::yagura::detection::{log as wit_log, state as wit_state, types as wit};
 use exports::yagura::detection::rule as wit_rule;
-use yagura::detection::{log as wit_log, state as wit_state, types as wit};
 
+pub(crate) use self::yagura::detection::types as wit_types;
 pub(crate) use wit_rule::Guest as RuleExports;
-pub(crate) use yagura::detection::types as wit_types;
 
 /// The data of one rule instance's store: what the imports act on.
 pub(crate) struct RuleCtx {
@@ -31,6 +31,9 @@ pub(crate) struct RuleCtx {
     pub memory_limit_hit: bool,
     pub log_lines_left: u32,
     pub log_lines_dropped: u32,
+    /// the last error-level log line of the current call: a Rust guest's panic message
+    /// arrives here just before its trap, and the fault report quotes it
+    pub last_error: Option<String>,
 }
 
 impl wasmtime::ResourceLimiter for RuleCtx {
@@ -67,6 +70,9 @@ impl wit::Host for RuleCtx {}
 
 impl wit_log::Host for RuleCtx {
     fn log(&mut self, level: wit_log::Level, message: String) {
+        if matches!(level, wit_log::Level::Error) {
+            self.last_error = Some(message.chars().take(512).collect());
+        }
         if self.log_lines_left == 0 {
             self.log_lines_dropped += 1;
             return;

@@ -105,6 +105,7 @@ fn new_ctx(rule_id: &str, limits: &Limits) -> RuleCtx {
         memory_limit_hit: false,
         log_lines_left: limits.max_log_lines_per_call,
         log_lines_dropped: 0,
+        last_error: None,
     }
 }
 
@@ -115,6 +116,7 @@ fn new_store(sandbox: &Sandbox, mut ctx: RuleCtx, limits: &Limits) -> Store<Rule
     ctx.memory_limit_hit = false;
     ctx.log_lines_left = limits.max_log_lines_per_call;
     ctx.log_lines_dropped = 0;
+    ctx.last_error = None;
     let mut store = Store::new(&sandbox.inner.engine, ctx);
     store.limiter(|ctx| ctx);
     store.epoch_deadline_trap();
@@ -314,6 +316,7 @@ impl RuleInstance {
             ctx.log_lines_left = self.limits.max_log_lines_per_call;
             ctx.log_lines_dropped = 0;
             ctx.memory_limit_hit = false;
+            ctx.last_error = None;
         }
         live.store.set_epoch_deadline(ticks);
         let result = f(live.bindings.yagura_detection_rule(), &mut live.store);
@@ -409,6 +412,9 @@ fn describe(e: &wasmtime::Error, ctx: &RuleCtx) -> String {
         && let Some(name) = frame.func_name()
     {
         text = format!("{text} in {name}");
+    }
+    if let Some(last) = &ctx.last_error {
+        text = format!("{text}; the rule's last error log: {last}");
     }
     truncate(text, 1024)
 }

@@ -337,7 +337,7 @@ impl<'a> EventRef<'a> {
 
     /// The body's user: the account a process runs as, the account logged on (authentication),
     /// the account that opened a file or share, set a registry value, installed a job or ran
-    /// a script. Network, DNS and HTTP events have none.
+    /// a script, the account of the process behind a connection, query or request.
     pub fn user(&self) -> Option<&'a User> {
         match &self.event.body {
             Body::Authentication(a) => Some(&a.user),

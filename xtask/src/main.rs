@@ -83,7 +83,9 @@ fn run(args: &[OsString]) -> Result<()> {
         Some("demo") => {
             let out = default_out(&root);
             build_rules(&root, &out)?;
-            let mut args: Vec<OsString> = ["run", "--release", "-p", "yagura", "--", "replay"]
+            // The dev profile: its dependencies are optimised (root Cargo.toml), and it is the
+            // build `cargo xtask test` makes too, so the two README commands build once.
+            let mut args: Vec<OsString> = ["run", "-p", "yagura", "--", "replay"]
                 .map(OsString::from)
                 .into();
             args.push("--rules".into());

@@ -1,7 +1,7 @@
 //! Rust rule crates → components.
 //!
 //! Every package under `rules/` and `tests/rules/` with a `cdylib` target is a rule crate,
-//! named `rule-<id>`. One `cargo build --profile rules --target wasm32-unknown-unknown` builds
+//! named `rule-<id>`. One `cargo build --profile rule-build --target wasm32-unknown-unknown` builds
 //! them all; each core module is then wrapped into a component with `wit-component` (reading
 //! the component-type section `wit-bindgen` embedded) and validated, and written to
 //! `<out>/<id>.wasm` — only when its bytes changed, so timestamps mean something to

@@ -45,7 +45,7 @@ DEFAULT_THRESHOLD = 5
 DEFAULT_WINDOW_SECONDS = 300
 
 # Per-instance settings, applied by `init`. Guest memory is only a cache: the counts and the
-# "already reported" markers live in the host's state, so they survive a new rule version.
+# "already reported" markers live in the host's state, so they survive a fresh instance.
 _threshold = DEFAULT_THRESHOLD
 _window_ms = DEFAULT_WINDOW_SECONDS * 1000
 

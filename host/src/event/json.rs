@@ -8,7 +8,7 @@ use super::{Event, EventClass};
 
 /// Why a JSON line is not a valid normalized event.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{message}", if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") })]
+#[error("{}{message}", if path.is_empty() || path == "." || path == "?" { String::new() } else { format!("field `{path}`: ") })]
 pub struct EventParseError {
     /// Dotted path of the offending field (`process.pid`), or empty for the whole line.
     pub path: String,

@@ -227,9 +227,14 @@ impl Lowerer<'_> {
             }
             EventClass::Process => {
                 let process = self.process(ev);
+                let user = if ev.user.is_some() {
+                    &ev.user
+                } else {
+                    &ev.actor.user
+                };
                 wit::Body::Process(wit::ProcessActivity {
                     process,
-                    user: self.opt_user(&ev.actor.user),
+                    user: self.opt_user(user),
                     // Sysmon 7 ImageLoaded, Sysmon 10 TargetImage: the event's `file.path`
                     target: ev
                         .file

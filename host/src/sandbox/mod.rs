@@ -221,8 +221,8 @@ impl Sandbox {
     }
 
     /// Compiles (or loads from the cache) a rule component, checks that it imports nothing but
-    /// the WIT imports, instantiates it once and reads its `info`. Only accepted components
-    /// are cached.
+    /// the WIT imports, instantiates it once and reads its `info`. Only components that pass
+    /// the import check are cached.
     ///
     /// `origin` names the component in errors and logs (a file name, `pack/rule`).
     pub fn load(&self, bytes: &[u8], origin: &str) -> Result<RuleComponent, SandboxError> {

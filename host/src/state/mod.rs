@@ -211,7 +211,10 @@ impl RuleState {
 
     pub fn counter_sum(&mut self, key: &str, at: i64, window_ms: u64) -> i64 {
         match self.slots.get(key) {
-            Some(Slot::Counter(c)) => c.sum_in(at.max(c.latest), window_ms as i64),
+            Some(Slot::Counter(c)) => c.sum_in(
+                at.max(c.latest),
+                i64::try_from(window_ms).unwrap_or(i64::MAX),
+            ),
             _ => 0,
         }
     }
@@ -274,7 +277,7 @@ impl RuleState {
             return (0, Vec::new());
         };
         let end = at.max(d.latest);
-        let start = end.saturating_sub(window_ms as i64);
+        let start = end.saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
         let mut items: Vec<(&String, i64)> = d
             .last_seen
             .iter()

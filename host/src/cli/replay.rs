@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::engine::{Engine, EngineOptions};
-use crate::intake::{Format, NdjsonReader};
+use crate::intake::{self, Format};
 use crate::rule::Value;
 use crate::sandbox::{Limits, RuleComponent, Sandbox};
 
@@ -41,8 +41,8 @@ pub struct ReplayArgs {
     #[arg(long = "rules", value_name = "DIR|FILE", required = true)]
     pub rules: Vec<PathBuf>,
 
-    /// Input format.
-    #[arg(long, value_enum, default_value = "ndjson")]
+    /// Input format; `auto` detects it from each file's content (gzip is undone first).
+    #[arg(long, value_enum, default_value = "auto")]
     pub format: Format,
 
     /// Set a rule parameter: RULE.PARAM=VALUE (VALUE is JSON, or plain text). Repeatable.
@@ -172,10 +172,8 @@ pub fn run_replay(
     let progress = std::io::stderr().is_terminal() && !args.quiet;
     let mut last_progress = Instant::now();
     for path in &args.files {
-        let reader = match args.format {
-            Format::Ndjson => NdjsonReader::open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?,
-        };
+        let (_, reader) = intake::open(path, args.format)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         for record in reader {
             match record {
                 Ok(event) => {

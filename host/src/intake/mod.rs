@@ -1,24 +1,79 @@
-//! Intake: reading events from files and streams into [`Event`]s.
+//! Intake: reading real log formats into normalized [`Event`]s.
 //!
-//! Bad input is normal input: a line that is not a valid event becomes an [`IntakeError`]
-//! naming the source, the line and the field, and reading goes on with the next line.
-//! For now the one format is normalized-event NDJSON (docs/events.md); adapters for real log
-//! formats plug in here.
+//! [`open`] reads a file (or standard input), undoes gzip, picks the format (given, or
+//! detected from the content) and returns an iterator of [`Record`]s: an event, or an
+//! [`IntakeError`] naming the source, the line or record, and what is wrong. Bad input is
+//! normal input: an error never stops the stream.
+//!
+//! # Layout
+//! - `lines`: the line reader shared by every text format (line numbers, a length cap, UTF-8).
+//! - `normalized`: Yagura's own JSON form (docs/events.md).
+//! - `windows`: the Windows event model (System fields + EventData) and its mapping to events,
+//!   shared by the EVTX, Windows-JSON and ECS adapters.
+//! - `winjson`: Windows events as JSON: `evtx_dump` (`{"Event":{"System":…}}`) and the flat
+//!   NXLog shape (`EventID`, `Channel`, `Hostname`… at top level).
+//! - `ecs`: Elastic Common Schema documents (Winlogbeat, Elastic Agent).
+//! - `evtx`: binary Windows EVTX files.
+//! - `ocsf`: OCSF JSON events.
+//! - `zeek`: Zeek `conn.log`, TSV with its header or JSON.
+//! - `syslog`: firewall syslog (RFC 5424 and 3164) with netfilter key=value or CEF payloads.
+//! - `detect`: telling the formats apart from the first bytes and the first record.
+
+mod detect;
+mod ecs;
+mod evtx;
+mod lines;
+mod normalized;
+mod ocsf;
+mod syslog;
+mod windows;
+mod winjson;
+mod zeek;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::event::{Event, parse_event};
+use crate::event::Event;
 
-/// The longest line accepted; longer lines are rejected (and skipped) without being buffered.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub use lines::{LineReader, MAX_LINE_BYTES};
 
 /// Input formats `--format` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
-    /// Normalized events, one JSON object per line (docs/events.md).
+    /// Detect the format from the content (the default).
+    Auto,
+    /// Yagura's normalized events, one JSON object per line (docs/events.md).
+    #[value(alias = "normalized")]
     Ndjson,
+    /// OCSF events, one JSON object per line.
+    Ocsf,
+    /// Binary Windows event logs (.evtx).
+    Evtx,
+    /// Windows events as JSON lines: `evtx_dump -o jsonl`, or the flat NXLog shape.
+    WineventJson,
+    /// Elastic Common Schema JSON lines (Winlogbeat, Elastic Agent).
+    Ecs,
+    /// Zeek conn.log, TSV with its `#fields` header or JSON lines.
+    ZeekConn,
+    /// Firewall syslog lines (RFC 5424 / 3164; netfilter key=value or CEF).
+    Syslog,
+}
+
+impl Format {
+    /// The name used on the command line and in `source.format`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Ndjson => "json",
+            Format::Ocsf => "ocsf",
+            Format::Evtx => "evtx",
+            Format::WineventJson => "winevent-json",
+            Format::Ecs => "ecs",
+            Format::ZeekConn => "zeek-conn",
+            Format::Syslog => "syslog",
+        }
+    }
 }
 
 /// A record that could not be read as an event.
@@ -27,188 +82,75 @@ pub enum Format {
 pub struct IntakeError {
     /// file name, or `-` for standard input
     pub source_name: String,
-    /// 1-based line number
+    /// 1-based line number (for EVTX: the record number)
     pub line: u64,
     /// what is wrong, naming the field
     pub message: String,
+    /// the offending input, cut to a few KiB, for the dead-letter file
+    pub raw: Option<String>,
 }
 
 /// What one record of input turned into.
 pub type Record = Result<Event, IntakeError>;
 
-/// Reads NDJSON events from any reader, line by line. Blank lines are skipped; the source
-/// format is recorded as `json` where the line did not name one.
-pub struct NdjsonReader<R> {
-    reader: R,
-    name: String,
-    line: u64,
-    buf: Vec<u8>,
-    done: bool,
+/// One line of a text format into zero or one event. `Ok(None)` is a line that carries no
+/// event (a header, a comment, an event type the adapter does not map) and is not an error.
+pub trait LineAdapter: Send {
+    fn parse(&mut self, line: &str) -> Result<Option<Event>, String>;
 }
 
-impl NdjsonReader<BufReader<Box<dyn Read + Send>>> {
-    /// Opens a file, or standard input for `-`.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        let name = path.display().to_string();
-        let inner: Box<dyn Read + Send> = if name == "-" {
-            Box::new(io::stdin())
-        } else {
-            Box::new(File::open(path)?)
-        };
-        Ok(NdjsonReader::new(
-            BufReader::with_capacity(1 << 16, inner),
-            name,
+/// An iterator of records from one source.
+pub type Records = Box<dyn Iterator<Item = Record> + Send>;
+
+/// Opens `path` (`-`: standard input) as `format`, undoing gzip, and returns its records.
+/// With [`Format::Auto`] the format is detected from the content; an undetectable source is
+/// an error naming the file.
+pub fn open(path: &Path, format: Format) -> io::Result<(Format, Records)> {
+    let name = path.display().to_string();
+    let raw: Box<dyn Read + Send> = if name == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path)?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, raw);
+    let reader: Box<dyn BufRead + Send> = if detect::is_gzip(reader.fill_buf()?) {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(reader),
         ))
-    }
+    } else {
+        Box::new(reader)
+    };
+    from_reader(reader, name, format)
 }
 
-impl<R: BufRead> NdjsonReader<R> {
-    pub fn new(reader: R, name: impl Into<String>) -> Self {
-        NdjsonReader {
+/// As [`open`], for any reader (already decompressed).
+pub fn from_reader(
+    mut reader: Box<dyn BufRead + Send>,
+    name: String,
+    format: Format,
+) -> io::Result<(Format, Records)> {
+    let format = match format {
+        Format::Auto => detect::detect(&mut reader).map_err(|why| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{name}: cannot tell the format ({why}); name it with --format"),
+            )
+        })?,
+        given => given,
+    };
+    let records: Records = match format {
+        Format::Evtx => evtx::records(reader, name)?,
+        Format::Auto | Format::Ndjson => Box::new(LineReader::new(
             reader,
-            name: name.into(),
-            line: 0,
-            buf: Vec::with_capacity(4096),
-            done: false,
-        }
-    }
-
-    fn error(&self, message: impl Into<String>) -> IntakeError {
-        IntakeError {
-            source_name: self.name.clone(),
-            line: self.line,
-            message: message.into(),
-        }
-    }
-
-    /// Reads one line into `buf`, up to `MAX_LINE_BYTES`; returns whether it was cut.
-    fn read_line(&mut self) -> io::Result<Option<bool>> {
-        self.buf.clear();
-        let mut too_long = false;
-        loop {
-            let available = self.reader.fill_buf()?;
-            if available.is_empty() {
-                return Ok(if self.buf.is_empty() && !too_long {
-                    None
-                } else {
-                    Some(too_long)
-                });
-            }
-            let (chunk, found_newline) = match available.iter().position(|b| *b == b'\n') {
-                Some(i) => (&available[..=i], true),
-                None => (available, false),
-            };
-            let used = chunk.len();
-            if !too_long {
-                if self.buf.len() + used > MAX_LINE_BYTES {
-                    too_long = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(chunk);
-                }
-            }
-            self.reader.consume(used);
-            if found_newline {
-                return Ok(Some(too_long));
-            }
-        }
-    }
-}
-
-impl<R: BufRead> Iterator for NdjsonReader<R> {
-    type Item = Record;
-
-    fn next(&mut self) -> Option<Record> {
-        while !self.done {
-            let too_long = match self.read_line() {
-                Ok(Some(too_long)) => too_long,
-                Ok(None) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    self.line += 1;
-                    return Some(Err(self.error(format!("read error: {e}"))));
-                }
-            };
-            self.line += 1;
-            if too_long {
-                return Some(Err(
-                    self.error(format!("line longer than {MAX_LINE_BYTES} bytes, skipped"))
-                ));
-            }
-            let text = match std::str::from_utf8(&self.buf) {
-                Ok(text) => text.trim(),
-                Err(e) => return Some(Err(self.error(format!("not UTF-8: {e}")))),
-            };
-            if text.is_empty() {
-                continue;
-            }
-            return Some(match parse_event(text) {
-                Ok(mut event) => {
-                    if event.source.format.is_empty() {
-                        event.source.format = "json".to_owned();
-                    }
-                    Ok(event)
-                }
-                Err(e) => Err(self.error(e.to_string())),
-            });
-        }
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(text: &str) -> Vec<Record> {
-        NdjsonReader::new(text.as_bytes(), "t.ndjson").collect()
-    }
-
-    #[test]
-    fn bad_lines_are_reported_with_their_number_and_skipped() {
-        let records = read(concat!(
-            "{\"time\":1,\"class\":\"process\"}\n",
-            "\n",
-            "not json\n",
-            "{\"time\":2,\"class\":\"process\",\"process\":{\"pid\":-1}}\n",
-            "{\"time\":3,\"class\":\"network\"}",
-        ));
-        assert_eq!(records.len(), 4);
-        assert!(records[0].is_ok());
-        let e = records[1].as_ref().expect_err("line 3");
-        assert_eq!((e.line, e.source_name.as_str()), (3, "t.ndjson"));
-        assert!(e.to_string().starts_with("t.ndjson:3: expected "), "{e}");
-        let e = records[2].as_ref().expect_err("line 4");
-        assert_eq!(e.line, 4);
-        assert!(e.message.starts_with("field `process.pid`:"), "{e}");
-        let last = records[3].as_ref().expect("line 5 without newline");
-        assert_eq!(last.source.format, "json");
-    }
-
-    #[test]
-    fn overlong_and_non_utf8_lines_do_not_stop_reading() {
-        let mut text = "x".repeat(MAX_LINE_BYTES + 10).into_bytes();
-        text.push(b'\n');
-        text.extend_from_slice(b"\xff\xfe\n{\"time\":1,\"class\":\"dns\"}\n");
-        let records: Vec<Record> = NdjsonReader::new(&text[..], "big").collect();
-        assert_eq!(records.len(), 3);
-        assert!(
-            records[0]
-                .as_ref()
-                .expect_err("too long")
-                .message
-                .contains("longer than")
-        );
-        assert!(
-            records[1]
-                .as_ref()
-                .expect_err("utf8")
-                .message
-                .contains("not UTF-8")
-        );
-        assert!(records[2].is_ok());
-    }
+            name,
+            normalized::Normalized,
+        )),
+        Format::Ocsf => Box::new(LineReader::new(reader, name, ocsf::Ocsf::default())),
+        Format::WineventJson => Box::new(LineReader::new(reader, name, winjson::WinJson::default())),
+        Format::Ecs => Box::new(LineReader::new(reader, name, ecs::Ecs::default())),
+        Format::ZeekConn => Box::new(LineReader::new(reader, name, zeek::ZeekConn::default())),
+        Format::Syslog => Box::new(LineReader::new(reader, name, syslog::Syslog::default())),
+    };
+    Ok((format, records))
 }

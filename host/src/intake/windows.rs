@@ -1,0 +1,1 @@
+//! Placeholder: the Windows event model and its mapping, being written.

@@ -3,6 +3,7 @@
 
 mod certutil;
 mod dispatch;
+mod intake;
 mod python;
 mod replay;
 mod sandbox;

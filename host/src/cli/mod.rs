@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use replay::{ReplayArgs, ReplayReport, run_replay};
+pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]

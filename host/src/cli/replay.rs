@@ -1,6 +1,7 @@
 //! `yagura replay`: events from files through rules, findings to stdout, a summary to stderr.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::engine::{Engine, EngineOptions};
+use crate::event::EventClass;
 use crate::intake::{self, Format};
 use crate::rule::Value;
 use crate::sandbox::{Limits, RuleComponent, Sandbox};
@@ -49,6 +51,15 @@ pub struct ReplayArgs {
     #[arg(long = "set", value_name = "RULE.PARAM=VALUE")]
     pub set: Vec<String>,
 
+    /// Write every rejected record here, one JSON object per line: source, line, error and
+    /// the raw input (cut to 4 KiB).
+    #[arg(long, value_name = "FILE")]
+    pub dead_letter: Option<PathBuf>,
+
+    /// Stop at the first rejected record (exit code 1) instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+
     /// Write findings here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -82,11 +93,24 @@ pub struct ReplayArgs {
     pub quiet: bool,
 }
 
+/// What one input file gave.
+#[derive(Debug, Clone)]
+pub struct SourceReport {
+    pub name: String,
+    /// the format read (detected, or as given)
+    pub format: Format,
+    pub events: u64,
+    pub rejected: u64,
+    /// events per class, in class order
+    pub classes: BTreeMap<EventClass, u64>,
+}
+
 /// What a replay did, for the exit code and for tests.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayReport {
     pub events: u64,
     pub rejected: u64,
+    pub sources: Vec<SourceReport>,
     pub findings: u64,
     pub faults: u64,
     pub elapsed: Duration,
@@ -169,19 +193,52 @@ pub fn run_replay(
         }
     };
 
+    let mut dead_letter = match &args.dead_letter {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create the dead-letter file {}", path.display()))?,
+        )),
+        None => None,
+    };
     let progress = std::io::stderr().is_terminal() && !args.quiet;
     let mut last_progress = Instant::now();
     for path in &args.files {
-        let (_, reader) = intake::open(path, args.format)
+        let (format, reader) = intake::open(path, args.format)
             .with_context(|| format!("cannot open {}", path.display()))?;
+        report.sources.push(SourceReport {
+            name: path.display().to_string(),
+            format,
+            events: 0,
+            rejected: 0,
+            classes: BTreeMap::new(),
+        });
         for record in reader {
+            let source = report.sources.last_mut().expect("pushed above");
             match record {
                 Ok(event) => {
                     report.events += 1;
+                    source.events += 1;
+                    *source.classes.entry(event.class).or_default() += 1;
                     engine.push(event, &mut sink);
                 }
                 Err(e) => {
                     report.rejected += 1;
+                    source.rejected += 1;
+                    if let Some(dl) = &mut dead_letter {
+                        let entry = serde_json::json!({
+                            "source": e.source_name,
+                            "line": e.line,
+                            "error": e.message,
+                            "raw": e.raw,
+                        });
+                        serde_json::to_writer(&mut *dl, &entry)
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| dl.write_all(b"\n"))
+                            .context("cannot write the dead-letter file")?;
+                    }
+                    if args.strict {
+                        bail!("rejected {e} (--strict stops at the first rejected record)");
+                    }
                     if report.rejected <= MAX_PRINTED_ERRORS {
                         writeln!(err, "yagura replay: rejected {e}")?;
                     }
@@ -204,6 +261,9 @@ pub fn run_replay(
         bail!("cannot write findings: {e}");
     }
     out.flush().context("cannot write findings")?;
+    if let Some(dl) = &mut dead_letter {
+        dl.flush().context("cannot write the dead-letter file")?;
+    }
     report.findings = findings.get();
     if progress {
         write!(err, "\r\x1b[K")?;
@@ -319,6 +379,30 @@ fn write_summary(
         stats.late_events,
         report.findings,
     )?;
+    for source in &report.sources {
+        let classes: Vec<String> = source
+            .classes
+            .iter()
+            .map(|(class, n)| format!("{class} {n}"))
+            .collect();
+        writeln!(
+            err,
+            "  {} ({}): {} events{}{}",
+            source.name,
+            source.format.as_str(),
+            source.events,
+            if classes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", classes.join(", "))
+            },
+            if source.rejected > 0 {
+                format!(", {} rejected", source.rejected)
+            } else {
+                String::new()
+            }
+        )?;
+    }
     writeln!(
         err,
         "{:<28} {:>10} {:>9} {:>7} {:>10}",

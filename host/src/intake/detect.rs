@@ -49,9 +49,9 @@ pub fn detect_line(first: &str) -> Result<Format, String> {
     }
     // A long first line may be cut at the 64 KiB the detector sees: look at keys only.
     let has = |key: &str| first.contains(&format!("\"{key}\""));
-    Ok(if has("Event") && has("System") {
-        Format::WineventJson
-    } else if has("EventID") && (has("Channel") || has("Hostname") || has("SourceName")) {
+    let evtx_dump = has("Event") && has("System");
+    let nxlog_flat = has("EventID") && (has("Channel") || has("Hostname") || has("SourceName"));
+    Ok(if evtx_dump || nxlog_flat {
         Format::WineventJson
     } else if has("winlog") || has("ecs") || has("agent") && has("@timestamp") {
         Format::Ecs

@@ -17,8 +17,14 @@ use crate::sandbox::{Limits, RuleComponent, Sandbox};
 
 const AFTER_HELP: &str = "\
 Findings go to stdout (or --output) as JSON lines in OCSF Detection Finding form (class_uid 2004).
-A summary goes to stderr: events read, records rejected, and per rule: events in, findings,
-faults and time spent. Rejected records are reported with file, line and field, and skipped.
+Input: Yagura's normalized JSON, OCSF JSON, Windows EVTX, Windows event JSON (evtx_dump or
+the flat NXLog shape), ECS (Winlogbeat), Zeek conn.log (TSV or JSON) and firewall syslog
+(netfilter or CEF). `--format auto` (the default) tells them apart by content, per file;
+gzip is undone first.
+
+A summary goes to stderr: per file its format and events per class; records rejected; per
+rule: events in, findings, faults and time spent. Rejected records are reported with file,
+line and reason, written to --dead-letter if given, and skipped (--strict stops instead).
 
 Exit codes:
   0  completed; every record was a valid event and no rule call failed
@@ -29,7 +35,8 @@ Exit codes:
 Examples:
   cargo xtask build-rules
   yagura replay --rules target/rules examples/events/sample.ndjson
-  yagura replay --rules target/rules --set vertical-port-scan.threshold=10 flows.ndjson";
+  yagura replay --rules target/rules --set vertical-port-scan.threshold=10 flows.ndjson
+  yagura replay --rules target/rules --dead-letter rejected.jsonl Security.evtx conn.log.gz";
 
 /// Arguments of `yagura replay`.
 #[derive(Debug, Clone, Args)]

@@ -1,13 +1,477 @@
-//! Placeholder: being written.
+//! Zeek `conn.log` into network events: TSV with its `#` header (one or more header blocks
+//! per file), or JSON lines with dotted (`id.orig_h`), flattened (`id_orig_h`) or nested
+//! (`"id": {"orig_h": …}`) keys. The column → field tables and the `conn_state` →
+//! disposition table are in docs/adapters-network.md.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 
 use super::LineAdapter;
-use crate::event::Event;
+use crate::event::{
+    Activity, Direction, Disposition, Endpoint, Event, EventClass, Network, Transport,
+};
 
-#[derive(Debug, Default)]
-pub struct ZeekConn;
+/// What the `#` lines of the current TSV block declared.
+#[derive(Debug, Clone)]
+struct Header {
+    separator: String,
+    set_separator: String,
+    empty_field: String,
+    unset_field: String,
+    fields: Vec<String>,
+    types: Vec<String>,
+    /// `#path` names a log other than `conn`: the block's rows are skipped (one error, at
+    /// the `#path` line, says so).
+    other_path: bool,
+}
 
-impl LineAdapter for ZeekConn {
-    fn parse(&mut self, _line: &str) -> Result<Option<Event>, String> {
-        Err("this format is not implemented yet".to_owned())
+impl Default for Header {
+    /// Zeek's ASCII writer defaults.
+    fn default() -> Self {
+        Header {
+            separator: "\t".to_owned(),
+            set_separator: ",".to_owned(),
+            empty_field: "(empty)".to_owned(),
+            unset_field: "-".to_owned(),
+            fields: Vec::new(),
+            types: Vec::new(),
+            other_path: false,
+        }
     }
 }
+
+/// The conn.log adapter. Stateful: TSV rows are read with the header block above them.
+#[derive(Debug, Default)]
+pub struct ZeekConn {
+    header: Header,
+}
+
+impl LineAdapter for ZeekConn {
+    fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
+        if let Some(directive) = line.strip_prefix('#') {
+            self.header_line(directive)
+        } else if line.starts_with('{') {
+            json_fields(line).and_then(|fields| to_event(fields).map(Some))
+        } else {
+            self.tsv_row(line)
+        }
+    }
+}
+
+impl ZeekConn {
+    /// One `#` line: `#separator \x09` starts a new block; the others set its parts.
+    fn header_line(&mut self, directive: &str) -> Result<Option<Event>, String> {
+        if let Some(value) = directive.strip_prefix("separator") {
+            let separator = unescape(value.trim_start_matches([' ', '\t'])).into_owned();
+            if separator.is_empty() {
+                return Err("#separator: no separator given".to_owned());
+            }
+            self.header = Header {
+                separator,
+                ..Header::default()
+            };
+            return Ok(None);
+        }
+        let separator = self.header.separator.clone();
+        let (key, value) = directive
+            .split_once(separator.as_str())
+            .unwrap_or((directive, ""));
+        match key {
+            "set_separator" => self.header.set_separator = unescape(value).into_owned(),
+            "empty_field" => self.header.empty_field = unescape(value).into_owned(),
+            "unset_field" => self.header.unset_field = unescape(value).into_owned(),
+            "path" => {
+                self.header.other_path = value != "conn";
+                if self.header.other_path {
+                    return Err(format!(
+                        "#path: `{}` is not a conn log; the rows under this header are skipped",
+                        cut(value)
+                    ));
+                }
+            }
+            "fields" => {
+                self.header.fields = value
+                    .split(separator.as_str())
+                    .map(|name| canonical_key(&unescape(name)).into_owned())
+                    .collect();
+                if !self.header.fields.iter().any(|f| f == "ts") {
+                    self.header.fields.clear();
+                    return Err("#fields: no `ts` column".to_owned());
+                }
+            }
+            "types" => {
+                self.header.types = value
+                    .split(separator.as_str())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            // `#open`, `#close` and anything else: comments
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// One TSV row, read with the current header.
+    fn tsv_row(&self, line: &str) -> Result<Option<Event>, String> {
+        let header = &self.header;
+        if header.other_path {
+            return Ok(None);
+        }
+        if header.fields.is_empty() {
+            return Err("a TSV row before any `#fields` header line".to_owned());
+        }
+        let columns: Vec<&str> = line.split(header.separator.as_str()).collect();
+        if columns.len() != header.fields.len() {
+            return Err(format!(
+                "{} columns where the `#fields` header names {}",
+                columns.len(),
+                header.fields.len()
+            ));
+        }
+        let mut fields = Vec::with_capacity(columns.len());
+        for (i, (name, raw)) in header.fields.iter().zip(columns).enumerate() {
+            if raw == header.unset_field || raw == header.empty_field {
+                continue;
+            }
+            let is_container = header
+                .types
+                .get(i)
+                .is_some_and(|t| t.starts_with("set[") || t.starts_with("vector["));
+            let value = if is_container {
+                raw.split(header.set_separator.as_str())
+                    .map(unescape)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                unescape(raw).into_owned()
+            };
+            fields.push((name.clone(), value));
+        }
+        to_event(fields).map(Some)
+    }
+}
+
+/// A JSON object's entries in source order (serde_json's map may sort them).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(EntriesVisitor)
+    }
+}
+
+/// A JSON line as (canonical key, text) pairs, absent values left out.
+fn json_fields(line: &str) -> Result<Vec<(String, String)>, String> {
+    let Entries(entries) =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut fields = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        flatten(key, value, &mut fields);
+    }
+    Ok(fields)
+}
+
+fn flatten(key: String, value: Value, out: &mut Vec<(String, String)>) {
+    let text = match value {
+        Value::Null => return,
+        Value::Bool(b) => (if b { "T" } else { "F" }).to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(map) => {
+            for (inner, value) in map {
+                flatten(format!("{key}.{inner}"), value, out);
+            }
+            return;
+        }
+    };
+    if text.is_empty() || text == "-" || text == "(empty)" {
+        return;
+    }
+    out.push((canonical_key(&key).into_owned(), text));
+}
+
+/// `id_orig_h` (as some shippers flatten it) → `id.orig_h`.
+fn canonical_key(key: &str) -> Cow<'_, str> {
+    match key {
+        "id_orig_h" => Cow::Borrowed("id.orig_h"),
+        "id_orig_p" => Cow::Borrowed("id.orig_p"),
+        "id_resp_h" => Cow::Borrowed("id.resp_h"),
+        "id_resp_p" => Cow::Borrowed("id.resp_p"),
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// Undoes Zeek's `\xHH` escapes (the separator and unprintable bytes in values).
+fn unescape(text: &str) -> Cow<'_, str> {
+    if !text.contains("\\x") {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 4) {
+            Some([b'\\', b'x', hi, lo]) => hex_digit(*hi).zip(hex_digit(*lo)),
+            _ => None,
+        };
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The (column, value) pairs of one record into an event.
+fn to_event(fields: Vec<(String, String)>) -> Result<Event, String> {
+    let mut event = Event {
+        class: EventClass::Network,
+        activity: Activity::Traffic,
+        ..Event::default()
+    };
+    event.source.format = "zeek-conn".to_owned();
+    let mut network = Network::default();
+    let mut src = Endpoint::default();
+    let mut dst = Endpoint::default();
+    let mut time = None;
+    let mut ip_proto = None;
+    let (mut local_orig, mut local_resp) = (None, None);
+    let mut history = None;
+    for (key, value) in fields {
+        match key.as_str() {
+            "ts" => time = Some(parse_time(&value).ok_or_else(|| bad(&key, "not a time", &value))?),
+            "id.orig_h" => src.ip = Some(parse_ip(&key, &value)?),
+            "id.orig_p" => src.port = Some(parse_port(&key, &value)?),
+            "id.resp_h" => dst.ip = Some(parse_ip(&key, &value)?),
+            "id.resp_p" => dst.port = Some(parse_port(&key, &value)?),
+            "proto" => network.transport = transport(&value),
+            "ip_proto" => {
+                ip_proto = Some(
+                    value
+                        .parse::<u8>()
+                        .map_err(|_| bad(&key, "not a protocol number", &value))?,
+                )
+            }
+            "duration" => {
+                let ms = seconds_to_ms(&value)
+                    .and_then(|ms| u64::try_from(ms).ok())
+                    .ok_or_else(|| bad(&key, "not a duration in seconds", &value))?;
+                network.duration_ms = Some(ms);
+            }
+            "orig_bytes" => network.bytes_out = Some(parse_count(&key, &value)?),
+            "resp_bytes" => network.bytes_in = Some(parse_count(&key, &value)?),
+            "orig_pkts" => network.packets_out = Some(parse_count(&key, &value)?),
+            "resp_pkts" => network.packets_in = Some(parse_count(&key, &value)?),
+            "conn_state" => network.state = Some(value),
+            "local_orig" | "local_resp" => {
+                let local = Some(parse_bool(&key, &value)?);
+                if key == "local_orig" {
+                    local_orig = local;
+                } else {
+                    local_resp = local;
+                }
+                // kept as attributes too: the direction says less than the pair
+                event.attributes.push((key, value));
+            }
+            "history" => {
+                history = Some(value.clone());
+                event.attributes.push((key, value));
+            }
+            _ => event.attributes.push((key, value)),
+        }
+    }
+    event.time = time.ok_or("ts: missing")?;
+    network.protocol_num = ip_proto.or(match network.transport {
+        Transport::Tcp => Some(6),
+        Transport::Udp => Some(17),
+        Transport::Icmp if src.ip.is_some_and(|ip| ip.is_ipv6()) => Some(58),
+        Transport::Icmp => Some(1),
+        Transport::Unknown | Transport::Other => None,
+    });
+    network.direction = match (local_orig, local_resp) {
+        (Some(true), Some(true)) => Direction::Lateral,
+        (Some(true), Some(false)) => Direction::Outbound,
+        (Some(false), Some(true)) => Direction::Inbound,
+        _ => Direction::Unknown,
+    };
+    if let Some(state) = network.state.as_deref() {
+        let replied = replied(history.as_deref(), network.packets_in, network.bytes_in);
+        network.disposition = disposition(state, history.as_deref(), replied);
+    }
+    event.src = Some(src);
+    event.dst = Some(dst);
+    event.network = Some(network);
+    Ok(event)
+}
+
+/// Whether the responder sent anything: `Some(false)` only when the record says so.
+fn replied(history: Option<&str>, packets_in: Option<u64>, bytes_in: Option<u64>) -> Option<bool> {
+    // In `history`, upper case is the originator, lower case the responder.
+    let by_history = history.map(|h| h.bytes().any(|b| b.is_ascii_lowercase()));
+    let by_packets = packets_in.map(|n| n > 0);
+    let by_bytes = bytes_in.filter(|n| *n > 0).map(|_| true);
+    [by_history, by_packets, by_bytes]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| a || b)
+}
+
+/// What the responder did, from Zeek's `conn_state` (docs/adapters-network.md has the table
+/// and the reasons).
+fn disposition(state: &str, history: Option<&str>, replied: Option<bool>) -> Disposition {
+    // `h` in the history: the responder answered the SYN with a SYN-ACK; `d`: it sent data.
+    let accepted = history.map(|h| h.contains('h') || h.contains('d'));
+    match state {
+        "S0" | "SH" | "RSTOS0" => Disposition::NoAnswer,
+        "REJ" | "RSTRH" => Disposition::Rejected,
+        "SF" | "S1" | "S2" | "S3" => Disposition::Established,
+        // Zeek: "connection established, originator aborted". A half-open scan's hit on an
+        // open port (`ShR`) is one: the peer accepted.
+        "RSTO" => match (accepted, replied) {
+            (Some(false), Some(false)) => Disposition::NoAnswer,
+            _ => Disposition::Established,
+        },
+        // Zeek: "responder sent a RST" — after accepting (established, then reset) or not.
+        "RSTR" => match accepted {
+            Some(false) => Disposition::Rejected,
+            _ => Disposition::Established,
+        },
+        // Midstream traffic, no handshake seen: only "no reply at all" says something.
+        "OTH" => match replied {
+            Some(false) => Disposition::NoAnswer,
+            _ => Disposition::Unknown,
+        },
+        // `SHR` (the responder's SYN-ACK and FIN, the originator's SYN never seen) and
+        // anything unknown.
+        _ => Disposition::Unknown,
+    }
+}
+
+fn transport(proto: &str) -> Transport {
+    match proto.to_ascii_lowercase().as_str() {
+        "tcp" => Transport::Tcp,
+        "udp" => Transport::Udp,
+        "icmp" => Transport::Icmp,
+        "unknown_transport" => Transport::Unknown,
+        _ => Transport::Other,
+    }
+}
+
+/// `ts`: epoch seconds with a fraction (TSV, JSON), or an ISO 8601 time (JSON logs written
+/// with `JSON::TS_ISO8601`). Truncated to ms.
+fn parse_time(text: &str) -> Option<i64> {
+    seconds_to_ms(text).or_else(|| {
+        text.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|ts| ts.as_millisecond())
+    })
+}
+
+/// Decimal seconds (`1753688870.896911`, `-1.5`, `1.7e9`) → ms, truncated toward zero.
+/// Read from the text, not through a float, so no microsecond is lost to rounding.
+fn seconds_to_ms(text: &str) -> Option<i64> {
+    const LIMIT_MS: i64 = 9_000_000_000_000_000;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !all_digits(fraction) {
+        if !text.contains(['e', 'E']) {
+            return None;
+        }
+        let seconds: f64 = text.parse().ok()?;
+        let ms = seconds * 1000.0;
+        return (ms.is_finite() && ms.abs() < LIMIT_MS as f64).then_some(ms as i64);
+    }
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut millis = 0;
+    for i in 0..3 {
+        let digit = fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+        millis = millis * 10 + digit;
+    }
+    let ms = whole.checked_mul(1000)?.checked_add(millis)?;
+    (ms < LIMIT_MS).then_some(if negative { -ms } else { ms })
+}
+
+fn parse_ip(key: &str, value: &str) -> Result<IpAddr, String> {
+    value
+        .parse()
+        .map_err(|_| bad(key, "not an IP address", value))
+}
+
+fn parse_port(key: &str, value: &str) -> Result<u16, String> {
+    value.parse().map_err(|_| bad(key, "not a port", value))
+}
+
+fn parse_count(key: &str, value: &str) -> Result<u64, String> {
+    value.parse().map_err(|_| bad(key, "not a count", value))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "T" | "true" => Ok(true),
+        "F" | "false" => Ok(false),
+        _ => Err(bad(key, "not a bool (T or F)", value)),
+    }
+}
+
+/// `id.orig_p: not a port: "x"`.
+fn bad(key: &str, what: &str, value: &str) -> String {
+    format!("{key}: {what}: {:?}", cut(value))
+}
+
+/// At most 64 characters of a value, for messages.
+fn cut(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(64) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &value[..i])),
+        None => Cow::Borrowed(value),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,7 @@ use yagura::event::{
 use yagura::finding::{Finding, Severity};
 use yagura::sandbox::{BatchBuilder, RuleInstance, Sandbox};
 use yagura::state::{RuleState, StateLimits};
+use rule_office_spawns_shell::{OFFICE, SHELLS};
 use yagura_sdk::matchers::{NameSet, basename};
 
 const BATCH_SIZES: [usize; 3] = [1, 256, 1024];
@@ -222,7 +223,8 @@ fn lower_pass(builder: &mut BatchBuilder, events: &[Event], batch: usize) {
     }
 }
 
-/// `office-spawns-shell`, natively: the same two name sets over the host's events.
+/// `office-spawns-shell`, natively: the rule crate's own name lists and matcher, over the
+/// host's events.
 struct NativeOffice {
     parents: NameSet,
     children: NameSet,
@@ -231,29 +233,8 @@ struct NativeOffice {
 impl NativeOffice {
     fn new() -> Self {
         NativeOffice {
-            parents: NameSet::new(&[
-                "winword.exe",
-                "excel.exe",
-                "powerpnt.exe",
-                "outlook.exe",
-                "onenote.exe",
-                "msaccess.exe",
-                "mspub.exe",
-                "visio.exe",
-            ]),
-            children: NameSet::new(&[
-                "cmd.exe",
-                "powershell.exe",
-                "pwsh.exe",
-                "wscript.exe",
-                "cscript.exe",
-                "mshta.exe",
-                "rundll32.exe",
-                "regsvr32.exe",
-                "certutil.exe",
-                "bitsadmin.exe",
-                "wmic.exe",
-            ]),
+            parents: NameSet::new(OFFICE),
+            children: NameSet::new(SHELLS),
         }
     }
 

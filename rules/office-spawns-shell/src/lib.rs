@@ -13,7 +13,7 @@
 use yagura_sdk::prelude::*;
 
 /// Office applications whose children are suspicious.
-const OFFICE: &[&str] = &[
+pub const OFFICE: &[&str] = &[
     "winword.exe",
     "excel.exe",
     "powerpnt.exe",
@@ -25,7 +25,7 @@ const OFFICE: &[&str] = &[
 ];
 
 /// Shells, script hosts and LOLBins a document has no business starting.
-const SHELLS: &[&str] = &[
+pub const SHELLS: &[&str] = &[
     "cmd.exe",
     "powershell.exe",
     "pwsh.exe",

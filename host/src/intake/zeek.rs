@@ -104,10 +104,7 @@ impl ZeekConn {
                 }
             }
             "types" => {
-                self.header.types = value
-                    .split(separator.as_str())
-                    .map(str::to_owned)
-                    .collect();
+                self.header.types = value.split(separator.as_str()).map(str::to_owned).collect();
             }
             // `#open`, `#close` and anything else: comments
             _ => {}
@@ -431,7 +428,10 @@ fn seconds_to_ms(text: &str) -> Option<i64> {
     };
     let mut millis = 0;
     for i in 0..3 {
-        let digit = fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+        let digit = fraction
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
         millis = millis * 10 + digit;
     }
     let ms = whole.checked_mul(1000)?.checked_add(millis)?;
@@ -474,4 +474,402 @@ fn cut(value: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use crate::intake::{LineReader, Record};
+
+    const TWO_BLOCKS: &str = include_str!("../../../tests/data/network/conn-two-blocks.log");
+    const UNDERSCORED: &str = include_str!("../../../tests/data/network/conn-underscored.json");
+
+    fn read(text: &str) -> Vec<Record> {
+        LineReader::new(text.as_bytes(), "conn.log", ZeekConn::default()).collect()
+    }
+
+    fn events(text: &str) -> Vec<Event> {
+        read(text)
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    fn net(e: &Event) -> &Network {
+        e.network.as_ref().expect("zeek events carry network")
+    }
+
+    fn attr<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+        e.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn ends(e: &Event) -> (String, String) {
+        let ip = |ep: &Option<Endpoint>| {
+            ep.as_ref()
+                .and_then(|ep| ep.ip)
+                .map_or_else(String::new, |ip| ip.to_string())
+        };
+        (ip(&e.src), ip(&e.dst))
+    }
+
+    #[test]
+    fn tsv_with_two_header_blocks() {
+        let events = events(TWO_BLOCKS);
+        assert_eq!(events.len(), 15);
+        let first = &events[0];
+        assert_eq!(first.time, 1_714_557_600_000);
+        assert_eq!(first.class, EventClass::Network);
+        assert_eq!(first.activity, Activity::Traffic);
+        assert_eq!(first.source.format, "zeek-conn");
+        let src = first.src.as_ref().expect("src");
+        let dst = first.dst.as_ref().expect("dst");
+        assert_eq!((src.ip, src.port), ("10.0.0.5".parse().ok(), Some(49152)));
+        assert_eq!((dst.ip, dst.port), ("10.0.0.10".parse().ok(), Some(445)));
+        let n = net(first);
+        assert_eq!((n.transport, n.protocol_num), (Transport::Tcp, Some(6)));
+        assert_eq!(n.duration_ms, Some(1250));
+        assert_eq!((n.bytes_out, n.bytes_in), (Some(1200), Some(3400)));
+        assert_eq!((n.packets_out, n.packets_in), (Some(12), Some(10)));
+        assert_eq!(n.state.as_deref(), Some("SF"));
+        assert_eq!(n.direction, Direction::Lateral);
+        assert_eq!(attr(first, "uid"), Some("CAAAAAAAAAAAAAAAA1"));
+        assert_eq!(attr(first, "service"), Some("smb"));
+        assert_eq!(attr(first, "history"), Some("ShADadFf"));
+        // `-` and `(empty)` are absent
+        assert_eq!(attr(first, "tunnel_parents"), None);
+        assert_eq!(attr(&events[3], "tunnel_parents"), None);
+        assert_eq!(net(&events[2]).bytes_out, None);
+        assert_eq!(events[1].time, 1_714_557_601_123);
+        assert_eq!(events[2].time, 1_714_557_602_500);
+        // sets are joined with commas
+        assert_eq!(
+            attr(&events[14], "tunnel_parents"),
+            Some("Ctunnel1,Ctunnel2")
+        );
+        assert_eq!(net(&events[3]).direction, Direction::Outbound);
+        assert_eq!(net(&events[4]).direction, Direction::Inbound);
+        assert_eq!(net(&events[13]).protocol_num, Some(1));
+    }
+
+    #[test]
+    fn every_conn_state_has_its_disposition() {
+        use Disposition::*;
+        let expected = [
+            ("SF", Established),
+            ("REJ", Rejected),
+            ("S0", NoAnswer),
+            ("S1", Established),
+            ("S2", Established),
+            ("S3", Established),
+            ("RSTO", Established), // ShR: a half-open scan's hit on an open port
+            ("RSTR", Established), // ShAdfDr: reset after the handshake
+            ("RSTOS0", NoAnswer),
+            ("RSTRH", Rejected),
+            ("SH", NoAnswer),
+            ("SHR", Unknown),
+            ("OTH", NoAnswer), // no reply
+            ("OTH", Unknown),  // ICMP with a reply
+            ("SF", Established),
+        ];
+        let events = events(TWO_BLOCKS);
+        assert_eq!(events.len(), expected.len());
+        for (event, (state, disposition)) in events.iter().zip(expected) {
+            let n = net(event);
+            assert_eq!(n.state.as_deref(), Some(state));
+            assert_eq!(n.disposition, disposition, "{state}");
+        }
+        // RSTR and RSTO without the handshake; no history at all
+        assert_eq!(disposition("RSTR", Some("Sr"), Some(true)), Rejected);
+        assert_eq!(disposition("RSTR", None, None), Established);
+        assert_eq!(disposition("RSTO", Some("SR"), Some(false)), NoAnswer);
+        assert_eq!(disposition("OTH", None, None), Unknown);
+        assert_eq!(disposition("XYZ", None, Some(true)), Unknown);
+    }
+
+    #[test]
+    fn json_with_underscored_dotted_and_nested_keys() {
+        let events = events(UNDERSCORED);
+        assert_eq!(events.len(), 4);
+        let rej = &events[0];
+        assert_eq!(rej.time, 1_714_557_800_250);
+        assert_eq!(ends(rej), ("10.0.0.66".to_owned(), "10.0.0.10".to_owned()));
+        assert_eq!(rej.dst.as_ref().and_then(|d| d.port), Some(3389));
+        assert_eq!(net(rej).disposition, Disposition::Rejected);
+        assert_eq!(net(rej).duration_ms, Some(0));
+        assert_eq!(attr(rej, "local_orig"), Some("T"));
+        assert_eq!(net(&events[1]).duration_ms, Some(12_345));
+        assert_eq!(net(&events[1]).direction, Direction::Outbound);
+        assert_eq!(attr(&events[1], "tunnel_parents"), None);
+        assert_eq!(net(&events[2]).direction, Direction::Inbound);
+        assert_eq!(net(&events[2]).disposition, Disposition::NoAnswer);
+        // ISO 8601 ts; ICMP over IPv6 is protocol 58
+        assert_eq!(events[3].time, 1_714_557_803_750);
+        assert_eq!(net(&events[3]).protocol_num, Some(58));
+        assert_eq!(net(&events[3]).disposition, Disposition::NoAnswer);
+
+        let nested = events_of(
+            r#"{"ts":1.5,"id":{"orig_h":"10.0.0.1","orig_p":1,"resp_h":"10.0.0.2","resp_p":2},"proto":"udp","x":null}"#,
+        );
+        assert_eq!(nested.time, 1500);
+        assert_eq!(
+            ends(&nested),
+            ("10.0.0.1".to_owned(), "10.0.0.2".to_owned())
+        );
+        assert_eq!(net(&nested).protocol_num, Some(17));
+        let dotted = events_of(r#"{"ts":1e3,"id.orig_h":"10.0.0.1","ip_proto":58,"proto":"icmp"}"#);
+        assert_eq!(dotted.time, 1_000_000);
+        assert_eq!(net(&dotted).protocol_num, Some(58));
+    }
+
+    fn events_of(line: &str) -> Event {
+        match ZeekConn::default().parse(line) {
+            Ok(Some(event)) => event,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_column() {
+        let header = "#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\n";
+        let records = read(&format!(
+            "{header}1.0\t10.0.0.1\tx\n1.0\tnope\t1\nabc\t10.0.0.1\t1\n1.0\t10.0.0.1\n"
+        ));
+        let messages: Vec<String> = records
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(|e| e.message.clone(), |_| "ok".into())
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                r#"id.orig_p: not a port: "x""#,
+                r#"id.orig_h: not an IP address: "nope""#,
+                r#"ts: not a time: "abc""#,
+                "2 columns where the `#fields` header names 3",
+            ]
+        );
+        let mut zeek = ZeekConn::default();
+        assert_eq!(
+            zeek.parse("1.0\t10.0.0.1"),
+            Err("a TSV row before any `#fields` header line".to_owned())
+        );
+        assert_eq!(
+            zeek.parse(r#"{"id.orig_h":"10.0.0.1"}"#),
+            Err("ts: missing".to_owned())
+        );
+        assert!(zeek.parse("[1]").is_err());
+        assert!(
+            zeek.parse(r#"{"ts":1,"resp_bytes":-4}"#)
+                .is_err_and(|e| e.starts_with("resp_bytes: not a count"))
+        );
+        // a block of another log: one error, then its rows are skipped
+        assert!(zeek.parse("#separator \\x09").is_ok());
+        assert!(zeek.parse("#path\tdns").is_err());
+        assert_eq!(zeek.parse("#fields\tts\tquery"), Ok(None));
+        assert_eq!(zeek.parse("1.0\texample.com"), Ok(None));
+    }
+
+    #[test]
+    fn escapes_and_other_separators() {
+        let mut zeek = ZeekConn::default();
+        for line in [
+            "#separator \\x2c",
+            "#fields,ts,uid,history",
+            "#types,time,string,string",
+        ] {
+            assert_eq!(zeek.parse(line), Ok(None), "{line}");
+        }
+        let event = zeek
+            .parse("1.0,C1,a\\x2cb\\x09c")
+            .ok()
+            .flatten()
+            .expect("a row");
+        assert_eq!(attr(&event, "history"), Some("a,b\tc"));
+        assert_eq!(unescape("\\x4"), "\\x4");
+        assert_eq!(unescape("\\xzz\\x41"), "\\xzzA");
+        assert_eq!(seconds_to_ms("-1.5"), Some(-1500));
+        assert_eq!(seconds_to_ms(".25"), Some(250));
+        assert_eq!(seconds_to_ms("."), None);
+        assert_eq!(seconds_to_ms("1e400"), None);
+        assert_eq!(seconds_to_ms("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const PIECES: &[&str] = &[
+            "#separator ",
+            "\\x",
+            "\\x09",
+            "\t",
+            ",",
+            "#fields",
+            "#types",
+            "#path",
+            "ts",
+            "id.orig_h",
+            "id_orig_p",
+            "{",
+            "}",
+            "\"",
+            ":",
+            "[",
+            "]",
+            "-",
+            "(empty)",
+            "1.5",
+            "e9",
+            "S0",
+            "RSTO",
+            "conn_state",
+            "T",
+            "ä",
+            "💥",
+            "\\",
+            "9999999999999999999",
+            "history",
+            "set[string]",
+        ];
+        let mut zeek = ZeekConn::default();
+        let samples: Vec<&str> = TWO_BLOCKS.lines().chain(UNDERSCORED.lines()).collect();
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            if next() % 2 == 0 {
+                // a real line, cut and spliced
+                let sample = samples[(next() % samples.len() as u64) as usize];
+                let cut = sample
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .nth((next() % 200) as usize)
+                    .unwrap_or(sample.len());
+                line.push_str(&sample[..cut]);
+            }
+            for _ in 0..next() % 12 {
+                line.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            let _ = zeek.parse(&line);
+        }
+    }
+
+    /// The real captures in ../shared (no licence stated: read in place, never copied).
+    fn shared(path: &str) -> Option<String> {
+        let full = format!("{}/../../shared/data/{path}", env!("CARGO_MANIFEST_DIR"));
+        match std::fs::read_to_string(&full) {
+            Ok(text) => Some(text),
+            Err(_) => {
+                eprintln!("skipped: {full} is absent (../shared is not checked out)");
+                None
+            }
+        }
+    }
+
+    fn tally(events: &[Event]) -> std::collections::BTreeMap<(String, String, String), usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for e in events {
+            let (src, dst) = ends(e);
+            let state = net(e).disposition.to_string();
+            *counts.entry((src, dst, state)).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    const ATTACKER: &str = "192.168.64.6";
+    const VICTIM: &str = "192.168.64.28";
+
+    #[test]
+    fn shared_portscan_conn_log() {
+        let Some(text) = shared("zeek/portscan.conn.log") else {
+            return;
+        };
+        let events = events(&text);
+        assert_eq!(events.len(), 17);
+        let counts = tally(&events);
+        let pair = |d: &str| {
+            counts
+                .get(&(ATTACKER.into(), VICTIM.into(), d.into()))
+                .copied()
+        };
+        // nmap -sS of 13 ports: 12 closed (REJ), 22 open (RSTO after SYN-ACK)
+        assert_eq!(pair("rejected"), Some(12));
+        assert_eq!(pair("established"), Some(1));
+        let scanned: std::collections::BTreeSet<u16> = events
+            .iter()
+            .filter(|e| ends(e) == (ATTACKER.into(), VICTIM.into()))
+            .filter_map(|e| e.dst.as_ref().and_then(|d| d.port))
+            .collect();
+        let expected = [21, 22, 23, 25, 53, 80, 110, 135, 139, 443, 445, 3306, 3389];
+        assert_eq!(scanned, expected.into_iter().collect());
+        // the rest: multicast DNS and ICMPv6 with no reply
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| net(e).disposition == Disposition::NoAnswer)
+                .count(),
+            4
+        );
+        let icmp6 = events
+            .iter()
+            .filter(|e| net(e).protocol_num == Some(58))
+            .count();
+        assert_eq!(icmp6, 2);
+    }
+
+    #[test]
+    fn shared_ssh_bruteforce_conn_log() {
+        let Some(text) = shared("zeek/ssh-bruteforce.conn.log") else {
+            return;
+        };
+        let events = events(&text);
+        assert_eq!(events.len(), 63);
+        let ssh: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.dst.as_ref().and_then(|d| d.port) == Some(22))
+            .collect();
+        // the lab's notes: 61 attempts on port 22, all from the attacker to the victim
+        assert_eq!(ssh.len(), 61);
+        assert!(
+            ssh.iter()
+                .all(|e| ends(e) == (ATTACKER.into(), VICTIM.into()))
+        );
+        assert!(
+            ssh.iter()
+                .all(|e| net(e).disposition == Disposition::Established)
+        );
+        assert!(ssh.iter().all(|e| net(e).direction == Direction::Lateral));
+    }
+
+    #[test]
+    fn shared_masscan_jsonl() {
+        let Some(text) = shared("flows/masscan_tcp_0_1000.conn.jsonl") else {
+            return;
+        };
+        let events = events(&text);
+        assert_eq!(events.len(), 1001);
+        let counts = tally(&events);
+        let pair = |d: &str| {
+            counts
+                .get(&("172.31.15.102".into(), "198.124.152.15".into(), d.into()))
+                .copied()
+        };
+        // 999 S0 and 2 OTH with no reply
+        assert_eq!(pair("no_answer"), Some(1001));
+        let ports: std::collections::BTreeSet<u16> = events
+            .iter()
+            .filter_map(|e| e.dst.as_ref().and_then(|d| d.port))
+            .collect();
+        assert_eq!(ports.len(), 1001);
+        assert_eq!(
+            attr(&events[0], "_derived_by"),
+            Some("pcap2conn.py (dpkt), not Zeek")
+        );
+        assert_eq!(events[0].time, 1_566_411_407_841);
+    }
+}

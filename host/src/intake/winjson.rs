@@ -1,19 +1,359 @@
-//! Placeholder: being written.
+//! Windows events as JSON lines, in two shapes, read into a [`WinRecord`] and mapped by
+//! `windows`:
+//! - `evtx_dump -o jsonl` / the `evtx` crate (`{"Event":{"System":{…},"EventData":{…}}}`),
+//!   with attributes nested (`"#attributes"`) or beside their element (`Provider_attributes`);
+//! - the flat NXLog shape (`EventID`, `Channel`, `Hostname`, `EventTime`, `@timestamp`, data
+//!   fields at top level), as the OTRF Security-Datasets ship it. NXLog's and Logstash's own
+//!   fields are dropped (docs/adapters-windows.md lists them).
+
+use serde_json::{Map, Value};
 
 use super::LineAdapter;
+use super::windows::{WinRecord, parse_number, to_event};
 use crate::event::Event;
 
+/// `source.format` of events read from JSON lines.
+const FORMAT: &str = "winevent-json";
+
+/// Windows event JSON lines (`--format winevent-json`).
 #[derive(Debug, Default)]
 pub struct WinJson;
 
 impl LineAdapter for WinJson {
-    fn parse(&mut self, _line: &str) -> Result<Option<Event>, String> {
-        Err("this format is not implemented yet".to_owned())
+    fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        let Value::Object(top) = &value else {
+            return Err("expected a JSON object (one Windows event per line)".to_owned());
+        };
+        let rec = if top.get("Event").is_some_and(Value::is_object) {
+            dump_record(&value)?
+        } else if top.contains_key("EventID") {
+            flat_record(top)?
+        } else {
+            return Err(
+                "missing field `EventID` (neither an evtx_dump `Event` nor a flat NXLog record)"
+                    .to_owned(),
+            );
+        };
+        to_event(&rec, FORMAT)
     }
 }
 
 /// One record in the `evtx_dump` JSON shape (`{"Event":{"System":{…},"EventData":{…}}}`),
 /// as the `evtx` crate also produces it, into an event. Used by the EVTX reader.
-pub(crate) fn event_from_dump(_value: &serde_json::Value) -> Result<Option<Event>, String> {
-    Err("Windows event JSON is not implemented yet".to_owned())
+pub(crate) fn event_from_dump(value: &serde_json::Value) -> Result<Option<Event>, String> {
+    to_event(&dump_record(value)?, "evtx")
+}
+
+// ---------------------------------------------------------------------------------------
+// evtx_dump shape
+
+/// `name` of `obj`, or `#text` inside it when the element also has attributes.
+fn text_of<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    match obj.get(name)? {
+        Value::Object(inner) => inner.get("#text"),
+        v => Some(v),
+    }
+}
+
+/// Attribute `attr` of element `name`: `name.#attributes.attr` or `name_attributes.attr`.
+fn attr_of<'a>(obj: &'a Map<String, Value>, name: &str, attr: &str) -> Option<&'a Value> {
+    obj.get(name)
+        .and_then(|e| e.get("#attributes"))
+        .and_then(|a| a.get(attr))
+        .or_else(|| obj.get(&format!("{name}_attributes"))?.get(attr))
+}
+
+/// A scalar as text; `null`, objects and arrays are not scalars.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn dump_record(value: &Value) -> Result<WinRecord, String> {
+    let event = value
+        .get("Event")
+        .and_then(Value::as_object)
+        .ok_or("missing field `Event`")?;
+    let system = event
+        .get("System")
+        .and_then(Value::as_object)
+        .ok_or("missing field `Event.System`")?;
+    let event_id = match text_of(system, "EventID") {
+        None => return Err("missing field `Event.System.EventID`".to_owned()),
+        Some(v) => Some(
+            scalar(v)
+                .and_then(|t| parse_number(&t))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| format!("field `Event.System.EventID`: `{v}` is not an event id"))?,
+        ),
+    };
+    let time = match attr_of(system, "TimeCreated", "SystemTime") {
+        None => return Err("missing field `Event.System.TimeCreated.SystemTime`".to_owned()),
+        Some(v) => {
+            let text = scalar(v).unwrap_or_default();
+            Some(parse_utc(&text).ok_or_else(|| {
+                format!("field `Event.System.TimeCreated.SystemTime`: `{text}` is not a UTC time")
+            })?)
+        }
+    };
+    let mut rec = WinRecord {
+        provider: attr_of(system, "Provider", "Name").and_then(scalar),
+        channel: text_of(system, "Channel").and_then(scalar),
+        event_id,
+        record_id: text_of(system, "EventRecordID")
+            .and_then(scalar)
+            .and_then(|t| parse_number(&t)),
+        time,
+        computer: text_of(system, "Computer").and_then(scalar),
+        keywords: text_of(system, "Keywords")
+            .and_then(scalar)
+            .and_then(|t| parse_number(&t)),
+        user_sid: attr_of(system, "Security", "UserID").and_then(scalar),
+        message: event
+            .get("RenderingInfo")
+            .and_then(|r| r.get("Message"))
+            .and_then(scalar),
+        ..WinRecord::default()
+    };
+    if let Some(data) = event.get("EventData") {
+        event_data(data, &mut rec.data);
+    }
+    if let Some(Value::Object(user_data)) = event.get("UserData") {
+        // UserData holds one provider-defined element; its children are the fields
+        for inner in user_data.values() {
+            match inner {
+                Value::Object(_) => flatten("", inner, &mut rec.data),
+                other => flatten("UserData", other, &mut rec.data),
+            }
+        }
+    }
+    Ok(rec)
+}
+
+/// EventData: named `<Data Name="x">` become `x`; unnamed `<Data>` become `param1`, `param2`….
+fn event_data(data: &Value, out: &mut Vec<(String, String)>) {
+    let Value::Object(map) = data else {
+        return;
+    };
+    for (name, value) in map {
+        if name == "#attributes" || name.ends_with("_attributes") {
+            continue;
+        }
+        if name == "Data" {
+            let items: Vec<&Value> = match value {
+                Value::Object(o) => match o.get("#text") {
+                    Some(Value::Array(a)) => a.iter().collect(),
+                    Some(v) => vec![v],
+                    None => Vec::new(),
+                },
+                Value::Array(a) => a.iter().collect(),
+                v => vec![v],
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                if let Some(text) = scalar(item) {
+                    out.push((format!("param{}", i + 1), text));
+                }
+            }
+            continue;
+        }
+        flatten(name, value, out);
+    }
+}
+
+/// Nested elements as dotted names; `#text` is the element itself, attributes `name.attr`.
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match k.as_str() {
+                    "#text" => flatten(prefix, v, out),
+                    "#attributes" => flatten(prefix, v, out),
+                    _ => flatten(&join(k), v, out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            let texts: Vec<String> = items.iter().filter_map(scalar).collect();
+            if !texts.is_empty() && !prefix.is_empty() {
+                out.push((prefix.to_owned(), texts.join("\n")));
+            }
+        }
+        Value::Null => {}
+        v => {
+            if let (Some(text), false) = (scalar(v), prefix.is_empty()) {
+                out.push((prefix.to_owned(), text));
+            }
+        }
+    }
+}
+
+/// An RFC 3339 time; a time without an offset is read as UTC.
+fn parse_utc(text: &str) -> Option<i64> {
+    let t = text.trim();
+    t.parse::<jiff::Timestamp>()
+        .or_else(|_| format!("{}Z", t.replacen(' ', "T", 1)).parse::<jiff::Timestamp>())
+        .ok()
+        .map(|ts| ts.as_millisecond())
+}
+
+// ---------------------------------------------------------------------------------------
+// flat NXLog shape
+
+/// Fields NXLog or Logstash add, or that repeat System facts: not event data, dropped.
+const NXLOG_FIELDS: &[&str] = &[
+    "EventReceivedTime",
+    "SourceModuleName",
+    "SourceModuleType",
+    "SeverityValue",
+    "Severity",
+    "@version",
+    "port",
+    "tags",
+    "ThreadID",
+    "ExecutionProcessID",
+    "Opcode",
+    "OpcodeValue",
+    "Task",
+    "Version",
+    "ProviderGuid",
+    "Category",
+    "EventTypeOrignal",
+    "AccountType",
+    "ERROR_EVT_UNRESOLVED",
+    "ActivityID",
+    "RelatedActivityID",
+];
+
+/// NXLog's own `EventType` values; any other value is the event's data (Sysmon 12's
+/// `CreateKey`…).
+const NXLOG_EVENT_TYPES: &[&str] = &[
+    "INFO",
+    "WARNING",
+    "ERROR",
+    "CRITICAL",
+    "VERBOSE",
+    "AUDIT_SUCCESS",
+    "AUDIT_FAILURE",
+];
+
+fn flat_record(top: &Map<String, Value>) -> Result<WinRecord, String> {
+    let str_of = |k: &str| top.get(k).and_then(scalar);
+    let event_id = match top.get("EventID") {
+        None | Some(Value::Null) => return Err("missing field `EventID`".to_owned()),
+        Some(v) => scalar(v)
+            .and_then(|t| parse_number(&t))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("field `EventID`: `{v}` is not an event id"))?,
+    };
+    let time = flat_time(top)?;
+    let user_sid = str_of("UserID");
+    // With `UserID`, NXLog resolves it into AccountName and Domain (overwriting data fields
+    // of the same names, e.g. 7045's AccountName).
+    let resolved = user_sid.is_some();
+    let mut rec = WinRecord {
+        provider: str_of("SourceName").or_else(|| str_of("ProviderName")),
+        channel: str_of("Channel"),
+        event_id: Some(event_id),
+        record_id: str_of("RecordNumber").and_then(|t| parse_number(&t)),
+        time: Some(time),
+        computer: str_of("Hostname").or_else(|| str_of("host")),
+        keywords: top.get("Keywords").and_then(|k| match k {
+            Value::Number(n) => n.as_i64().map(|i| i as u64).or(n.as_u64()),
+            Value::String(s) => parse_number(s),
+            _ => None,
+        }),
+        user_name: if resolved {
+            str_of("AccountName")
+        } else {
+            None
+        },
+        user_domain: if resolved { str_of("Domain") } else { None },
+        user_sid,
+        message: str_of("Message"),
+        data: Vec::new(),
+    };
+    if rec.keywords.is_none() {
+        rec.keywords = match str_of("EventType").as_deref() {
+            Some("AUDIT_SUCCESS") => Some(0x0020_0000_0000_0000),
+            Some("AUDIT_FAILURE") => Some(0x0010_0000_0000_0000),
+            _ => None,
+        };
+    }
+    for (k, v) in top {
+        let system = matches!(
+            k.as_str(),
+            "EventID"
+                | "Channel"
+                | "SourceName"
+                | "ProviderName"
+                | "RecordNumber"
+                | "Hostname"
+                | "host"
+                | "Keywords"
+                | "UserID"
+                | "Message"
+                | "EventTime"
+                | "@timestamp"
+        ) || (resolved && matches!(k.as_str(), "AccountName" | "Domain"))
+            || NXLOG_FIELDS.contains(&k.as_str())
+            || (k == "EventType" && v.as_str().is_some_and(|t| NXLOG_EVENT_TYPES.contains(&t)));
+        if system {
+            continue;
+        }
+        match v {
+            Value::Null => {}
+            Value::Object(_) | Value::Array(_) => rec.data.push((k.clone(), v.to_string())),
+            v => {
+                if let Some(text) = scalar(v) {
+                    rec.data.push((k.clone(), text));
+                }
+            }
+        }
+    }
+    Ok(rec)
+}
+
+/// The event time. NXLog's `EventTime` is the event's own time but in the collector's local
+/// time without an offset; the offset is the difference between `EventReceivedTime` (local)
+/// and `@timestamp` (UTC, when Logstash received it), rounded to 15 minutes. Without both,
+/// `@timestamp` is used; an `EventTime` alone is read as UTC.
+fn flat_time(top: &Map<String, Value>) -> Result<i64, String> {
+    let get = |k: &str| top.get(k).and_then(Value::as_str).map(str::trim);
+    let stamp = match get("@timestamp") {
+        Some(t) => Some(
+            t.parse::<jiff::Timestamp>()
+                .map(|ts| ts.as_millisecond())
+                .map_err(|e| format!("field `@timestamp`: `{t}` is not an RFC 3339 time: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(event_time) = get("EventTime") {
+        if let Ok(ts) = event_time.parse::<jiff::Timestamp>() {
+            return Ok(ts.as_millisecond());
+        }
+        let local = parse_utc(event_time)
+            .ok_or_else(|| format!("field `EventTime`: `{event_time}` is not a time"))?;
+        let offset = match (get("EventReceivedTime").and_then(parse_utc), stamp) {
+            (Some(received), Some(stamp)) => {
+                const QUARTER: i64 = 15 * 60 * 1000;
+                ((received - stamp) as f64 / QUARTER as f64).round() as i64 * QUARTER
+            }
+            (_, Some(stamp)) => return Ok(stamp),
+            _ => 0,
+        };
+        return Ok(local - offset);
+    }
+    stamp.ok_or_else(|| "missing field `@timestamp` or `EventTime` (no event time)".to_owned())
 }

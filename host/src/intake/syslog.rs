@@ -1,13 +1,988 @@
-//! Placeholder: being written.
+//! Firewall syslog into events: the syslog header (RFC 5424, or RFC 3164 with or without its
+//! PRI), then the payload: netfilter/iptables `KEY=value` logs and CEF records become network
+//! events; any other message becomes an `other` event carrying it. The mapping, and the year
+//! an RFC 3164 time is given, are in docs/adapters-network.md.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
 
 use super::LineAdapter;
-use crate::event::Event;
+use crate::event::{
+    Activity, Direction, Disposition, Endpoint, Event, EventClass, Network, Transport,
+};
 
-#[derive(Debug, Default)]
-pub struct Syslog;
+/// The syslog adapter. RFC 3164 times carry no year: they get `year` (by default the
+/// current UTC year when the adapter is made) and are read as UTC.
+#[derive(Debug)]
+pub struct Syslog {
+    year: i16,
+}
+
+impl Default for Syslog {
+    fn default() -> Self {
+        let year = jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .year();
+        Syslog::with_year(year)
+    }
+}
+
+impl Syslog {
+    /// An adapter giving RFC 3164 times the year `year`.
+    pub fn with_year(year: i16) -> Self {
+        Syslog { year }
+    }
+}
 
 impl LineAdapter for Syslog {
-    fn parse(&mut self, _line: &str) -> Result<Option<Event>, String> {
-        Err("this format is not implemented yet".to_owned())
+    fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
+        let header = self.header(line)?;
+        let mut event = Event {
+            time: header.time.unwrap_or_default(),
+            ..Event::default()
+        };
+        event.source.format = "syslog".to_owned();
+        event.device.hostname = header.host.map(str::to_owned);
+        if let Some(pri) = header.pri {
+            event
+                .attributes
+                .push(("syslog.facility".to_owned(), (pri / 8).to_string()));
+            event
+                .attributes
+                .push(("syslog.severity".to_owned(), (pri % 8).to_string()));
+        }
+        for (key, value) in [
+            ("syslog.app", header.app),
+            ("syslog.procid", header.procid),
+            ("syslog.msgid", header.msgid),
+        ] {
+            if let Some(value) = value {
+                event.attributes.push((key.to_owned(), value.to_owned()));
+            }
+        }
+        event.attributes.extend(header.structured_data);
+        let msg = header.msg;
+        let mut time = header.time;
+        if let Some(cef) = msg.strip_prefix("CEF:") {
+            if let Some(rt) = cef_payload(cef, &mut event)? {
+                time = Some(rt);
+            }
+        } else if let Some(at) = netfilter_start(msg) {
+            netfilter_payload(msg, at, &mut event)?;
+        } else {
+            event.class = EventClass::Other;
+            event.source.provider = header.app.map(str::to_owned);
+            event
+                .attributes
+                .push(("message".to_owned(), msg.to_owned()));
+        }
+        event.time = time.ok_or("TIMESTAMP: `-`, and the message gives no time")?;
+        Ok(Some(event))
+    }
+}
+
+/// The syslog header of one line, and the message after it.
+#[derive(Debug, Default)]
+struct Header<'a> {
+    pri: Option<u8>,
+    time: Option<i64>,
+    host: Option<&'a str>,
+    app: Option<&'a str>,
+    procid: Option<&'a str>,
+    msgid: Option<&'a str>,
+    structured_data: Attributes,
+    msg: &'a str,
+}
+
+impl Syslog {
+    fn header<'a>(&self, line: &'a str) -> Result<Header<'a>, String> {
+        let (pri, rest) = match line.strip_prefix('<') {
+            Some(after) => {
+                let (digits, rest) = after
+                    .split_once('>')
+                    .ok_or("PRI: `<` without its closing `>`")?;
+                let pri = digits
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= 191 && !digits.is_empty() && digits.len() <= 3)
+                    .ok_or_else(|| format!("PRI: <{}> is not a priority 0-191", cut(digits)))?;
+                (Some(pri), rest)
+            }
+            None => (None, line),
+        };
+        let version_end = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if version_end > 0 && version_end <= 2 && rest.as_bytes().get(version_end) == Some(&b' ') {
+            let mut header = rfc5424(&rest[version_end + 1..])?;
+            header.pri = pri;
+            return Ok(header);
+        }
+        let mut header = self.rfc3164(rest).map_err(|why| match pri {
+            Some(_) => format!("after the PRI: {why}"),
+            None => format!("not syslog: {why}"),
+        })?;
+        header.pri = pri;
+        Ok(header)
+    }
+
+    /// `Mmm dd hh:mm:ss HOST TAG[PID]: MSG`; the host and the tag may be missing. An RFC 3339
+    /// time in place of the BSD one (rsyslog's high-precision format) is accepted.
+    fn rfc3164<'a>(&self, text: &'a str) -> Result<Header<'a>, String> {
+        let (time, rest) = match bsd_time(text) {
+            Some(parts) => {
+                let ms = self.bsd_time_ms(parts)?;
+                (ms, text.get(15..).unwrap_or(""))
+            }
+            None => {
+                let (word, rest) = split_word(text);
+                let ms = word.parse::<jiff::Timestamp>().map_err(|_| {
+                    "expected `<PRI>`, an RFC 3164 time (`Mmm dd hh:mm:ss`) or an RFC 3339 time \
+                     at the start"
+                        .to_owned()
+                })?;
+                (ms.as_millisecond(), rest)
+            }
+        };
+        let mut header = Header {
+            time: Some(time),
+            ..Header::default()
+        };
+        let mut rest = rest.trim_start_matches(' ');
+        let (word, after) = split_word(rest);
+        if !word.is_empty() && tag(word).is_none() && !word.contains('=') && !word.contains('|') {
+            header.host = Some(word);
+            rest = after;
+        }
+        let (word, after) = split_word(rest);
+        if let Some((app, procid)) = tag(word) {
+            header.app = Some(app);
+            header.procid = procid;
+            rest = after;
+        }
+        header.msg = rest.trim();
+        Ok(header)
+    }
+
+    fn bsd_time_ms(&self, (month, day, hour, minute, second): BsdTime) -> Result<i64, String> {
+        let datetime =
+            jiff::civil::DateTime::new(self.year, month, day, hour, minute, second, 0)
+                .map_err(|e| format!("RFC 3164 time in {} (the reference year): {e}", self.year))?;
+        jiff::tz::Offset::UTC
+            .to_timestamp(datetime)
+            .map(|ts| ts.as_millisecond())
+            .map_err(|e| format!("RFC 3164 time: {e}"))
+    }
+}
+
+/// Month, day, hour, minute, second.
+type BsdTime = (i8, i8, i8, i8, i8);
+
+/// `Mmm dd hh:mm:ss` (the day space-padded or zero-padded) at the start of `text`.
+fn bsd_time(text: &str) -> Option<BsdTime> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let head = text.get(..15)?.as_bytes();
+    let month = MONTHS.iter().position(|m| m.as_bytes() == &head[..3])?;
+    let number = |at: usize| -> Option<i8> {
+        let tens = match head[at] {
+            b' ' => 0,
+            b @ b'0'..=b'9' => b - b'0',
+            _ => return None,
+        };
+        let ones = head[at + 1];
+        ones.is_ascii_digit()
+            .then(|| (tens * 10 + ones - b'0') as i8)
+    };
+    if head[3] != b' ' || head[6] != b' ' || head[9] != b':' || head[12] != b':' {
+        return None;
+    }
+    if text.as_bytes().get(15).is_some_and(|b| *b != b' ') {
+        return None;
+    }
+    Some((
+        month as i8 + 1,
+        number(4)?,
+        number(7)?,
+        number(10)?,
+        number(13)?,
+    ))
+}
+
+/// `sshd[42]:` → (`sshd`, `42`); `kernel:` → (`kernel`, none). Not a tag: `None`.
+fn tag(word: &str) -> Option<(&str, Option<&str>)> {
+    let word = word.strip_suffix(':')?;
+    let (name, procid) = match word.strip_suffix(']') {
+        Some(inner) => {
+            let (name, pid) = inner.split_once('[')?;
+            (name, Some(pid))
+        }
+        None => (word, None),
+    };
+    let plain = |s: &str| !s.is_empty() && !s.contains([':', '[', ']', '=', '|']);
+    (plain(name) && procid.is_none_or(plain)).then_some((name, procid))
+}
+
+/// `VERSION` done: `TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]`.
+fn rfc5424(text: &str) -> Result<Header<'_>, String> {
+    let mut rest = text;
+    let mut next = |name: &str| -> Result<Option<&str>, String> {
+        let (word, after) = split_word(rest);
+        if word.is_empty() {
+            return Err(format!("RFC 5424 header cut short: no {name}"));
+        }
+        rest = after;
+        Ok((word != "-").then_some(word))
+    };
+    let time = next("TIMESTAMP")?;
+    let host = next("HOSTNAME")?;
+    let app = next("APP-NAME")?;
+    let procid = next("PROCID")?;
+    let msgid = next("MSGID")?;
+    let time = time
+        .map(|t| {
+            t.parse::<jiff::Timestamp>()
+                .map(|ts| ts.as_millisecond())
+                .map_err(|e| format!("TIMESTAMP: not an RFC 3339 time: {:?}: {e}", cut(t)))
+        })
+        .transpose()?;
+    let (structured_data, msg) = structured_data(rest)?;
+    let msg = msg.strip_prefix(' ').unwrap_or(msg);
+    let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg).trim();
+    Ok(Header {
+        pri: None,
+        time,
+        host,
+        app,
+        procid,
+        msgid,
+        structured_data,
+        msg,
+    })
+}
+
+/// `-` or `[id name="value" …]…`, as `sd.id.name` attributes, and the text after it.
+fn structured_data(text: &str) -> Result<(Attributes, &str), String> {
+    if let Some(rest) = text.strip_prefix('-') {
+        return Ok((Vec::new(), rest));
+    }
+    if !text.starts_with('[') {
+        return Err(format!(
+            "STRUCTURED-DATA: expected `-` or `[`, found {:?}",
+            cut(text)
+        ));
+    }
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(element) = rest.strip_prefix('[') {
+        let id_end = element
+            .find([' ', ']'])
+            .ok_or("STRUCTURED-DATA: `[` not closed")?;
+        let id = &element[..id_end];
+        rest = &element[id_end..];
+        loop {
+            rest = rest.trim_start_matches(' ');
+            if let Some(after) = rest.strip_prefix(']') {
+                rest = after;
+                break;
+            }
+            let (name, after) = rest
+                .split_once("=\"")
+                .ok_or_else(|| format!("STRUCTURED-DATA [{}]: expected name=\"value\"", cut(id)))?;
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some((_, e @ ('"' | '\\' | ']'))) => value.push(e),
+                        Some((_, e)) => {
+                            value.push('\\');
+                            value.push(e);
+                        }
+                        None => value.push('\\'),
+                    },
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            let end = end.ok_or_else(|| {
+                format!(
+                    "STRUCTURED-DATA [{}] {}: value not closed",
+                    cut(id),
+                    cut(name)
+                )
+            })?;
+            out.push((format!("sd.{id}.{name}"), value));
+            rest = &after[end + 1..];
+        }
+    }
+    Ok((out, rest))
+}
+
+/// (name, value) pairs in source order, as `Event::attributes` holds them.
+type Attributes = Vec<(String, String)>;
+
+/// The first space-separated word and the text after its space.
+fn split_word(text: &str) -> (&str, &str) {
+    text.split_once(' ').unwrap_or((text, ""))
+}
+
+/// Where a netfilter log's `IN=` starts, if the message is one (`IN=` and `SRC=` as words).
+fn netfilter_start(msg: &str) -> Option<usize> {
+    let word_at = |key: &str| {
+        msg.match_indices(key)
+            .map(|(i, _)| i)
+            .find(|&i| i == 0 || msg.as_bytes()[i - 1] == b' ')
+    };
+    let at = word_at("IN=")?;
+    word_at("SRC=")?;
+    Some(at)
+}
+
+/// `[UFW BLOCK] IN=eth0 OUT= MAC=… SRC=… DST=… LEN=60 … PROTO=TCP SPT=… DPT=… SYN URGP=0`.
+fn netfilter_payload(msg: &str, at: usize, event: &mut Event) -> Result<(), String> {
+    let mut prefix = msg[..at].trim();
+    // the kernel's uptime stamp, `[ 1234.567890]`, before the log prefix
+    if let Some(inner) = prefix.strip_prefix('[')
+        && let Some((stamp, after)) = inner.split_once(']')
+        && !stamp.trim().is_empty()
+        && stamp
+            .trim()
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        event
+            .attributes
+            .push(("kernel_time".to_owned(), stamp.trim().to_owned()));
+        prefix = after.trim();
+    }
+    let disposition = action(prefix);
+    event.class = EventClass::Network;
+    event.activity = activity(disposition);
+    event.source.provider = Some("netfilter".to_owned());
+    if !prefix.is_empty() {
+        event
+            .attributes
+            .push(("prefix".to_owned(), prefix.to_owned()));
+    }
+    let mut network = Network {
+        disposition,
+        ..Network::default()
+    };
+    let (mut src, mut dst) = (Endpoint::default(), Endpoint::default());
+    let (mut inbound_if, mut outbound_if) = (false, false);
+    let mut flags = Vec::new();
+    for word in msg[at..].split_whitespace() {
+        let Some((key, value)) = word.split_once('=') else {
+            flags.push(word);
+            continue;
+        };
+        match key {
+            "IN" => inbound_if = !value.is_empty(),
+            "OUT" => outbound_if = !value.is_empty(),
+            _ => {}
+        }
+        if value.is_empty() {
+            continue;
+        }
+        match key {
+            "SRC" => src.ip = Some(parse_ip(key, value)?),
+            "DST" => dst.ip = Some(parse_ip(key, value)?),
+            "SPT" => src.port = Some(parse_port(key, value)?),
+            "DPT" => dst.port = Some(parse_port(key, value)?),
+            "PROTO" => (network.transport, network.protocol_num) = protocol(key, value)?,
+            "LEN" => {
+                network.bytes_out =
+                    Some(value.parse().map_err(|_| bad(key, "not a length", value))?);
+                network.packets_out = Some(1);
+            }
+            _ => event.attributes.push((key.to_owned(), value.to_owned())),
+        }
+    }
+    if !flags.is_empty() {
+        event.attributes.push(("flags".to_owned(), flags.join(" ")));
+    }
+    network.direction = match (inbound_if, outbound_if) {
+        (true, false) => Direction::Inbound,
+        (false, true) => Direction::Outbound,
+        _ => Direction::Unknown,
+    };
+    event.src = Some(src);
+    event.dst = Some(dst);
+    event.network = Some(network);
+    Ok(())
+}
+
+/// The disposition a log prefix or a CEF `act` names.
+fn action(word: &str) -> Disposition {
+    let word = word.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| word.contains(n));
+    if has(&["reject", "reset"]) {
+        Disposition::Rejected
+    } else if has(&["block", "drop", "deny", "denied", "prevent"]) {
+        Disposition::Blocked
+    } else if has(&["accept", "allow", "permit", "pass"]) {
+        Disposition::Allowed
+    } else {
+        Disposition::Unknown
+    }
+}
+
+fn activity(disposition: Disposition) -> Activity {
+    match disposition {
+        Disposition::Blocked | Disposition::Rejected => Activity::Refuse,
+        _ => Activity::Traffic,
+    }
+}
+
+/// `TCP`, `udp`, `ICMPv6`, `47` → transport and IANA number.
+fn protocol(key: &str, value: &str) -> Result<(Transport, Option<u8>), String> {
+    Ok(match value.to_ascii_lowercase().as_str() {
+        "tcp" | "6" => (Transport::Tcp, Some(6)),
+        "udp" | "17" => (Transport::Udp, Some(17)),
+        "icmp" | "1" => (Transport::Icmp, Some(1)),
+        "icmpv6" | "ipv6-icmp" | "58" => (Transport::Icmp, Some(58)),
+        "udplite" => (Transport::Other, Some(136)),
+        "sctp" => (Transport::Other, Some(132)),
+        "gre" => (Transport::Other, Some(47)),
+        "esp" => (Transport::Other, Some(50)),
+        "ah" => (Transport::Other, Some(51)),
+        other => match other.parse::<u8>() {
+            Ok(n) => (Transport::Other, Some(n)),
+            // a protocol netfilter or a device names that we do not number
+            Err(_)
+                if other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                (Transport::Other, None)
+            }
+            Err(_) => return Err(bad(key, "not a protocol", value)),
+        },
+    })
+}
+
+/// `CEF:` done: `Version|Vendor|Product|Version|SignatureID|Name|Severity|Extension`.
+/// Returns the extension's `rt` time when it has one.
+fn cef_payload(text: &str, event: &mut Event) -> Result<Option<i64>, String> {
+    let (header, extension) = cef_header(text)?;
+    let [
+        version,
+        vendor,
+        product,
+        device_version,
+        signature,
+        name,
+        severity,
+    ] = header;
+    event.source.provider = Some(format!("{vendor}/{product}"));
+    event.source.code = signature.parse().ok();
+    for (key, value) in [
+        ("cef.version", version),
+        ("cef.device_version", device_version),
+        ("cef.signature_id", signature),
+        ("cef.name", name),
+        ("cef.severity", severity),
+    ] {
+        event.attributes.push((key.to_owned(), value));
+    }
+    let mut network = Network::default();
+    let (mut src, mut dst) = (Endpoint::default(), Endpoint::default());
+    let mut is_network = false;
+    let mut time = None;
+    for (key, value) in cef_extension(extension) {
+        if value.is_empty() {
+            continue;
+        }
+        match key {
+            "src" => src.ip = Some(parse_ip(key, &value)?),
+            "dst" => dst.ip = Some(parse_ip(key, &value)?),
+            "spt" => src.port = Some(parse_port(key, &value)?),
+            "dpt" => dst.port = Some(parse_port(key, &value)?),
+            "shost" => src.hostname = Some(value),
+            "dhost" => dst.hostname = Some(value),
+            "proto" => (network.transport, network.protocol_num) = protocol(key, &value)?,
+            "in" => network.bytes_in = Some(parse_count(key, &value)?),
+            "out" => network.bytes_out = Some(parse_count(key, &value)?),
+            "deviceDirection" => {
+                network.direction = match value.as_str() {
+                    "0" => Direction::Inbound,
+                    "1" => Direction::Outbound,
+                    _ => return Err(bad(key, "not 0 (inbound) or 1 (outbound)", &value)),
+                };
+            }
+            "act" => {
+                network.disposition = action(&value);
+                event.attributes.push((key.to_owned(), value));
+            }
+            "rt" => {
+                time = cef_time(&value);
+                event.attributes.push((key.to_owned(), value));
+            }
+            "dvchost" if event.device.hostname.is_none() => event.device.hostname = Some(value),
+            _ => event.attributes.push((key.to_owned(), value)),
+        }
+        is_network |= matches!(key, "src" | "dst" | "spt" | "dpt" | "shost" | "dhost");
+    }
+    if is_network {
+        event.class = EventClass::Network;
+        event.activity = activity(network.disposition);
+        event.src = Some(src);
+        event.dst = Some(dst);
+        event.network = Some(network);
+    } else {
+        event.class = EventClass::Other;
+    }
+    Ok(time)
+}
+
+/// The seven `|`-separated header fields (`\|` and `\\` undone) and the extension.
+fn cef_header(text: &str) -> Result<([String; 7], &str), String> {
+    let mut fields: [String; 7] = Default::default();
+    let mut field = 0;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, e @ ('|' | '\\'))) => fields[field].push(e),
+                Some((_, e)) => {
+                    fields[field].push('\\');
+                    fields[field].push(e);
+                }
+                None => fields[field].push('\\'),
+            },
+            '|' => {
+                field += 1;
+                if field == 7 {
+                    return Ok((fields, &text[i + 1..]));
+                }
+            }
+            c => fields[field].push(c),
+        }
+    }
+    Err(format!(
+        "CEF header: {} of its 8 `|`-separated parts (Version|Vendor|Product|Version|\
+         SignatureID|Name|Severity|Extension)",
+        field + 1
+    ))
+}
+
+/// `key=value` pairs; a value runs to the next ` key=`. `\=`, `\\`, `\|`, `\n`, `\r` undone.
+fn cef_extension(text: &str) -> Vec<(&str, String)> {
+    let bytes = text.as_bytes();
+    // (key start, `=` position) of every key
+    let mut keys = Vec::new();
+    let mut escaped = false;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'=' => {
+                let start = bytes[..i]
+                    .iter()
+                    .rposition(|b| {
+                        !(b.is_ascii_alphanumeric()
+                            || matches!(b, b'_' | b'.' | b'[' | b']' | b'-'))
+                    })
+                    .map_or(0, |p| p + 1);
+                let starts_word = start == 0 || bytes[start - 1].is_ascii_whitespace();
+                if start < i && starts_word {
+                    keys.push((start, i));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut pairs = Vec::with_capacity(keys.len());
+    for (n, &(start, eq)) in keys.iter().enumerate() {
+        let end = keys.get(n + 1).map_or(bytes.len(), |&(next, _)| next);
+        let raw = text[eq + 1..end].trim_end();
+        pairs.push((&text[start..eq], cef_unescape(raw)));
+    }
+    pairs
+}
+
+fn cef_unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(e @ ('=' | '\\' | '|')) => out.push(e),
+            Some(e) => {
+                out.push('\\');
+                out.push(e);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// CEF `rt`: ms since the epoch, or `Mmm dd yyyy hh:mm:ss` (read as UTC).
+fn cef_time(value: &str) -> Option<i64> {
+    if let Ok(ms) = value.parse::<i64>() {
+        return Some(ms);
+    }
+    let datetime = jiff::civil::DateTime::strptime("%b %d %Y %H:%M:%S", value).ok()?;
+    jiff::tz::Offset::UTC
+        .to_timestamp(datetime)
+        .ok()
+        .map(|ts| ts.as_millisecond())
+}
+
+fn parse_ip(key: &str, value: &str) -> Result<IpAddr, String> {
+    value
+        .parse()
+        .map_err(|_| bad(key, "not an IP address", value))
+}
+
+fn parse_port(key: &str, value: &str) -> Result<u16, String> {
+    value.parse().map_err(|_| bad(key, "not a port", value))
+}
+
+fn parse_count(key: &str, value: &str) -> Result<u64, String> {
+    value.parse().map_err(|_| bad(key, "not a count", value))
+}
+
+/// `SPT: not a port: "x"`.
+fn bad(key: &str, what: &str, value: &str) -> String {
+    format!("{key}: {what}: {:?}", cut(value))
+}
+
+/// At most 64 characters of a value, for messages.
+fn cut(value: &str) -> Cow<'_, str> {
+    match value.char_indices().nth(64) {
+        Some((i, _)) => Cow::Owned(format!("{}…", &value[..i])),
+        None => Cow::Borrowed(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::{LineReader, Record};
+
+    const NETFILTER: &str = include_str!("../../../tests/data/network/netfilter.log");
+    const CEF: &str = include_str!("../../../tests/data/network/cef.log");
+
+    fn read(text: &str) -> Vec<Record> {
+        LineReader::new(text.as_bytes(), "fw.log", Syslog::with_year(2024)).collect()
+    }
+
+    fn events(text: &str) -> Vec<Event> {
+        read(text)
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
+    fn one(line: &str) -> Result<Event, String> {
+        Syslog::with_year(2024)
+            .parse(line)
+            .map(|e| e.expect("syslog lines always give an event"))
+    }
+
+    fn net(e: &Event) -> &Network {
+        e.network.as_ref().expect("network")
+    }
+
+    fn attr<'a>(e: &'a Event, key: &str) -> Option<&'a str> {
+        e.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn ip(ep: &Option<Endpoint>) -> String {
+        ep.as_ref()
+            .and_then(|ep| ep.ip)
+            .map_or_else(String::new, |ip| ip.to_string())
+    }
+
+    fn port(ep: &Option<Endpoint>) -> Option<u16> {
+        ep.as_ref().and_then(|ep| ep.port)
+    }
+
+    #[test]
+    fn netfilter_in_5424_and_3164() {
+        let events = events(NETFILTER);
+        assert_eq!(events.len(), 8);
+        use Disposition::*;
+        let dispositions: Vec<Disposition> = events
+            .iter()
+            .map(|e| e.network.as_ref().map_or(Unknown, |n| n.disposition))
+            .collect();
+        assert_eq!(
+            dispositions,
+            [
+                Blocked, Blocked, Allowed, Blocked, Blocked, Rejected, Allowed, Unknown
+            ]
+        );
+
+        let ufw = &events[0];
+        assert_eq!(ufw.time, 1_714_557_600_123);
+        assert_eq!(ufw.class, EventClass::Network);
+        assert_eq!(ufw.activity, Activity::Refuse);
+        assert_eq!(ufw.source.format, "syslog");
+        assert_eq!(ufw.source.provider.as_deref(), Some("netfilter"));
+        assert_eq!(ufw.device.hostname.as_deref(), Some("fw01"));
+        assert_eq!(
+            (ip(&ufw.src), port(&ufw.src)),
+            ("198.51.100.23".into(), Some(40000))
+        );
+        assert_eq!(
+            (ip(&ufw.dst), port(&ufw.dst)),
+            ("10.0.0.10".into(), Some(22))
+        );
+        let n = net(ufw);
+        assert_eq!((n.transport, n.protocol_num), (Transport::Tcp, Some(6)));
+        assert_eq!(n.direction, Direction::Inbound);
+        assert_eq!((n.bytes_out, n.packets_out), (Some(60), Some(1)));
+        assert_eq!(attr(ufw, "prefix"), Some("[UFW BLOCK]"));
+        assert_eq!(attr(ufw, "flags"), Some("DF SYN"));
+        assert_eq!(attr(ufw, "TTL"), Some("52"));
+        assert_eq!(attr(ufw, "syslog.facility"), Some("0"));
+        assert_eq!(attr(ufw, "syslog.severity"), Some("4"));
+        assert_eq!(attr(ufw, "syslog.app"), Some("kernel"));
+        assert_eq!(attr(ufw, "OUT"), None);
+
+        // 5424 with an offset and structured data
+        assert_eq!(events[1].time, 1_714_550_401_000);
+        assert_eq!(attr(&events[1], "sd.meta.sequenceId"), Some("7"));
+        assert_eq!(attr(&events[1], "syslog.msgid"), Some("netfilter"));
+        // OUTPUT chain, UDP
+        assert_eq!(net(&events[2]).direction, Direction::Outbound);
+        assert_eq!(net(&events[2]).protocol_num, Some(17));
+        assert_eq!(events[2].activity, Activity::Traffic);
+        // 3164 with PRI: the year comes from the adapter; the kernel stamp is kept
+        let icmp = &events[3];
+        assert_eq!(icmp.time, 1_714_557_603_000);
+        assert_eq!(net(icmp).transport, Transport::Icmp);
+        assert_eq!(attr(icmp, "kernel_time"), Some("8423.123456"));
+        assert_eq!(attr(icmp, "TYPE"), Some("8"));
+        // 3164 without PRI, forwarded (both interfaces)
+        assert_eq!(events[4].time, 1_714_557_604_000);
+        assert_eq!(net(&events[4]).direction, Direction::Unknown);
+        assert_eq!(attr(&events[4], "syslog.facility"), None);
+        // IPv6, a prefix ending in a colon
+        assert_eq!(ip(&events[5].src), "2001:db8::66");
+        assert_eq!(attr(&events[5], "prefix"), Some("iptables REJECT:"));
+        assert_eq!(events[5].time, 1_715_421_605_000);
+        // neither payload: an `other` event with the message
+        let ssh = &events[7];
+        assert_eq!(ssh.class, EventClass::Other);
+        assert_eq!(ssh.network, None);
+        assert_eq!(ssh.source.provider.as_deref(), Some("sshd"));
+        assert_eq!(attr(ssh, "syslog.procid"), Some("1234"));
+        assert_eq!(
+            attr(ssh, "message"),
+            Some("Accepted publickey for alice from 10.0.0.5 port 53122 ssh2")
+        );
+    }
+
+    #[test]
+    fn cef_with_escapes() {
+        let events = events(CEF);
+        assert_eq!(events.len(), 4);
+        let blocked = &events[0];
+        assert_eq!(blocked.class, EventClass::Network);
+        assert_eq!(blocked.activity, Activity::Refuse);
+        assert_eq!(
+            blocked.source.provider.as_deref(),
+            Some("Acme/Edge Firewall")
+        );
+        assert_eq!(blocked.source.code, Some(1001));
+        assert_eq!(blocked.device.hostname.as_deref(), Some("fw02"));
+        assert_eq!(
+            (ip(&blocked.src), port(&blocked.src)),
+            ("198.51.100.30".into(), Some(50000))
+        );
+        assert_eq!(
+            (ip(&blocked.dst), port(&blocked.dst)),
+            ("10.0.0.10".into(), Some(22))
+        );
+        let n = net(blocked);
+        assert_eq!(n.disposition, Disposition::Blocked);
+        assert_eq!(n.direction, Direction::Inbound);
+        assert_eq!(n.protocol_num, Some(6));
+        assert_eq!(attr(blocked, "cef.name"), Some("Connection blocked"));
+        assert_eq!(attr(blocked, "cs1"), Some("drop ssh from outside"));
+
+        let allowed = &events[1];
+        assert_eq!(allowed.time, 1_714_561_201_500, "rt wins");
+        let n = net(allowed);
+        assert_eq!(n.disposition, Disposition::Allowed);
+        assert_eq!(n.direction, Direction::Outbound);
+        assert_eq!((n.bytes_in, n.bytes_out), (Some(5120), Some(880)));
+        assert_eq!(attr(allowed, "msg"), Some(r"GET /a=b path C:\temp"));
+
+        let escaped = &events[2];
+        assert_eq!(escaped.time, 1_706_785_202_000);
+        assert_eq!(
+            escaped.source.provider.as_deref(),
+            Some(r"Pipe|Vendor/Back\slash")
+        );
+        assert_eq!(escaped.source.code, None);
+        assert_eq!(attr(escaped, "cef.signature_id"), Some("sig-7"));
+        assert_eq!(attr(escaped, "cef.name"), Some("Name with | pipe"));
+        assert_eq!(net(escaped).disposition, Disposition::Rejected);
+        assert_eq!(net(escaped).transport, Transport::Tcp);
+        assert_eq!(attr(escaped, "cs2"), Some("line one\nline two"));
+
+        // no endpoints: `other`, the CEF facts as attributes
+        let av = &events[3];
+        assert_eq!(av.class, EventClass::Other);
+        assert_eq!(attr(av, "fname"), Some("invoice.doc"));
+        assert_eq!(attr(av, "suser"), Some("alice"));
+    }
+
+    #[test]
+    fn the_3164_year_is_the_reference_year() {
+        let line = "Feb 29 12:00:00 host app: hello";
+        assert_eq!(one(line).map(|e| e.time), Ok(1_709_208_000_000));
+        let in_2025 = Syslog::with_year(2025).parse(line);
+        assert!(
+            in_2025
+                .as_ref()
+                .is_err_and(|e| e.contains("2025 (the reference year)")),
+            "{in_2025:?}"
+        );
+        let now = Syslog::default().parse("Jan  1 00:00:00 h x: y");
+        let year = jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .year();
+        let expected = jiff::civil::date(year, 1, 1).at(0, 0, 0, 0);
+        let expected = jiff::tz::Offset::UTC
+            .to_timestamp(expected)
+            .map(|t| t.as_millisecond());
+        assert_eq!(now.ok().flatten().map(|e| e.time), expected.ok());
+    }
+
+    #[test]
+    fn errors_say_why() {
+        let cases = [
+            ("hello world", "not syslog: expected `<PRI>`"),
+            (
+                "<999>1 2024-05-01T10:00:00Z h a - - - x",
+                "PRI: <999> is not a priority",
+            ),
+            ("<13", "PRI: `<` without its closing `>`"),
+            (
+                "<13>1 2024-05-01T10:00:00Z host",
+                "RFC 5424 header cut short: no APP-NAME",
+            ),
+            (
+                "<13>1 yesterday h a - - - x",
+                "TIMESTAMP: not an RFC 3339 time",
+            ),
+            ("<13>1 - h a - - - x", "TIMESTAMP: `-`"),
+            (
+                "<13>1 2024-05-01T10:00:00Z h a - - x y",
+                "STRUCTURED-DATA: expected `-` or `[`",
+            ),
+            (
+                "<13>1 2024-05-01T10:00:00Z h a - - [x a=\"b",
+                "value not closed",
+            ),
+            ("<13>garbage", "after the PRI: expected"),
+            (
+                "May  1 10:00:00 fw kernel: DROP IN=eth0 SRC=1.2.3 DST=1.2.3.4",
+                "SRC: not an IP address: \"1.2.3\"",
+            ),
+            (
+                "May  1 10:00:00 fw kernel: DROP IN=eth0 SRC=1.2.3.4 SPT=x",
+                "SPT: not a port: \"x\"",
+            ),
+            ("May  1 10:00:00 fw CEF:0|a|b|c|d", "CEF header: 5 of its 8"),
+            (
+                "May  1 10:00:00 fw CEF:0|a|b|1|2|n|3|dpt=70000",
+                "dpt: not a port",
+            ),
+            (
+                "May  1 10:00:00 fw CEF:0|a|b|1|2|n|3|src=1.2.3.4 deviceDirection=2",
+                "deviceDirection",
+            ),
+        ];
+        for (line, expected) in cases {
+            match one(line) {
+                Ok(event) => panic!("{line}: no error, {event:?}"),
+                Err(e) => assert!(e.contains(expected), "{line}: {e}"),
+            }
+        }
+        // the rsyslog high-precision form of 3164
+        let event =
+            one("2024-05-01T10:00:00.5Z fw01 kernel: DROP IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8");
+        assert_eq!(event.map(|e| e.time), Ok(1_714_557_600_500));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const PIECES: &[&str] = &[
+            "<",
+            ">",
+            "1",
+            " ",
+            "13",
+            "-",
+            "[",
+            "]",
+            "\"",
+            "\\",
+            "=",
+            "|",
+            "CEF:",
+            "IN=",
+            "SRC=",
+            "SPT=",
+            "Feb 29 ",
+            "May  1 10:00:00 ",
+            ":",
+            "é",
+            "💥",
+            "\u{feff}",
+            "2024-05-01T10:00:00Z",
+            "src=",
+            "act=",
+            "\\=",
+            "\\|",
+            "rt=",
+            "deviceDirection=",
+            "PROTO=",
+            "x",
+        ];
+        let mut syslog = Syslog::with_year(2024);
+        let samples: Vec<&str> = NETFILTER.lines().chain(CEF.lines()).collect();
+        for _ in 0..20_000 {
+            let mut line = String::new();
+            if next() % 2 == 0 {
+                let sample = samples[(next() % samples.len() as u64) as usize];
+                let cut = sample
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .nth((next() % 300) as usize)
+                    .unwrap_or(sample.len());
+                line.push_str(&sample[..cut]);
+            }
+            for _ in 0..next() % 12 {
+                line.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
+            }
+            let _ = syslog.parse(&line);
+        }
     }
 }

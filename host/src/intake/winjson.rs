@@ -357,3 +357,256 @@ fn flat_time(top: &Map<String, Value>) -> Result<i64, String> {
     }
     stamp.ok_or_else(|| "missing field `@timestamp` or `EventTime` (no event time)".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+
+    use super::*;
+    use crate::event::{Activity, AuthProtocol, EventClass};
+
+    fn parse(line: &str) -> Event {
+        WinJson
+            .parse(line)
+            .expect("the line parses")
+            .expect("the line is an event")
+    }
+
+    #[test]
+    fn evtx_dump_shape_with_nested_attributes() {
+        let line = r##"{"Event":{"#attributes":{"xmlns":"http://schemas.microsoft.com/win/2004/08/events/event"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Security-Auditing","Guid":"{54849625-5478-4994-a5ba-3e3b0328c30d}"}},"EventID":4624,"Version":2,"Level":0,"Task":12544,"Opcode":0,"Keywords":"0x8020000000000000","TimeCreated":{"#attributes":{"SystemTime":"2019-03-19T23:34:20.213916Z"}},"EventRecordID":4433,"Correlation":null,"Execution":{"#attributes":{"ProcessID":588,"ThreadID":1612}},"Channel":"Security","Computer":"IEWIN7","Security":null},"EventData":{"SubjectUserSid":"S-1-0-0","TargetUserName":"IEUser","TargetDomainName":"IEWIN7","TargetLogonId":"0x1d4b18","LogonType":9,"LogonProcessName":"seclogo","AuthenticationPackageName":"Negotiate","IpAddress":"::1","IpPort":"0","ImpersonationLevel":"%%1833"}}}"##;
+        let ev = parse(line);
+        assert_eq!(ev.source.format, "winevent-json");
+        assert_eq!(ev.source.code, Some(4624));
+        assert_eq!(ev.source.record_id, Some(4433));
+        assert_eq!(ev.time, 1_553_038_460_213);
+        assert_eq!(ev.device.hostname.as_deref(), Some("IEWIN7"));
+        assert_eq!(ev.class, EventClass::Authentication);
+        let auth = ev.auth.as_ref().expect("auth");
+        assert_eq!(auth.logon_type, Some(9), "a number in the dump is read too");
+        assert_eq!(auth.protocol, AuthProtocol::Negotiate);
+        assert_eq!(ev.user.as_ref().and_then(|u| u.logon_id), Some(0x1d4b18));
+
+        let same = event_from_dump(&serde_json::from_str(line).expect("json"))
+            .expect("maps")
+            .expect("event");
+        assert_eq!(same.source.format, "evtx");
+        assert_eq!(same.auth, ev.auth);
+    }
+
+    #[test]
+    fn evtx_dump_shape_with_separate_attributes_qualifiers_and_unnamed_data() {
+        let line = r##"{"Event_attributes":{"xmlns":"x"},"Event":{"System":{"Provider_attributes":{"Name":"Service Control Manager","EventSourceName":"Service Control Manager"},"EventID_attributes":{"Qualifiers":"16384"},"EventID":"7036","TimeCreated_attributes":{"SystemTime":"2020-09-20T16:17:14.1234567Z"},"EventRecordID":"1389","Channel":"System","Computer":"MORDORDC.theshire.local","Security":null},"EventData":{"Data":{"#text":["Network Setup Service","running"]},"Binary":"4E0065007400"}}}"##;
+        let ev = parse(line);
+        assert_eq!(ev.source.code, Some(7036));
+        assert_eq!(
+            ev.source.provider.as_deref(),
+            Some("Service Control Manager")
+        );
+        assert_eq!(ev.time, 1_600_618_634_123);
+        assert_eq!(
+            (ev.class, ev.activity),
+            (EventClass::Job, Activity::Execute)
+        );
+        assert_eq!(
+            ev.job.as_ref().and_then(|j| j.name.as_deref()),
+            Some("Network Setup Service")
+        );
+        let ev = parse(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Service Control Manager"}},"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045},"TimeCreated":{"#attributes":{"SystemTime":"2020-09-20T16:16:56Z"}},"Channel":"System","Computer":"WS6"},"EventData":{"ServiceName":"Updater","ImagePath":"cmd /c x","ServiceType":"user mode service","StartType":"demand start","AccountName":"LocalSystem"}}}"##,
+        );
+        assert_eq!(ev.source.code, Some(7045));
+        assert_eq!(
+            ev.job.as_ref().and_then(|j| j.command.as_deref()),
+            Some("cmd /c x")
+        );
+    }
+
+    #[test]
+    fn user_data_fields_are_flattened_under_their_names() {
+        let ev = parse(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Eventlog"}},"EventID":1102,"TimeCreated":{"#attributes":{"SystemTime":"2020-09-20T16:16:56Z"}},"Channel":"Security","Computer":"WS6"},"UserData":{"LogFileCleared":{"#attributes":{"xmlns":"http://manifests.microsoft.com/win/2004/08/windows/eventlog"},"SubjectUserSid":"S-1-5-21-1","SubjectUserName":"pgustavo","SubjectDomainName":"THESHIRE","SubjectLogonId":"0x2990d17"}}}}"##,
+        );
+        assert_eq!(ev.class, EventClass::Other);
+        assert!(
+            ev.attributes
+                .contains(&("SubjectUserName".into(), "pgustavo".into()))
+        );
+    }
+
+    #[test]
+    fn malformed_records_name_the_missing_field() {
+        let mut a = WinJson;
+        let e = a
+            .parse(r##"{"Event":{"System":{"EventID":4624,"Channel":"Security"}}}"##)
+            .expect_err("no time");
+        assert!(e.contains("TimeCreated"), "{e}");
+        let e = a
+            .parse(r##"{"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"2020-01-01T00:00:00Z"}}}}}"##)
+            .expect_err("no id");
+        assert!(e.contains("EventID"), "{e}");
+        let e = a.parse(r##"{"Channel":"Security"}"##).expect_err("no id");
+        assert!(e.contains("EventID"), "{e}");
+        let e = a
+            .parse(r##"{"EventID":4624,"Channel":"Security"}"##)
+            .expect_err("no time");
+        assert!(e.contains("@timestamp"), "{e}");
+        let e = a
+            .parse(r##"{"EventID":"x","@timestamp":"2020-01-01T00:00:00Z"}"##)
+            .expect_err("bad id");
+        assert!(e.contains("`EventID`"), "{e}");
+        assert!(a.parse("[1]").is_err());
+    }
+
+    #[test]
+    fn flat_shape_time_is_event_time_in_utc_and_nxlog_fields_are_dropped() {
+        let ev = parse(
+            r##"{"EventTime":"2020-09-20 12:16:56","EventReceivedTime":"2020-09-20 12:16:58","@timestamp":"2020-09-20T16:16:58.233Z","EventID":7045,"Channel":"System","SourceName":"Service Control Manager","Hostname":"WORKSTATION6.theshire.local","host":"wec.internal.cloudapp.net","RecordNumber":1075,"Keywords":-9187343239835811840,"EventType":"INFO","SeverityValue":2,"port":64545,"tags":["mordorDataset"],"UserID":"S-1-5-21-1-1104","AccountName":"pgustavo","Domain":"THESHIRE","ServiceName":"Updater","ImagePath":"cmd /c x","ServiceType":"user mode service","StartType":"demand start"}"##,
+        );
+        assert_eq!(ev.time, 1_600_618_616_000, "12:16:56 EDT is 16:16:56 UTC");
+        assert_eq!(ev.device.hostname.as_deref(), Some("WORKSTATION6"));
+        assert_eq!(ev.source.record_id, Some(1075));
+        let job = ev.job.as_ref().expect("job");
+        assert_eq!(job.name.as_deref(), Some("Updater"));
+        assert_eq!(
+            job.account, None,
+            "NXLog overwrote AccountName with the installer"
+        );
+        let installer = ev.actor.user.as_ref().expect("installer");
+        assert_eq!(installer.name.as_deref(), Some("pgustavo"));
+        assert_eq!(installer.uid.as_deref(), Some("S-1-5-21-1-1104"));
+        assert_eq!(
+            ev.attributes,
+            vec![("ServiceType".to_owned(), "user mode service".to_owned())]
+        );
+    }
+
+    #[test]
+    fn flat_shape_keeps_a_data_event_type() {
+        let ev = parse(
+            r##"{"@timestamp":"2020-09-20T16:16:58.233Z","EventID":12,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS6","EventType":"DeleteKey","TargetObject":"HKLM\\Software\\X"}"##,
+        );
+        assert_eq!(
+            (ev.class, ev.activity),
+            (EventClass::Registry, Activity::Delete)
+        );
+    }
+
+    /// Reads every line of a gzip JSON-lines file; returns events per class and failures.
+    fn read_all(path: &Path) -> (Vec<Event>, BTreeMap<&'static str, usize>, Vec<String>) {
+        let file = std::fs::File::open(path).expect("the sample opens");
+        let reader = BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        let mut events = Vec::new();
+        let mut classes = BTreeMap::new();
+        let mut errors = Vec::new();
+        let mut adapter = WinJson;
+        for (i, line) in reader.lines().enumerate() {
+            let line = line.expect("the sample is UTF-8 text");
+            match adapter.parse(&line) {
+                Ok(Some(ev)) => {
+                    *classes.entry(ev.class.as_str()).or_insert(0) += 1;
+                    events.push(ev);
+                }
+                Ok(None) => errors.push(format!("line {}: no event", i + 1)),
+                Err(e) => errors.push(format!("line {}: {e}", i + 1)),
+            }
+        }
+        (events, classes, errors)
+    }
+
+    #[test]
+    fn every_otrf_line_maps_without_error() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/otrf"
+        ));
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            println!("skipped: {} is absent (no ../shared)", dir.display());
+            return;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no OTRF captures in {}", dir.display());
+        for path in files {
+            let (events, classes, errors) = read_all(&path);
+            println!(
+                "{}: {} events {:?}",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default(),
+                events.len(),
+                classes
+            );
+            assert!(
+                errors.is_empty(),
+                "{}: {:?}",
+                path.display(),
+                &errors[..errors.len().min(5)]
+            );
+            for class in ["authentication", "process", "network", "registry", "file"] {
+                assert!(
+                    classes.contains_key(class),
+                    "{}: no {class} event",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn committed_psexec_sample_maps_the_attackers_logon() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/windows/otrf_empire_psexec_lines_1150-1449.json.gz"
+        ));
+        let (events, classes, errors) = read_all(path);
+        println!("{}: {} events {:?}", path.display(), events.len(), classes);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(events.len(), 300);
+        // the attacker: THESHIRE\pgustavo from WORKSTATION5 (172.18.39.5) onto WORKSTATION6
+        let logon = events
+            .iter()
+            .find(|e| {
+                e.source.code == Some(4624)
+                    && e.device.hostname.as_deref() == Some("WORKSTATION6")
+                    && e.user.as_ref().and_then(|u| u.name.as_deref()) == Some("pgustavo")
+            })
+            .expect("the attacker's 4624 on WORKSTATION6");
+        let auth = logon.auth.as_ref().expect("auth");
+        assert_eq!(auth.logon_type, Some(3));
+        assert_eq!(auth.protocol, AuthProtocol::Kerberos);
+        let src = logon.src.as_ref().expect("source endpoint");
+        assert_eq!(src.ip, "172.18.39.5".parse().ok());
+        assert_eq!(logon.time, 1_600_618_616_000, "2020-09-20 16:16:56 UTC");
+        let logon_id = logon.user.as_ref().and_then(|u| u.logon_id);
+        assert!(logon_id.is_some());
+        // the service the attacker installed, from both logs
+        for code in [4697, 7045] {
+            let install = events
+                .iter()
+                .find(|e| e.source.code == Some(code))
+                .expect("service install");
+            let job = install.job.as_ref().expect("job");
+            assert_eq!(job.name.as_deref(), Some("Updater"), "{code}");
+            assert!(
+                job.command.as_deref().is_some_and(|c| c.contains("-enc")),
+                "{code}"
+            );
+        }
+        // 4697's subject session is the attacker's logon
+        let install = events
+            .iter()
+            .find(|e| e.source.code == Some(4697))
+            .expect("4697");
+        assert_eq!(
+            install.actor.user.as_ref().and_then(|u| u.logon_id),
+            logon_id
+        );
+    }
+}

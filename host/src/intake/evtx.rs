@@ -405,17 +405,21 @@ mod tests {
     #[test]
     fn through_open_with_the_format_detected() {
         let path = std::path::PathBuf::from(CC0_DIR).join(CC0[0].0);
-        let (format, records) = super::super::open(&path, super::super::Format::Auto)
-            .expect("an EVTX sample opens");
+        let (format, records) =
+            super::super::open(&path, super::super::Format::Auto).expect("an EVTX sample opens");
         assert_eq!(format, super::super::Format::Evtx);
         assert!(records.count() <= CC0[0].1);
     }
 
     #[test]
     fn not_evtx_is_an_error_naming_the_source() {
-        let e = read_bytes(b"{\"time\":1}\n".to_vec(), "x.json", every_record)
-            .expect_err("not EVTX");
-        assert!(e.to_string().starts_with("x.json: not a readable EVTX file"), "{e}");
+        let e =
+            read_bytes(b"{\"time\":1}\n".to_vec(), "x.json", every_record).expect_err("not EVTX");
+        assert!(
+            e.to_string()
+                .starts_with("x.json: not a readable EVTX file"),
+            "{e}"
+        );
         let e = read_bytes(Vec::new(), "empty.evtx", every_record).expect_err("empty");
         assert!(e.to_string().starts_with("empty.evtx: "), "{e}");
     }
@@ -423,8 +427,14 @@ mod tests {
     #[test]
     fn input_over_the_cap_is_refused() {
         let e = read_capped(&[0u8; 100][..], 99, "big.evtx").expect_err("over the cap");
-        assert!(e.to_string().contains("larger than the 99-byte limit"), "{e}");
-        assert_eq!(read_capped(&[0u8; 99][..], 99, "ok").map(|b| b.len()).ok(), Some(99));
+        assert!(
+            e.to_string().contains("larger than the 99-byte limit"),
+            "{e}"
+        );
+        assert_eq!(
+            read_capped(&[0u8; 99][..], 99, "ok").map(|b| b.len()).ok(),
+            Some(99)
+        );
     }
 
     /// Reads a damaged log and checks that every error names the file and a record.
@@ -453,7 +463,16 @@ mod tests {
         for (file, count) in CC0 {
             let bytes = std::fs::read(format!("{CC0_DIR}/{file}")).expect("CC0 sample");
             let chunk = 4096 + 65536;
-            for cut in [0, 100, 4095, 4096, 4096 + 600, chunk / 2, chunk - 1, chunk + 1000] {
+            for cut in [
+                0,
+                100,
+                4095,
+                4096,
+                4096 + 600,
+                chunk / 2,
+                chunk - 1,
+                chunk + 1000,
+            ] {
                 let cut = cut.min(bytes.len());
                 let (ok, errors) =
                     read_damaged(bytes[..cut].to_vec(), &format!("{file} cut at {cut}"));
@@ -482,7 +501,11 @@ mod tests {
                 let flips = 1 + next() % 64;
                 for _ in 0..flips {
                     // mostly in the first chunk, where the records and templates are
-                    let span = if round % 3 == 0 { bytes.len() } else { 4096 + 65536 };
+                    let span = if round % 3 == 0 {
+                        bytes.len()
+                    } else {
+                        4096 + 65536
+                    };
                     let at = (next() % span as u64) as usize;
                     bytes[at] ^= 1 << (next() % 8);
                 }

@@ -154,17 +154,15 @@ pub(crate) fn to_event(rec: &WinRecord, format: &str) -> Result<Option<Event>, S
     let drawn = std::mem::take(&mut ev.attributes);
     let mut attributes = f.rest();
     attributes.extend(drawn);
-    if !system_user_used {
-        if let Some(sid) = meaningful(rec.user_sid.as_deref()) {
-            attributes.push(("UserID".to_owned(), sid.to_owned()));
-        }
+    if !system_user_used && let Some(sid) = meaningful(rec.user_sid.as_deref()) {
+        attributes.push(("UserID".to_owned(), sid.to_owned()));
     }
-    if rec.data.is_empty() {
-        if let Some(m) = meaningful(rec.message.as_deref()) {
-            if ev.class == EventClass::Other {
-                attributes.push(("Message".to_owned(), m.to_owned()));
-            }
-        }
+    // a rendered message is kept only where there is no data to carry the facts
+    if rec.data.is_empty()
+        && ev.class == EventClass::Other
+        && let Some(m) = meaningful(rec.message.as_deref())
+    {
+        attributes.push(("Message".to_owned(), m.to_owned()));
     }
     ev.attributes = attributes;
     Ok(Some(ev))

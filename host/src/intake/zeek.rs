@@ -85,7 +85,7 @@ impl ZeekConn {
             "empty_field" => self.header.empty_field = unescape(value).into_owned(),
             "unset_field" => self.header.unset_field = unescape(value).into_owned(),
             "path" => {
-                self.header.other_path = value != "conn";
+                self.header.other_path = !is_conn_path(value);
                 if self.header.other_path {
                     return Err(format!(
                         "#path: `{}` is not a conn log; the rows under this header are skipped",
@@ -183,6 +183,12 @@ fn json_fields(line: &str) -> Result<Vec<(String, String)>, String> {
     for (key, value) in entries {
         flatten(key, value, &mut fields);
     }
+    // shippers that mix Zeek logs in one stream name each line's log in `_path`
+    if let Some((_, path)) = fields.iter().find(|(k, _)| k == "_path")
+        && !is_conn_path(path)
+    {
+        return Err(format!("_path: `{}` is not a conn log", cut(path)));
+    }
     Ok(fields)
 }
 
@@ -211,6 +217,11 @@ fn flatten(key: String, value: Value, out: &mut Vec<(String, String)>) {
         return;
     }
     out.push((canonical_key(&key).into_owned(), text));
+}
+
+/// `conn`, and the variants some sites write with the same columns (`conn_long`, `conn-…`).
+fn is_conn_path(path: &str) -> bool {
+    path == "conn" || path.starts_with("conn_") || path.starts_with("conn-")
 }
 
 /// `id_orig_h` (as some shippers flatten it) → `id.orig_h`.
@@ -660,6 +671,11 @@ mod tests {
             Err("ts: missing".to_owned())
         );
         assert!(zeek.parse("[1]").is_err());
+        assert_eq!(
+            zeek.parse(r#"{"_path":"dns","ts":1}"#),
+            Err("_path: `dns` is not a conn log".to_owned())
+        );
+        assert!(zeek.parse(r#"{"_path":"conn","ts":1}"#).is_ok());
         assert!(
             zeek.parse(r#"{"ts":1,"resp_bytes":-4}"#)
                 .is_err_and(|e| e.starts_with("resp_bytes: not a count"))

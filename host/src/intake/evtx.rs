@@ -288,14 +288,14 @@ impl Iterator for EvtxRecords {
 
 /// An error and its causes, `: `-separated (the crate's top-level messages are vague).
 fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+    let mut parts = vec![error.to_string()];
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        parts.push(cause.to_string());
         source = cause.source();
     }
-    text
+    let parts: Vec<&str> = parts.iter().map(|p| p.trim_end_matches('.')).collect();
+    parts.join(": ")
 }
 
 /// The message of a caught panic.

@@ -325,6 +325,19 @@ fn to_event(fields: Vec<(String, String)>) -> Result<Event, String> {
         }
     }
     event.time = time.ok_or("ts: missing")?;
+    if network.transport == Transport::Icmp {
+        // Zeek puts the ICMP type and code in the port columns: not ports
+        if let Some(kind) = src.port.take() {
+            event
+                .attributes
+                .push(("icmp.type".to_owned(), kind.to_string()));
+        }
+        if let Some(code) = dst.port.take() {
+            event
+                .attributes
+                .push(("icmp.code".to_owned(), code.to_string()));
+        }
+    }
     network.protocol_num = ip_proto.or(match network.transport {
         Transport::Tcp => Some(6),
         Transport::Udp => Some(17),
@@ -559,7 +572,12 @@ mod tests {
         );
         assert_eq!(net(&events[3]).direction, Direction::Outbound);
         assert_eq!(net(&events[4]).direction, Direction::Inbound);
-        assert_eq!(net(&events[13]).protocol_num, Some(1));
+        let ping = &events[13];
+        assert_eq!(net(ping).protocol_num, Some(1));
+        assert_eq!(ping.src.as_ref().and_then(|e| e.port), None);
+        assert_eq!(ping.dst.as_ref().and_then(|e| e.port), None);
+        assert_eq!(attr(ping, "icmp.type"), Some("8"));
+        assert_eq!(attr(ping, "icmp.code"), Some("0"));
     }
 
     #[test]

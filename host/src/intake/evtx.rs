@@ -397,7 +397,11 @@ mod tests {
             for event in records.iter().flatten() {
                 assert_eq!(event.source.format, "evtx", "{file}");
                 assert!(event.source.record_id.is_some(), "{file}: record id");
-                assert!(event.time > 1_400_000_000_000, "{file}: time {}", event.time);
+                assert!(
+                    event.time > 1_400_000_000_000,
+                    "{file}: time {}",
+                    event.time
+                );
             }
         }
     }
@@ -435,7 +439,11 @@ mod tests {
         for (i, record) in records.iter().enumerate() {
             let e = record.as_ref().expect_err("refused");
             assert_eq!(e.line, i as u64 + 1, "{e}");
-            assert!(e.to_string().starts_with(&format!("{file}:{}: field", i + 1)), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("{file}:{}: field", i + 1)),
+                "{e}"
+            );
             let raw = e.raw.as_deref().unwrap_or_default();
             assert!(raw.starts_with("{\"Event\""), "{raw}");
             assert!(raw.len() <= RAW_KEPT);

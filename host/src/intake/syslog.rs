@@ -790,6 +790,19 @@ mod tests {
     }
 
     #[test]
+    fn fixtures_are_detected_as_syslog() {
+        let no_pri = NETFILTER.lines().nth(4).unwrap_or_default();
+        for text in [NETFILTER, CEF, no_pri] {
+            let reader = Box::new(text.as_bytes());
+            let (format, records) =
+                crate::intake::from_reader(reader, "fw".to_owned(), crate::intake::Format::Auto)
+                    .expect("readable");
+            assert_eq!(format, crate::intake::Format::Syslog, "{text}");
+            assert!(records.map(|r| r.is_ok()).all(|ok| ok));
+        }
+    }
+
+    #[test]
     fn cef_with_escapes() {
         let events = events(CEF);
         assert_eq!(events.len(), 4);

@@ -110,7 +110,13 @@ pub(crate) fn to_event(rec: &WinRecord, format: &str) -> Result<Option<Event>, S
         }
     }
     let mut f = Fields::new(rec);
-    let mut system_user_used = false;
+    let sysmon = family(rec) == Family::Sysmon;
+    // Sysmon's System user is always the Sysmon service, and its UtcTime repeats the event
+    // time (kept only as a process start time): neither says anything.
+    let mut system_user_used = sysmon;
+    if sysmon && code != 1 {
+        f.raw("UtcTime");
+    }
     match (family(rec), code) {
         (Family::Security, 4624) => logon(&mut f, &mut ev, Activity::Logon),
         (Family::Security, 4625) => {
@@ -240,13 +246,13 @@ impl<'a> Fields<'a> {
             name: self.string(name),
             domain: self.string(domain),
             uid: self.string(sid).filter(|s| s != "S-1-0-0"),
-            logon_id: if logon_id.is_empty() {
-                None
-            } else {
-                self.number(logon_id)
-            },
+            logon_id: self.number(logon_id),
         };
-        some_user(user)
+        // the anonymous subject (`-`, `S-1-0-0`, `0x0`) is no user at all
+        if user.name.is_none() && user.domain.is_none() && user.uid.is_none() {
+            return None;
+        }
+        Some(user)
     }
 
     /// An account written `DOMAIN\name` (Sysmon `User`).

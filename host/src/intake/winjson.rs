@@ -176,7 +176,8 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
     };
     match value {
         Value::Object(map) => {
-            for (k, v) in map {
+            // namespace declarations are XML plumbing, not data
+            for (k, v) in map.iter().filter(|(k, _)| !k.starts_with("xmlns")) {
                 match k.as_str() {
                     "#text" => flatten(prefix, v, out),
                     "#attributes" => flatten(prefix, v, out),

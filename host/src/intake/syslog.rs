@@ -794,11 +794,11 @@ mod tests {
         let no_pri = NETFILTER.lines().nth(4).unwrap_or_default();
         for text in [NETFILTER, CEF, no_pri] {
             let reader = Box::new(text.as_bytes());
-            let (format, records) =
+            let (format, mut records) =
                 crate::intake::from_reader(reader, "fw".to_owned(), crate::intake::Format::Auto)
                     .expect("readable");
             assert_eq!(format, crate::intake::Format::Syslog, "{text}");
-            assert!(records.map(|r| r.is_ok()).all(|ok| ok));
+            assert!(records.all(|r| r.is_ok()));
         }
     }
 

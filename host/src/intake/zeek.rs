@@ -584,11 +584,11 @@ mod tests {
     fn fixtures_are_detected_as_zeek() {
         for text in [TWO_BLOCKS, UNDERSCORED] {
             let reader = Box::new(text.as_bytes());
-            let (format, records) =
+            let (format, mut records) =
                 crate::intake::from_reader(reader, "conn".to_owned(), crate::intake::Format::Auto)
                     .expect("readable");
             assert_eq!(format, crate::intake::Format::ZeekConn);
-            assert!(records.map(|r| r.is_ok()).all(|ok| ok));
+            assert!(records.all(|r| r.is_ok()));
         }
     }
 

@@ -62,9 +62,19 @@ pub(crate) fn event_from_ocsf(v: &Value) -> Result<Event, String> {
             if let Some(logon_id) = hex_or_decimal(v, "session.uid")? {
                 event.user.get_or_insert_with(User::default).logon_id = Some(logon_id);
             }
+            // no typed home: kept for rules as attributes
+            for path in ["is_mfa", "is_remote", "is_new_logon"] {
+                if let Some(text) = string(v, path)? {
+                    event.attributes.push((path.to_owned(), text));
+                }
+            }
         }
         EventClass::Process => {
             event.process = process(v, "process")?;
+            // the account the launched process runs as
+            if event.user.is_none() {
+                event.user = user(v, "process.user")?;
+            }
             // OCSF names the launcher `actor.process`; its parent is the launched one's.
             if let (Some(p), Some(actor)) = (event.process.as_mut(), &event.actor.process) {
                 p.parent_pid = p.parent_pid.or(actor.pid);
@@ -721,6 +731,10 @@ mod tests {
             Some("SHA256=de96a6e69944335375dc1ac238336066889d9ffc7d73628ef4fe1b1b160ab32c")
         );
         assert_eq!(p.parent_pid, Some(5100));
+        assert_eq!(
+            e.user.as_ref().and_then(|u| u.uid.as_deref()),
+            actor.uid.as_deref()
+        );
         assert_eq!(parent.image, p.parent_image);
         assert!(
             p.parent_image
@@ -757,6 +771,10 @@ mod tests {
         assert_eq!(
             attr(e, "status_detail"),
             Some("Unknown user name or bad password.")
+        );
+        assert_eq!(
+            (attr(e, "is_mfa"), attr(e, "is_remote")),
+            (Some("false"), Some("true"))
         );
 
         let e = &events[2];

@@ -37,10 +37,7 @@ impl Syslog {
 impl LineAdapter for Syslog {
     fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
         let header = self.header(line)?;
-        let mut event = Event {
-            time: header.time.unwrap_or_default(),
-            ..Event::default()
-        };
+        let mut event = Event::default();
         event.source.format = "syslog".to_owned();
         event.device.hostname = header.host.map(str::to_owned);
         if let Some(pri) = header.pri {
@@ -116,17 +113,14 @@ impl Syslog {
             header.pri = pri;
             return Ok(header);
         }
-        let mut header = self.rfc3164(rest).map_err(|why| match pri {
-            Some(_) => format!("after the PRI: {why}"),
-            None => format!("not syslog: {why}"),
-        })?;
+        let mut header = self.rfc3164(rest, pri.is_some())?;
         header.pri = pri;
         Ok(header)
     }
 
     /// `Mmm dd hh:mm:ss HOST TAG[PID]: MSG`; the host and the tag may be missing. An RFC 3339
     /// time in place of the BSD one (rsyslog's high-precision format) is accepted.
-    fn rfc3164<'a>(&self, text: &'a str) -> Result<Header<'a>, String> {
+    fn rfc3164<'a>(&self, text: &'a str, after_pri: bool) -> Result<Header<'a>, String> {
         let (time, rest) = match bsd_time(text) {
             Some(parts) => {
                 let ms = self.bsd_time_ms(parts)?;
@@ -135,9 +129,12 @@ impl Syslog {
             None => {
                 let (word, rest) = split_word(text);
                 let ms = word.parse::<jiff::Timestamp>().map_err(|_| {
-                    "expected `<PRI>`, an RFC 3164 time (`Mmm dd hh:mm:ss`) or an RFC 3339 time \
-                     at the start"
-                        .to_owned()
+                    let expected = "an RFC 3164 time (`Mmm dd hh:mm:ss`) or an RFC 3339 time";
+                    if after_pri {
+                        format!("after the PRI: expected an RFC 5424 version, {expected}")
+                    } else {
+                        format!("not syslog: expected `<PRI>`, {expected} at the start")
+                    }
                 })?;
                 (ms.as_millisecond(), rest)
             }
@@ -394,7 +391,8 @@ fn netfilter_payload(msg: &str, at: usize, event: &mut Event) -> Result<(), Stri
             "SPT" => src.port = Some(parse_port(key, value)?),
             "DPT" => dst.port = Some(parse_port(key, value)?),
             "PROTO" => (network.transport, network.protocol_num) = protocol(key, value)?,
-            "LEN" => {
+            // the IP packet's length; a second `LEN` (the UDP header's) is an attribute
+            "LEN" if network.bytes_out.is_none() => {
                 network.bytes_out =
                     Some(value.parse().map_err(|_| bad(key, "not a length", value))?);
                 network.packets_out = Some(1);
@@ -763,6 +761,8 @@ mod tests {
         assert_eq!(net(&events[2]).direction, Direction::Outbound);
         assert_eq!(net(&events[2]).protocol_num, Some(17));
         assert_eq!(events[2].activity, Activity::Traffic);
+        assert_eq!(net(&events[2]).bytes_out, Some(52));
+        assert_eq!(attr(&events[2], "LEN"), Some("32"));
         // 3164 with PRI: the year comes from the adapter; the kernel stamp is kept
         let icmp = &events[3];
         assert_eq!(icmp.time, 1_714_557_603_000);
@@ -906,7 +906,11 @@ mod tests {
                 "<13>1 2024-05-01T10:00:00Z h a - - [x a=\"b",
                 "value not closed",
             ),
-            ("<13>garbage", "after the PRI: expected"),
+            ("<13>garbage", "after the PRI: expected an RFC 5424 version"),
+            (
+                "Feb 30 10:00:00 h a: b",
+                "RFC 3164 time in 2024 (the reference year)",
+            ),
             (
                 "May  1 10:00:00 fw kernel: DROP IN=eth0 SRC=1.2.3 DST=1.2.3.4",
                 "SRC: not an IP address: \"1.2.3\"",

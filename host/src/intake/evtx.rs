@@ -82,19 +82,13 @@ impl EvtxRecords {
                 format!("{name}: not a readable EVTX file: {why}"),
             )
         };
-        let mut damage = Vec::new();
         // The parser ignores a partial last chunk. Padded with zeros, its records before the
-        // cut are read, and the cut one is reported.
+        // cut are read, and the cut is reported.
         let tail = buffer.len().saturating_sub(FILE_HEADER_BYTES) % CHUNK_BYTES;
+        let whole_chunks = buffer.len().saturating_sub(FILE_HEADER_BYTES) / CHUNK_BYTES;
         if buffer.len() > FILE_HEADER_BYTES && tail != 0 {
-            let chunk = (buffer.len() - FILE_HEADER_BYTES) / CHUNK_BYTES;
-            damage.push(format!(
-                "the file ends {tail} bytes into chunk {chunk} (of {CHUNK_BYTES}): truncated, \
-                 records past the cut are lost"
-            ));
             buffer.resize(buffer.len() + CHUNK_BYTES - tail, 0);
         }
-        let chunks_held = buffer.len().saturating_sub(FILE_HEADER_BYTES) / CHUNK_BYTES;
         let parser = catch_unwind(move || EvtxParser::from_buffer(buffer))
             .map_err(|panic| invalid(format!("the parser panicked: {}", panic_text(&panic))))?
             .map_err(|e| invalid(error_chain(&e)))?;
@@ -104,9 +98,15 @@ impl EvtxRecords {
         // The header's count lags behind in a log copied while open, so only more chunks than
         // the file holds is damage.
         let chunks_named = usize::from(parser.header().chunk_count);
-        if chunks_named > chunks_held {
+        let mut damage = Vec::new();
+        if tail != 0 {
             damage.push(format!(
-                "the file header names {chunks_named} chunks, the file holds {chunks_held}: \
+                "the file ends {tail} bytes into chunk {whole_chunks} (of {CHUNK_BYTES}; the \
+                 header names {chunks_named} chunks): truncated, records past the cut are lost"
+            ));
+        } else if chunks_named > whole_chunks {
+            damage.push(format!(
+                "the file header names {chunks_named} chunks, the file holds {whole_chunks}: \
                  truncated, the missing chunks' records are lost"
             ));
         }
@@ -530,6 +530,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cut_inside_a_chunk_keeps_the_records_before_it() {
+        let (file, _) = CC0[2];
+        let bytes = std::fs::read(format!("{CC0_DIR}/{file}")).expect("CC0 sample");
+        let records = read_bytes(bytes[..100_000].to_vec(), "cut.evtx", every_record)
+            .expect("a cut log opens");
+        let (events, errors): (Vec<_>, Vec<_>) = records.into_iter().partition(Result::is_ok);
+        // chunk 0 whole, chunk 1 up to its 30,368th byte
+        assert_eq!(events.len(), 140);
+        let messages: Vec<String> = errors
+            .iter()
+            .filter_map(|e| e.as_ref().err().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "cut.evtx:141: the file ends 30368 bytes into chunk 1 (of 65536; the header names 8 \
+              chunks): truncated, records past the cut are lost"
+            ]
+        );
     }
 
     #[test]

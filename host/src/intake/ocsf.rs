@@ -35,7 +35,14 @@ impl LineAdapter for Ocsf {
 /// One OCSF event into a normalized event.
 pub(crate) fn event_from_ocsf(v: &Value) -> Result<Event, String> {
     let class_uid = uint::<u32>(v, "class_uid")?.ok_or("field `class_uid`: missing")?;
-    let class = EventClass::from_ocsf_uid(class_uid).unwrap_or(EventClass::Other);
+    // Only the classes mapped here; the rest (Script Activity 1009 included, whose OCSF
+    // fields are not read yet) keep all their fields as attributes.
+    let class = match class_uid {
+        1001 | 1006 | 1007 | 3002 | 4001 | 4002 | 4003 | 201001 | 201002 => {
+            EventClass::from_ocsf_uid(class_uid).unwrap_or(EventClass::Other)
+        }
+        _ => EventClass::Other,
+    };
     let activity_id = uint::<u32>(v, "activity_id")?.unwrap_or(0);
     let mut event = Event {
         time: time(v)?,
@@ -974,6 +981,14 @@ mod tests {
         for (message, start) in messages.iter().zip(expected) {
             assert!(message.starts_with(start), "{message} should start {start}");
         }
+    }
+
+    #[test]
+    fn script_activity_is_not_read_yet_and_stays_whole() {
+        let line = r#"{"class_uid":1009,"activity_id":1,"time":1,"script":{"script_content":"x"}}"#;
+        let e = Ocsf.parse(line).expect("reads").expect("an event");
+        assert_eq!((e.class, e.activity), (EventClass::Other, Activity::Other));
+        assert_eq!(attr(&e, "script.script_content"), Some("x"));
     }
 
     #[test]

@@ -604,7 +604,7 @@ fn uint<T: TryFrom<u64>>(v: &Value, path: &str) -> Result<Option<T>, String> {
         }
     };
     let text = || at(v, path).map(Value::to_string).unwrap_or_default();
-    let n = n.ok_or_else(|| format!("field `{path}`: {} is not a whole number", text()))?;
+    let n = n.ok_or_else(|| format!("field `{path}`: {} is not a whole number ≥ 0", text()))?;
     T::try_from(n)
         .map(Some)
         .map_err(|_| format!("field `{path}`: {n} is out of range"))

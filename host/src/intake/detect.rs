@@ -41,7 +41,7 @@ pub fn detect_line(first: &str) -> Result<Format, String> {
     if first.starts_with('<') && first[1..].chars().take_while(char::is_ascii_digit).count() > 0 {
         return Ok(Format::Syslog);
     }
-    if is_bsd_syslog_time(first) {
+    if is_bsd_syslog_time(first) || is_rfc3339_syslog(first) {
         return Ok(Format::Syslog);
     }
     if !first.starts_with('{') {
@@ -55,7 +55,7 @@ pub fn detect_line(first: &str) -> Result<Format, String> {
         Format::WineventJson
     } else if has("winlog") || has("ecs") || has("agent") && has("@timestamp") {
         Format::Ecs
-    } else if has("id.orig_h") || has("id_orig_h") {
+    } else if has("id.orig_h") || has("id_orig_h") || has("orig_h") && has("resp_h") {
         Format::ZeekConn
     } else if has("type_uid") || has("category_uid") || has("metadata") {
         Format::Ocsf
@@ -64,6 +64,18 @@ pub fn detect_line(first: &str) -> Result<Format, String> {
     } else {
         return Err("a JSON line of no known shape".to_owned());
     })
+}
+
+/// `2024-05-01T10:00:00Z host tag: …`: rsyslog's format, an RFC 3339 time in place of the
+/// RFC 3164 one, without a PRI part.
+fn is_rfc3339_syslog(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    line.len() > 20
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && line.split_whitespace().nth(2).is_some()
 }
 
 /// `Jan  5 10:00:00 …`: an RFC 3164 line without a PRI part.
@@ -87,13 +99,36 @@ mod tests {
     fn detects_each_format_from_its_first_line() {
         let cases = [
             ("#separator \\x09", Format::ZeekConn),
-            ("<134>1 2024-05-01T10:00:00Z fw kernel - - - IN=eth0", Format::Syslog),
+            (
+                "<134>1 2024-05-01T10:00:00Z fw kernel - - - IN=eth0",
+                Format::Syslog,
+            ),
             ("Jan  5 10:00:00 fw kernel: DROP IN=eth0", Format::Syslog),
-            (r#"{"Event":{"System":{"EventID":4624}}}"#, Format::WineventJson),
-            (r#"{"EventID":4624,"Channel":"Security","Hostname":"DC"}"#, Format::WineventJson),
-            (r#"{"@timestamp":"x","winlog":{"event_id":4624}}"#, Format::Ecs),
+            (
+                "2024-05-01T10:00:00.123Z fw kernel: DROP IN=eth0",
+                Format::Syslog,
+            ),
+            (
+                r#"{"ts":1.0,"id":{"orig_h":"10.0.0.1","resp_h":"10.0.0.2"}}"#,
+                Format::ZeekConn,
+            ),
+            (
+                r#"{"Event":{"System":{"EventID":4624}}}"#,
+                Format::WineventJson,
+            ),
+            (
+                r#"{"EventID":4624,"Channel":"Security","Hostname":"DC"}"#,
+                Format::WineventJson,
+            ),
+            (
+                r#"{"@timestamp":"x","winlog":{"event_id":4624}}"#,
+                Format::Ecs,
+            ),
             (r#"{"ts":1.0,"id.orig_h":"10.0.0.1"}"#, Format::ZeekConn),
-            (r#"{"class_uid":3002,"metadata":{"version":"1.3.0"}}"#, Format::Ocsf),
+            (
+                r#"{"class_uid":3002,"metadata":{"version":"1.3.0"}}"#,
+                Format::Ocsf,
+            ),
             (r#"{"time":1,"class":"process"}"#, Format::Ndjson),
         ];
         for (line, format) in cases {

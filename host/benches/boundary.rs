@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use rule_office_spawns_shell::{OFFICE, SHELLS};
 use yagura::event::{
     Activity, Actor, Device, Disposition, Endpoint, Event, EventClass, Network, Process, Source,
     Transport, User,
@@ -25,7 +26,6 @@ use yagura::event::{
 use yagura::finding::{Finding, Severity};
 use yagura::sandbox::{BatchBuilder, RuleInstance, Sandbox};
 use yagura::state::{RuleState, StateLimits};
-use rule_office_spawns_shell::{OFFICE, SHELLS};
 use yagura_sdk::matchers::{NameSet, basename};
 
 const BATCH_SIZES: [usize; 3] = [1, 256, 1024];

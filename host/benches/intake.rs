@@ -115,17 +115,58 @@ fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
 fn main() {
     let shared = root().join("../shared/data");
     let candidates: Vec<(&str, Format, bool, PathBuf)> = vec![
-        ("normalized", Format::Ndjson, true, root().join("examples/events/sample.ndjson")),
-        ("winevent-json (OTRF)", Format::WineventJson, true,
-            shared.join("otrf/empire_psexec_dcerpc_tcp_svcctl_2020-09-20121608.json.gz")),
-        ("winevent-json (committed)", Format::WineventJson, true, first_file(&root().join("tests/data/windows"))),
-        ("ecs", Format::Ecs, true, first_file(&root().join("tests/data/ecs"))),
-        ("ocsf", Format::Ocsf, true, first_file(&root().join("tests/data/ocsf"))),
-        ("zeek-conn json", Format::ZeekConn, true, shared.join("flows/masscan_tcp_0_1000.conn.jsonl")),
-        ("zeek-conn tsv", Format::ZeekConn, false, shared.join("zeek/portscan.conn.log")),
-        ("syslog", Format::Syslog, false, first_file(&root().join("tests/data/network"))),
+        (
+            "normalized",
+            Format::Ndjson,
+            true,
+            root().join("examples/events/sample.ndjson"),
+        ),
+        (
+            "winevent-json (OTRF)",
+            Format::WineventJson,
+            true,
+            shared.join("otrf/empire_psexec_dcerpc_tcp_svcctl_2020-09-20121608.json.gz"),
+        ),
+        (
+            "winevent-json (committed)",
+            Format::WineventJson,
+            true,
+            first_file(&root().join("tests/data/windows")),
+        ),
+        (
+            "ecs",
+            Format::Ecs,
+            true,
+            first_file(&root().join("tests/data/ecs")),
+        ),
+        (
+            "ocsf",
+            Format::Ocsf,
+            true,
+            first_file(&root().join("tests/data/ocsf")),
+        ),
+        (
+            "zeek-conn json",
+            Format::ZeekConn,
+            true,
+            shared.join("flows/masscan_tcp_0_1000.conn.jsonl"),
+        ),
+        (
+            "zeek-conn tsv",
+            Format::ZeekConn,
+            false,
+            shared.join("zeek/portscan.conn.log"),
+        ),
+        (
+            "syslog",
+            Format::Syslog,
+            false,
+            first_file(&root().join("tests/data/network")),
+        ),
     ];
-    println!("Yagura intake benchmark: median of 5 passes; adapter vs parse-only baseline of the same bytes");
+    println!(
+        "Yagura intake benchmark: median of 5 passes; adapter vs parse-only baseline of the same bytes"
+    );
     println!(
         "{:<26} {:>9} {:>8} {:>12} {:>9} {:>12} {:>9} {:>7}",
         "format", "lines", "MiB", "adapter ev/s", "MB/s", "baseline/s", "MB/s", "ratio"
@@ -138,7 +179,10 @@ fn main() {
         let input = repeated(&bytes);
         let mib = input.len() as f64 / (1 << 20) as f64;
         let (events, rejected) = adapter_pass(format, &input);
-        let lines = input.split(|b| *b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#")).count();
+        let lines = input
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .count();
         let adapter = median_secs(5, || {
             black_box(adapter_pass(format, &input));
         });
@@ -152,22 +196,37 @@ fn main() {
             lines as f64 / baseline,
             mib / baseline,
             100.0 * baseline / adapter,
-            if rejected > 0 { format!("  ({rejected} rejected)") } else { String::new() }
+            if rejected > 0 {
+                format!("  ({rejected} rejected)")
+            } else {
+                String::new()
+            }
         );
     }
     // EVTX: binary, no line baseline; report the adapter alone.
-    for path in [shared.join("evtx-cc0/system_7045_mass_service_install_tchopper.evtx"), root().join("tests/data/evtx/system_7045_mass_service_install_tchopper.evtx")] {
+    for path in [
+        shared.join("evtx-cc0/system_7045_mass_service_install_tchopper.evtx"),
+        root().join("tests/data/evtx/system_7045_mass_service_install_tchopper.evtx"),
+    ] {
         if let Some(bytes) = load(&path) {
             let mib = bytes.len() as f64 / (1 << 20) as f64;
             let (events, _) = adapter_pass(Format::Evtx, &bytes);
             let secs = median_secs(5, || {
                 black_box(adapter_pass(Format::Evtx, &bytes));
             });
-            println!("{:<26} {:>9} {mib:>8.1} {:>12.0} {:>9.1}", "evtx", events, events as f64 / secs, mib / secs);
+            println!(
+                "{:<26} {:>9} {mib:>8.1} {:>12.0} {:>9.1}",
+                "evtx",
+                events,
+                events as f64 / secs,
+                mib / secs
+            );
             break;
         }
     }
-    println!("ratio: adapter throughput as a share of the baseline's (bytes per second); target ≥ 50 % for JSON adapters.");
+    println!(
+        "ratio: adapter throughput as a share of the baseline's (bytes per second); target ≥ 50 % for JSON adapters."
+    );
 }
 
 fn first_file(dir: &Path) -> PathBuf {
@@ -176,5 +235,8 @@ fn first_file(dir: &Path) -> PathBuf {
         .unwrap_or_default();
     files.retain(|p| !p.extension().is_some_and(|x| x == "md" || x == "evtx"));
     files.sort();
-    files.into_iter().next().unwrap_or_else(|| dir.join("(none)"))
+    files
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| dir.join("(none)"))
 }

@@ -202,8 +202,9 @@ pub fn run_replay(
 
     let mut dead_letter = match &args.dead_letter {
         Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create the dead-letter file {}", path.display()))?,
+            std::fs::File::create(path).with_context(|| {
+                format!("cannot create the dead-letter file {}", path.display())
+            })?,
         )),
         None => None,
     };

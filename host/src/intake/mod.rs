@@ -141,14 +141,12 @@ pub fn from_reader(
     };
     let records: Records = match format {
         Format::Evtx => evtx::records(reader, name)?,
-        Format::Auto | Format::Ndjson => Box::new(LineReader::new(
-            reader,
-            name,
-            normalized::Normalized,
-        )),
-        Format::Ocsf => Box::new(LineReader::new(reader, name, ocsf::Ocsf::default())),
-        Format::WineventJson => Box::new(LineReader::new(reader, name, winjson::WinJson::default())),
-        Format::Ecs => Box::new(LineReader::new(reader, name, ecs::Ecs::default())),
+        Format::Auto | Format::Ndjson => {
+            Box::new(LineReader::new(reader, name, normalized::Normalized))
+        }
+        Format::Ocsf => Box::new(LineReader::new(reader, name, ocsf::Ocsf)),
+        Format::WineventJson => Box::new(LineReader::new(reader, name, winjson::WinJson)),
+        Format::Ecs => Box::new(LineReader::new(reader, name, ecs::Ecs)),
         Format::ZeekConn => Box::new(LineReader::new(reader, name, zeek::ZeekConn::default())),
         Format::Syslog => Box::new(LineReader::new(reader, name, syslog::Syslog::default())),
     };

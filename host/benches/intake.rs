@@ -233,7 +233,17 @@ fn first_file(dir: &Path) -> PathBuf {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    files.retain(|p| !p.extension().is_some_and(|x| x == "md" || x == "evtx"));
+    // data files only, and not the adapters' deliberately broken fixtures (`bad.*`)
+    files.retain(|p| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        [".json.gz", ".jsonl", ".ndjson", ".json", ".log"]
+            .iter()
+            .any(|x| name.ends_with(x))
+            && !name.starts_with("bad")
+    });
     files.sort();
     files
         .into_iter()

@@ -88,7 +88,7 @@ fn every_shared_sample_reads_without_a_dead_letter() {
 fn committed_samples_read_without_a_dead_letter() {
     let data = root().join("tests/data");
     let mut read_any = false;
-    for dir in ["windows", "evtx", "ocsf", "network"] {
+    for dir in ["windows", "evtx", "ocsf", "network", "ecs"] {
         let samples = files(
             &data.join(dir),
             &[".json.gz", ".jsonl", ".ndjson", ".evtx", ".log", ".json"],

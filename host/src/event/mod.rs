@@ -6,26 +6,32 @@
 //! the WIT are numbers or enum names here too, so a rule reads them without parsing.
 
 mod json;
+mod schema;
 
 use std::net::IpAddr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use json::{EventParseError, format_guid, format_rfc3339_ms, parse_event};
+pub use schema::event_schema;
 
 /// One normalized security event.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = schema::class_alias)]
 pub struct Event {
     /// Ingest sequence number, assigned by the host (input values are replaced).
     #[serde(default)]
     pub seq: u64,
     /// Event time in ms since the Unix epoch, UTC. JSON: a number of ms or an RFC 3339 string.
     #[serde(with = "json::time_ms")]
+    #[schemars(schema_with = "schema::time_ms")]
     pub time: i64,
     /// OCSF class. JSON: `class` by name (`"process"`) or by OCSF number (`1007`);
     /// `class_uid` is accepted as another name for the field.
     #[serde(alias = "class_uid", with = "json::class")]
+    #[schemars(schema_with = "schema::class")]
     pub class: EventClass,
     #[serde(default)]
     pub activity: Activity,
@@ -66,13 +72,16 @@ pub struct Event {
         with = "json::attributes",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(schema_with = "schema::unmapped")]
     pub attributes: Vec<(String, String)>,
 }
 
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(
+            Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema,
+        )]
         pub enum $name {
             #[default]
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
@@ -144,21 +153,28 @@ impl EventClass {
         }
     }
 
+    /// Every OCSF class_uid Yagura accepts, with the class it maps to (both registry classes
+    /// map to `registry`). `from_ocsf_uid` and the JSON Schema read this table.
+    pub const OCSF_UIDS: &'static [(u32, EventClass)] = &[
+        (3002, EventClass::Authentication),
+        (1007, EventClass::Process),
+        (4001, EventClass::Network),
+        (1001, EventClass::File),
+        (201001, EventClass::Registry),
+        (201002, EventClass::Registry),
+        (4003, EventClass::Dns),
+        (4002, EventClass::Http),
+        (1006, EventClass::Job),
+        (1009, EventClass::Script),
+        (0, EventClass::Other),
+    ];
+
     /// The class for an OCSF class_uid, if Yagura models it.
     pub fn from_ocsf_uid(uid: u32) -> Option<EventClass> {
-        Some(match uid {
-            3002 => EventClass::Authentication,
-            1007 => EventClass::Process,
-            4001 => EventClass::Network,
-            1001 => EventClass::File,
-            201001 | 201002 => EventClass::Registry,
-            4003 => EventClass::Dns,
-            4002 => EventClass::Http,
-            1006 => EventClass::Job,
-            1009 => EventClass::Script,
-            0 => EventClass::Other,
-            _ => return None,
-        })
+        Self::OCSF_UIDS
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, class)| *class)
     }
 
     /// A one-bit mask, for subscription sets.
@@ -329,7 +345,7 @@ impl Event {
 }
 
 /// Where the event came from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// The adapter that produced the event (`ocsf`, `evtx`, …); `json` when read as normalized JSON.
@@ -347,7 +363,7 @@ pub struct Source {
 }
 
 /// The host the event was recorded on.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Device {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,11 +371,12 @@ pub struct Device {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::opt_ip")]
     pub ip: Option<IpAddr>,
 }
 
 /// An account.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -375,12 +392,13 @@ pub struct User {
         with = "json::opt_hex_u64",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_hex_u64")]
     pub logon_id: Option<u64>,
 }
 
 /// A process. For a launch, the parent is the event's `actor.process`; adapters also fill the
 /// `parent_*` fields here when the source has them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -391,6 +409,7 @@ pub struct Process {
         with = "json::opt_guid",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_guid")]
     pub guid: Option<u128>,
     /// Full image path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -409,6 +428,7 @@ pub struct Process {
         with = "json::opt_time_ms",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_time_ms")]
     pub start_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_pid: Option<u32>,
@@ -417,6 +437,7 @@ pub struct Process {
         with = "json::opt_guid",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_guid")]
     pub parent_guid: Option<u128>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_image: Option<String>,
@@ -425,7 +446,7 @@ pub struct Process {
 }
 
 /// Who acted.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,10 +462,11 @@ impl Actor {
 }
 
 /// One end of a connection or authentication.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::opt_ip")]
     pub ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -453,7 +475,7 @@ pub struct Endpoint {
 }
 
 /// Authentication details.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -470,6 +492,7 @@ pub struct Auth {
         with = "json::opt_hex_u32",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_hex_u32")]
     pub status_code: Option<u32>,
     #[serde(default)]
     pub elevated: bool,
@@ -480,17 +503,19 @@ pub struct Auth {
         with = "json::opt_hex_u32",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_hex_u32")]
     pub ticket_options: Option<u32>,
     #[serde(
         default,
         with = "json::opt_hex_u32",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_hex_u32")]
     pub ticket_encryption: Option<u32>,
 }
 
 /// Network details.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     #[serde(default)]
@@ -516,7 +541,7 @@ pub struct Network {
 }
 
 /// A file, or a file-share access.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -532,11 +557,12 @@ pub struct File {
         with = "json::opt_hex_u32",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "schema::opt_hex_u32")]
     pub access_mask: Option<u32>,
 }
 
 /// A registry key or value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -548,7 +574,7 @@ pub struct Registry {
 }
 
 /// A service or scheduled task being installed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     #[serde(default)]
@@ -564,7 +590,7 @@ pub struct Job {
 }
 
 /// Script execution.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Script {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -580,7 +606,7 @@ pub struct Script {
 }
 
 /// DNS query or HTTP request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -613,5 +639,9 @@ mod tests {
             assert_eq!(EventClass::from_ocsf_uid(class.ocsf_uid()), Some(*class));
         }
         assert_eq!(EventClass::from_ocsf_uid(4242), None);
+        assert_eq!(
+            EventClass::from_ocsf_uid(201002),
+            Some(EventClass::Registry)
+        );
     }
 }

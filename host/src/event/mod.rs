@@ -14,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use json::{EventParseError, format_guid, format_rfc3339_ms, parse_event};
+pub(crate) use json::{parse_guid, parse_hex_or_decimal};
 pub use schema::event_schema;
 
 /// One normalized security event.

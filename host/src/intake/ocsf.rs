@@ -7,6 +7,7 @@
 //! error naming it (``field `src_endpoint.port`: …``); fields Yagura has no place for are
 //! left out, except `unmapped`, which becomes attributes.
 
+use crate::event::{parse_guid, parse_hex_or_decimal};
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
@@ -613,13 +614,7 @@ fn uint<T: TryFrom<u64>>(v: &Value, path: &str) -> Result<Option<T>, String> {
 /// A `0x…` hex or decimal number, as Windows ids are written (`session.uid`, `status_code`).
 /// A value that is neither is left out: these fields are free text in OCSF.
 fn hex_or_decimal(v: &Value, path: &str) -> Result<Option<u64>, String> {
-    Ok(string(v, path)?.and_then(|s| {
-        let s = s.trim();
-        match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            Some(hex) => u64::from_str_radix(hex, 16).ok(),
-            None => s.parse().ok(),
-        }
-    }))
+    Ok(string(v, path)?.and_then(|s| parse_hex_or_decimal(&s)))
 }
 
 fn ip(v: &Value, path: &str) -> Result<Option<IpAddr>, String> {
@@ -634,18 +629,7 @@ fn ip(v: &Value, path: &str) -> Result<Option<IpAddr>, String> {
 
 /// A GUID from an OCSF `uid`; other uids (Linux, EDR-specific) are not GUIDs and are left out.
 fn guid(v: &Value, path: &str) -> Result<Option<u128>, String> {
-    Ok(string(v, path)?.and_then(|s| {
-        let hex: String = s
-            .trim()
-            .trim_start_matches('{')
-            .trim_end_matches('}')
-            .chars()
-            .filter(|c| *c != '-')
-            .collect();
-        (hex.len() == 32)
-            .then(|| u128::from_str_radix(&hex, 16).ok())
-            .flatten()
-    }))
+    Ok(string(v, path)?.and_then(|s| parse_guid(&s)))
 }
 
 fn kind(v: &Value) -> &'static str {

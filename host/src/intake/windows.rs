@@ -331,20 +331,7 @@ pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
     }
 }
 
-/// A GUID with or without braces and dashes.
-pub(crate) fn parse_guid(text: &str) -> Option<u128> {
-    let hex: String = text
-        .trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    u128::from_str_radix(&hex, 16).ok()
-}
+pub(crate) use crate::event::parse_guid;
 
 /// `DOMAIN\name` or `name@domain` into a user.
 pub(crate) fn split_account(text: &str) -> User {

@@ -122,6 +122,12 @@ impl EvtxRecords {
         })
     }
 
+    /// Where an error without a record id goes: after the last record read. Record ids come
+    /// from the file, so the last one may be `u64::MAX`.
+    fn next_line(&self) -> u64 {
+        self.last_id.saturating_add(1)
+    }
+
     fn error(&self, line: u64, message: String, raw: Option<String>) -> IntakeError {
         IntakeError {
             source_name: self.name.clone(),
@@ -146,7 +152,7 @@ impl EvtxRecords {
                      is skipped",
                     panic_text(&panic)
                 );
-                let error = self.error(self.last_id + 1, message, None);
+                let error = self.error(self.next_line(), message, None);
                 self.pending.push_back(Err(error));
                 self.report_damage();
                 return true;
@@ -160,7 +166,7 @@ impl EvtxRecords {
             }
             Some(Err(e)) => {
                 let message = format!("{}; its records are skipped", error_chain(&e));
-                let error = self.error(self.last_id + 1, message, None);
+                let error = self.error(self.next_line(), message, None);
                 self.pending.push_back(Err(error));
                 true
             }
@@ -173,7 +179,7 @@ impl EvtxRecords {
 
     /// Queues the layout damage found when opening, once the chunks are done.
     fn report_damage(&mut self) {
-        let line = self.last_id + 1;
+        let line = self.next_line();
         for message in std::mem::take(&mut self.damage) {
             let error = self.error(line, message, None);
             self.pending.push_back(Err(error));
@@ -192,7 +198,7 @@ impl EvtxRecords {
                     "chunk {number}: {}; its records are skipped",
                     error_chain(&e)
                 );
-                let error = self.error(self.last_id + 1, message, None);
+                let error = self.error(self.next_line(), message, None);
                 self.pending.push_back(Err(error));
                 return;
             }
@@ -201,7 +207,7 @@ impl EvtxRecords {
                     "chunk {number}: the EVTX parser panicked ({}); its records are skipped",
                     panic_text(&panic)
                 );
-                let error = self.error(self.last_id + 1, message, None);
+                let error = self.error(self.next_line(), message, None);
                 self.pending.push_back(Err(error));
                 return;
             }
@@ -223,7 +229,7 @@ impl EvtxRecords {
                         self.last_id,
                         panic_text(&panic)
                     );
-                    let error = self.error(self.last_id + 1, message, None);
+                    let error = self.error(self.next_line(), message, None);
                     self.pending.push_back(Err(error));
                     break;
                 }
@@ -236,7 +242,7 @@ impl EvtxRecords {
                 Err(e) => {
                     let line = match &e {
                         evtx::err::EvtxError::FailedToParseRecord { record_id, .. } => *record_id,
-                        _ => self.last_id + 1,
+                        _ => self.next_line(),
                     };
                     self.last_id = line;
                     let message = format!("chunk {number}: {}", error_chain(&e));
@@ -582,5 +588,45 @@ mod tests {
                 read_damaged(bytes, &format!("{file} round {round}"));
             }
         }
+    }
+
+    #[test]
+    fn a_record_id_of_u64_max_does_not_overflow_the_next_line() {
+        // Found by fuzzing (fuzz/, target `evtx`): errors with no record id of their own go
+        // to the line after the last record's id, which comes from the file.
+        let (file, _) = CC0[1];
+        let mut bytes = std::fs::read(format!("{CC0_DIR}/{file}")).expect("CC0 sample");
+        // the last record of the one chunk gets id u64::MAX (record: `**\0\0`, size, id)
+        let chunk = 4096;
+        let mut at = chunk + 512;
+        let mut last = at;
+        while bytes[at..at + 4] == *b"**\0\0" {
+            last = at;
+            let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+            at += size as usize;
+        }
+        bytes[last + 8..last + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        bytes[chunk + 16..chunk + 24].copy_from_slice(&u64::MAX.to_le_bytes());
+        bytes[chunk + 32..chunk + 40].copy_from_slice(&u64::MAX.to_le_bytes());
+        // and the file header names a second chunk the file does not hold: damage, reported
+        // after the last record
+        bytes[42..44].copy_from_slice(&2u16.to_le_bytes());
+        let records = read_bytes(bytes, "max.evtx", every_record).expect("the log opens");
+        let ids: Vec<u64> = records
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .filter_map(|e| e.source.record_id)
+            .collect();
+        assert_eq!(ids.last(), Some(&u64::MAX), "{ids:?}");
+        let lines: Vec<u64> = records
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(
+            lines,
+            [u64::MAX],
+            "the damage goes after the last record, saturated"
+        );
     }
 }

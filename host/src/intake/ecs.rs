@@ -8,6 +8,7 @@
 //! Unused fields become attributes, except Beats' and Elastic Agent's own metadata
 //! (docs/adapters-windows.md).
 
+use super::common::dns_type;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -532,22 +533,6 @@ fn network(doc: &mut Doc) -> Network {
 
 fn some_network(doc: &mut Doc) -> Option<Network> {
     some(network(doc))
-}
-
-fn dns_type(name: &str) -> Option<u16> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "A" => 1,
-        "NS" => 2,
-        "CNAME" => 5,
-        "SOA" => 6,
-        "PTR" => 12,
-        "MX" => 15,
-        "TXT" => 16,
-        "AAAA" => 28,
-        "SRV" => 33,
-        "ANY" => 255,
-        other => return other.parse().ok(),
-    })
 }
 
 #[cfg(test)]

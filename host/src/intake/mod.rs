@@ -6,6 +6,7 @@
 //! normal input: an error never stops the stream.
 //!
 //! # Layout
+//! - `common`: small helpers the adapters share (error-message pieces, DNS type names).
 //! - `lines`: the line reader shared by every text format (line numbers, a length cap, UTF-8).
 //! - `normalized`: Yagura's own JSON form (docs/events.md).
 //! - `windows`: the Windows event model (System fields + EventData) and its mapping to events,
@@ -19,6 +20,7 @@
 //! - `syslog`: firewall syslog (RFC 5424 and 3164) with netfilter key=value or CEF payloads.
 //! - `detect`: telling the formats apart from the first bytes and the first record.
 
+mod common;
 mod detect;
 mod ecs;
 mod evtx;

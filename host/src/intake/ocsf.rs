@@ -7,6 +7,7 @@
 //! error naming it (``field `src_endpoint.port`: …``); fields Yagura has no place for are
 //! left out, except `unmapped`, which becomes attributes.
 
+use super::common::dns_type;
 use crate::event::{parse_guid, parse_hex_or_decimal};
 use std::net::IpAddr;
 
@@ -493,24 +494,6 @@ fn dns_query(v: &Value) -> Result<Option<Query>, String> {
         user_agent: None,
     };
     Ok((query != Query::default()).then_some(query))
-}
-
-/// DNS query type names to their numbers.
-fn dns_type(name: &str) -> Option<u16> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "A" => 1,
-        "NS" => 2,
-        "CNAME" => 5,
-        "SOA" => 6,
-        "PTR" => 12,
-        "MX" => 15,
-        "TXT" => 16,
-        "AAAA" => 28,
-        "SRV" => 33,
-        "HTTPS" => 65,
-        "ANY" => 255,
-        other => return other.parse().ok(),
-    })
 }
 
 fn http_query(v: &Value) -> Result<Option<Query>, String> {

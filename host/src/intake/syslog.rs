@@ -3,7 +3,7 @@
 //! events; any other message becomes an `other` event carrying it. The mapping, and the year
 //! an RFC 3164 time is given, are in docs/adapters-network.md.
 
-use std::borrow::Cow;
+use super::common::{bad, cut};
 use std::net::IpAddr;
 
 use super::LineAdapter;
@@ -649,19 +649,6 @@ fn parse_port(key: &str, value: &str) -> Result<u16, String> {
 
 fn parse_count(key: &str, value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| bad(key, "not a count", value))
-}
-
-/// `SPT: not a port: "x"`.
-fn bad(key: &str, what: &str, value: &str) -> String {
-    format!("{key}: {what}: {:?}", cut(value))
-}
-
-/// At most 64 characters of a value, for messages.
-fn cut(value: &str) -> Cow<'_, str> {
-    match value.char_indices().nth(64) {
-        Some((i, _)) => Cow::Owned(format!("{}…", &value[..i])),
-        None => Cow::Borrowed(value),
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! (`"id": {"orig_h": …}`) keys. The column → field tables and the `conn_state` →
 //! disposition table are in docs/adapters-network.md.
 
+use super::common::{bad, cut};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -481,19 +482,6 @@ fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
         "T" | "true" => Ok(true),
         "F" | "false" => Ok(false),
         _ => Err(bad(key, "not a bool (T or F)", value)),
-    }
-}
-
-/// `id.orig_p: not a port: "x"`.
-fn bad(key: &str, what: &str, value: &str) -> String {
-    format!("{key}: {what}: {:?}", cut(value))
-}
-
-/// At most 64 characters of a value, for messages.
-fn cut(value: &str) -> Cow<'_, str> {
-    match value.char_indices().nth(64) {
-        Some((i, _)) => Cow::Owned(format!("{}…", &value[..i])),
-        None => Cow::Borrowed(value),
     }
 }
 

@@ -377,7 +377,7 @@ fn write_summary(
     let stats = engine.stats();
     writeln!(
         err,
-        "yagura replay: {} events from {} file{} in {:.2} s ({:.0} events/s); {} rejected, {} late; {} findings",
+        "yagura replay: {} events from {} file{} in {:.2} s ({:.0} events/s); {} rejected, {} late; {} finding{}",
         report.events,
         files,
         if files == 1 { "" } else { "s" },
@@ -386,6 +386,7 @@ fn write_summary(
         report.rejected,
         stats.late_events,
         report.findings,
+        if report.findings == 1 { "" } else { "s" },
     )?;
     for source in &report.sources {
         let classes: Vec<String> = source

@@ -136,7 +136,7 @@ pub fn from_reader(
         Format::Auto => detect::detect(&mut reader).map_err(|why| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{name}: cannot tell the format ({why}); name it with --format"),
+                format!("cannot tell the format ({why}); name it with --format"),
             )
         })?,
         given => given,

@@ -32,3 +32,34 @@ pub(crate) fn dns_type(name: &str) -> Option<u16> {
         other => return other.parse().ok(),
     })
 }
+
+/// Lines for the adapters' no-panic tests: sample lines cut at random places, spliced with
+/// random pieces of the format's syntax (a fixed seed, so a failure reproduces).
+#[cfg(test)]
+pub(crate) fn garbage_lines(samples: &[&str], pieces: &[&str], count: usize) -> Vec<String> {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..count)
+        .map(|_| {
+            let mut line = String::new();
+            if next() % 2 == 0 && !samples.is_empty() {
+                let sample = samples[(next() % samples.len() as u64) as usize];
+                let cut = sample
+                    .char_indices()
+                    .map(|(i, _)| i)
+                    .nth((next() % 300) as usize)
+                    .unwrap_or(sample.len());
+                line.push_str(&sample[..cut]);
+            }
+            for _ in 0..next() % 12 {
+                line.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            line
+        })
+        .collect()
+}

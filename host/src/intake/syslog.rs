@@ -930,13 +930,6 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
         const PIECES: &[&str] = &[
             "<",
             ">",
@@ -970,23 +963,10 @@ mod tests {
             "PROTO=",
             "x",
         ];
-        let mut syslog = Syslog::with_year(2024);
+        let mut adapter = Syslog::with_year(2024);
         let samples: Vec<&str> = NETFILTER.lines().chain(CEF.lines()).collect();
-        for _ in 0..20_000 {
-            let mut line = String::new();
-            if next() % 2 == 0 {
-                let sample = samples[(next() % samples.len() as u64) as usize];
-                let cut = sample
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .nth((next() % 300) as usize)
-                    .unwrap_or(sample.len());
-                line.push_str(&sample[..cut]);
-            }
-            for _ in 0..next() % 12 {
-                line.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
-            }
-            let _ = syslog.parse(&line);
+        for line in crate::intake::common::garbage_lines(&samples, PIECES, 20_000) {
+            let _ = adapter.parse(&line);
         }
     }
 }

@@ -732,13 +732,6 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
         const PIECES: &[&str] = &[
             "#separator ",
             "\\x",
@@ -772,24 +765,10 @@ mod tests {
             "history",
             "set[string]",
         ];
-        let mut zeek = ZeekConn::default();
+        let mut adapter = ZeekConn::default();
         let samples: Vec<&str> = TWO_BLOCKS.lines().chain(UNDERSCORED.lines()).collect();
-        for _ in 0..20_000 {
-            let mut line = String::new();
-            if next() % 2 == 0 {
-                // a real line, cut and spliced
-                let sample = samples[(next() % samples.len() as u64) as usize];
-                let cut = sample
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .nth((next() % 200) as usize)
-                    .unwrap_or(sample.len());
-                line.push_str(&sample[..cut]);
-            }
-            for _ in 0..next() % 12 {
-                line.push_str(PIECES[(next() % PIECES.len() as u64) as usize]);
-            }
-            let _ = zeek.parse(&line);
+        for line in crate::intake::common::garbage_lines(&samples, PIECES, 20_000) {
+            let _ = adapter.parse(&line);
         }
     }
 

@@ -1,14 +1,14 @@
 //! Findings: what rules report, stamped by the host, and their OCSF Detection Finding form
 //! (class_uid 2004), the JSON every output of Yagura writes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::event::format_rfc3339_ms;
 
 /// Finding severity (the WIT `severity`), ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Informational,
@@ -61,7 +61,8 @@ impl EntityKind {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// The kind's name: `host`, `user`, `ip`, `process`, `file`, `other`.
+    pub fn as_str(self) -> &'static str {
         match self {
             EntityKind::Host => "host",
             EntityKind::User => "user",

@@ -17,6 +17,7 @@
 //! - [`finding`]: findings and their OCSF Detection Finding form.
 //! - [`cli`]: the `yagura` command line.
 
+pub mod cases;
 pub mod cli;
 pub mod engine;
 pub mod event;

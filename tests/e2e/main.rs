@@ -1,6 +1,7 @@
 //! End-to-end tests: real rule components (Rust and Python) through the real host.
 //! One test binary, one module per area, so `cargo test` links once.
 
+mod cases;
 mod certutil;
 mod dispatch;
 mod intake;

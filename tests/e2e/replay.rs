@@ -18,6 +18,7 @@ fn args(extra: &[&str]) -> ReplayArgs {
     argv.extend(extra.iter().map(|s| (*s).to_owned()));
     match Cli::try_parse_from(argv).expect("arguments parse").command {
         Command::Replay(args) => args,
+        other => panic!("`replay` parses as replay, got {other:?}"),
     }
 }
 

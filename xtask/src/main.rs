@@ -3,7 +3,8 @@
 //! running the tests, the demo or the benchmarks on them.
 //!
 //! ```text
-//! cargo xtask build-rules [--out DIR]   rule components into DIR (default target/rules)
+//! cargo xtask build-rules [--out DIR] [--only ID]…
+//!                                       rule components into DIR (default target/rules)
 //! cargo xtask test [ARGS…]              build-rules, then `cargo test ARGS…` (default members;
 //!                                       without ARGS also the rule crates' unit tests)
 //! cargo xtask demo                      build-rules, then replay examples/events/*.ndjson
@@ -30,8 +31,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  build-rules [--out DIR]  build every rule under rules/, tests/rules/ and examples/python/
-                           into components in DIR (default: target/rules)
+  build-rules [--out DIR] [--only ID]...
+                           build every rule under rules/, tests/rules/ and examples/python/
+                           into components in DIR (default: target/rules); with --only, just
+                           the Rust rules with these ids (crate `rule-ID`)
   test [ARGS...]           build-rules, then `cargo test ARGS...`; without ARGS, also
                            the rule crates' native unit tests
   demo                     build-rules, then replay examples/events/*.ndjson through them
@@ -61,8 +64,13 @@ fn run(args: &[OsString]) -> Result<()> {
     };
     match command.to_str() {
         Some("build-rules") => {
-            let out = parse_out(rest)?.unwrap_or_else(|| root.join("target").join("rules"));
-            build_rules(&root, &out).map(drop)
+            let args = parse_build_args(rest)?;
+            let out = args.out.unwrap_or_else(|| default_out(&root));
+            if args.only.is_empty() {
+                build_rules(&root, &out).map(drop)
+            } else {
+                rules::build_rust_rules_only(&root, &out, &args.only).map(drop)
+            }
         }
         Some("test") => {
             build_rules(&root, &default_out(&root))?;
@@ -131,13 +139,28 @@ fn default_out(root: &Path) -> PathBuf {
     root.join("target").join("rules")
 }
 
-/// The `--out DIR` of `build-rules`, if given.
-fn parse_out(args: &[OsString]) -> Result<Option<PathBuf>> {
-    match args {
-        [] => Ok(None),
-        [flag, dir] if flag == "--out" => Ok(Some(PathBuf::from(dir))),
-        _ => bail!("build-rules takes only `--out DIR`, got {args:?}\n\n{USAGE}"),
+/// The options of `build-rules`.
+#[derive(Default)]
+struct BuildArgs {
+    out: Option<PathBuf>,
+    only: Vec<String>,
+}
+
+fn parse_build_args(args: &[OsString]) -> Result<BuildArgs> {
+    let mut parsed = BuildArgs::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .with_context(|| format!("build-rules: {flag:?} needs a value\n\n{USAGE}"))
+        };
+        match flag.to_str() {
+            Some("--out") => parsed.out = Some(PathBuf::from(value()?)),
+            Some("--only") => parsed.only.push(value()?.to_string_lossy().into_owned()),
+            _ => bail!("build-rules: unknown argument {flag:?}\n\n{USAGE}"),
+        }
     }
+    Ok(parsed)
 }
 
 /// Builds every rule component into `out`; prints what it built and returns the paths.

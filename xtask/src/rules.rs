@@ -40,15 +40,39 @@ struct RuleCrate {
 /// returns the component paths.
 pub fn build_rust_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let (crates, target_dir) = find_rule_crates(root)?;
+    build_crates(root, out, &crates, &target_dir)
+}
+
+/// As [`build_rust_rules`], for the rule crates with the given ids only; an unknown id is an
+/// error listing the known ones.
+pub fn build_rust_rules_only(root: &Path, out: &Path, ids: &[String]) -> Result<Vec<PathBuf>> {
+    let (crates, target_dir) = find_rule_crates(root)?;
+    let known: Vec<&str> = crates.iter().map(|c| c.id.as_str()).collect();
+    if let Some(unknown) = ids.iter().find(|id| !known.contains(&id.as_str())) {
+        bail!(
+            "no rule crate `rule-{unknown}`; the rule ids are: {}",
+            known.join(", ")
+        );
+    }
+    let crates: Vec<RuleCrate> = crates.into_iter().filter(|c| ids.contains(&c.id)).collect();
+    build_crates(root, out, &crates, &target_dir)
+}
+
+fn build_crates(
+    root: &Path,
+    out: &Path,
+    crates: &[RuleCrate],
+    target_dir: &Path,
+) -> Result<Vec<PathBuf>> {
     if crates.is_empty() {
         return Ok(Vec::new());
     }
-    compile(root, &crates)?;
+    compile(root, crates)?;
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
 
     let core_dir = target_dir.join(TARGET).join(PROFILE);
     let mut built = Vec::with_capacity(crates.len());
-    for krate in &crates {
+    for krate in crates {
         let core = core_dir.join(format!("{}.wasm", krate.name.replace('-', "_")));
         let dir = if krate.fixture {
             out.join(FIXTURES)

@@ -2,12 +2,14 @@
 //! that tests call exactly what the binary runs.
 
 mod replay;
+mod rule;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
+pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -26,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Run rules over log files and write findings as OCSF Detection Finding JSON lines.
     Replay(ReplayArgs),
+    /// Work on single rules: run their declarative cases.
+    #[command(subcommand)]
+    Rule(RuleCommand),
 }
 
 /// Exit codes of `yagura`, as documented in `--help`.
@@ -58,6 +63,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Rule(command) => ExitCode::from(rule::run(&command)),
     }
 }
 

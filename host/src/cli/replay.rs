@@ -292,7 +292,10 @@ pub fn run_replay(
 }
 
 /// Loads every rule named by `--rules`, in a stable order; duplicate ids are an error.
-fn load_rules(sandbox: &Sandbox, paths: &[PathBuf]) -> anyhow::Result<Vec<RuleComponent>> {
+pub(super) fn load_rules(
+    sandbox: &Sandbox,
+    paths: &[PathBuf],
+) -> anyhow::Result<Vec<RuleComponent>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -439,6 +439,12 @@ impl fmt::Display for Expect {
     }
 }
 
+/// Whether `finding` names the entity `spec` (`kind:value[/role]`, as in a case's `entities`).
+pub fn names_entity(finding: &Finding, spec: &str) -> Result<bool, String> {
+    let spec = EntitySpec::parse(spec)?;
+    Ok(finding.entities.iter().any(|e| spec.matches(e)))
+}
+
 /// A context value of a case as the text a finding's context holds.
 fn context_text(v: &toml::Value) -> Option<String> {
     match v {

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod event;
 pub mod finding;
 pub mod intake;
+pub mod pack;
 pub mod rule;
 pub mod sandbox;
 pub mod state;

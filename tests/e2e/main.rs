@@ -5,6 +5,7 @@ mod cases;
 mod certutil;
 mod dispatch;
 mod intake;
+mod packs;
 mod python;
 mod replay;
 mod sandbox;

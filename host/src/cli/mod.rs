@@ -1,6 +1,7 @@
 //! The `yagura` command line: argument parsing (clap) and the commands, as library code so
 //! that tests call exactly what the binary runs.
 
+mod pack;
 mod replay;
 mod rule;
 
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use pack::{KeyCommand, PackCommand, TrustArgs, run_key, run_pack};
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 
@@ -31,6 +33,12 @@ pub enum Command {
     /// Work on single rules: run their declarative cases.
     #[command(subcommand)]
     Rule(RuleCommand),
+    /// Build, sign, verify, inspect and test rule packs (docs/packs.md).
+    #[command(subcommand)]
+    Pack(PackCommand),
+    /// Publisher keys for signing packs.
+    #[command(subcommand)]
+    Key(KeyCommand),
 }
 
 /// Exit codes of `yagura`, as documented in `--help`.
@@ -64,6 +72,24 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Rule(command) => ExitCode::from(rule::run(&command)),
+        Command::Pack(command) => {
+            let stdout = std::io::stdout();
+            match run_pack(&command, &mut stdout.lock()) {
+                Ok(true) => ExitCode::from(exit::OK),
+                Ok(false) => ExitCode::from(exit::FAILED),
+                Err(e) => {
+                    eprintln!("yagura pack: error: {e:#}");
+                    ExitCode::from(exit::FAILED)
+                }
+            }
+        }
+        Command::Key(command) => match run_key(&command, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::from(exit::OK),
+            Err(e) => {
+                eprintln!("yagura key: error: {e:#}");
+                ExitCode::from(exit::FAILED)
+            }
+        },
     }
 }
 

@@ -1,0 +1,87 @@
+//! Rule packs (`docs/packs.md`): the manifest, deterministic bundles, publisher signatures,
+//! requirement checks, and the pack tests that gate a pack.
+
+pub mod bundle;
+pub mod manifest;
+pub mod sign;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+pub use bundle::{Bundle, SignatureStatus, Trust};
+pub use manifest::Manifest;
+pub use sign::{PublicKey, SecretKey};
+
+use crate::cases::{CaseFile, CaseResult};
+use crate::sandbox::{RuleComponent, Sandbox};
+
+/// The results of one rule's cases.
+#[derive(Debug)]
+pub struct RuleCases {
+    pub rule: String,
+    pub cases: PathBuf,
+    pub results: Vec<CaseResult>,
+}
+
+impl RuleCases {
+    pub fn failed(&self) -> impl Iterator<Item = &CaseResult> {
+        self.results.iter().filter(|r| !r.passed())
+    }
+}
+
+/// Loads every component of the bundle into `sandbox`, checking that each is the rule the
+/// manifest says it is.
+pub fn load_components(
+    bundle: &Bundle,
+    sandbox: &Sandbox,
+    origin: &str,
+) -> anyhow::Result<Vec<RuleComponent>> {
+    let mut out = Vec::new();
+    for rule in &bundle.manifest.rules {
+        let bytes = bundle
+            .component(&rule.id)
+            .with_context(|| format!("{origin}: rule `{}` has no component", rule.id))?;
+        let component = sandbox
+            .load(bytes, &format!("{origin}: {}", rule.component))
+            .with_context(|| format!("{origin}: rule `{}`", rule.id))?;
+        if component.info().id != rule.id {
+            anyhow::bail!(
+                "{origin}: the manifest's rule `{}` is a component whose info() says `{}`",
+                rule.id,
+                component.info().id
+            );
+        }
+        out.push(component);
+    }
+    Ok(out)
+}
+
+/// Runs the bundle's cases (each rule's `cases`) in the sandbox.
+pub fn run_cases(
+    bundle: &Bundle,
+    sandbox: &Sandbox,
+    origin: &str,
+) -> anyhow::Result<Vec<RuleCases>> {
+    let components = load_components(bundle, sandbox, origin)?;
+    let dir = tempfile::tempdir().context("a temporary folder for the pack's cases")?;
+    let mut out = Vec::new();
+    for (rule, path) in bundle.extract_cases(dir.path())? {
+        let component = components
+            .iter()
+            .find(|c| c.info().id == rule)
+            .with_context(|| format!("{origin}: no component for rule `{rule}`"))?;
+        let file = CaseFile::load(&path)?;
+        let results = file.run(component)?;
+        let shown = path
+            .strip_prefix(dir.path())
+            .map(PathBuf::from)
+            .unwrap_or(path);
+        out.push(RuleCases {
+            rule,
+            cases: shown,
+            results,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,220 @@
+//! Rule packs: a bundle built from a manifest, signed, verified — and every refusal, each
+//! with its reason (docs/packs.md).
+
+use std::path::{Path, PathBuf};
+
+use yagura::pack::{Bundle, SecretKey, SignatureStatus, Trust};
+use yagura_tests::{root, rules_dir, sandbox};
+
+/// A source tree with a one-rule manifest (vertical-port-scan and its cases) in `dir`;
+/// returns the manifest path. `edit` changes the manifest text.
+fn source_pack(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let rule_dir = dir.join("vertical-port-scan");
+    std::fs::create_dir_all(rule_dir.join("cases")).expect("mkdir");
+    let src = root().join("rules/vertical-port-scan");
+    std::fs::copy(src.join("cases.toml"), rule_dir.join("cases.toml")).expect("copy cases");
+    for entry in std::fs::read_dir(src.join("cases")).expect("cases dir") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            rule_dir.join("cases").join(path.file_name().expect("name")),
+        )
+        .expect("copy events");
+    }
+    let manifest = format!(
+        r#"[pack]
+name = "acme-scans"
+version = "1.2.0"
+publisher = "ACME Detection"
+description = "Scan rules"
+license = "Apache-2.0"
+
+[requires]
+wit = "^0.1"
+host = ">=0.1.0"
+
+[[rule]]
+id = "vertical-port-scan"
+component = "{}"
+cases = "vertical-port-scan/cases.toml"
+
+[rule.config]
+threshold = 20
+"#,
+        rules_dir().join("vertical-port-scan.wasm").display()
+    );
+    let path = dir.join("pack.toml");
+    std::fs::write(&path, edit(manifest)).expect("write manifest");
+    path
+}
+
+fn trust(key: &SecretKey) -> Trust {
+    Trust {
+        keys: vec![key.public()],
+        allow_unsigned: false,
+    }
+}
+
+#[test]
+fn a_signed_bundle_round_trips_deterministically_and_its_cases_pass() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let manifest = source_pack(dir.path(), |m| m);
+    let key = SecretKey::generate().expect("key");
+    let mut bundle = Bundle::build(&manifest).expect("builds");
+    bundle.sign(&key);
+    let bytes = bundle.to_bytes().expect("bytes");
+
+    let mut again = Bundle::build(&manifest).expect("builds again");
+    again.sign(&key);
+    assert_eq!(
+        again.to_bytes().expect("bytes"),
+        bytes,
+        "same inputs, same bytes"
+    );
+
+    let read = Bundle::from_bytes(&bytes, "acme.ypack").expect("reads");
+    assert_eq!(read.manifest.label(), "acme-scans@1.2.0");
+    assert_eq!(
+        read.manifest.files.len(),
+        4,
+        "cases.toml and three events files"
+    );
+    assert!(matches!(
+        read.verify(&trust(&key), "acme.ypack").expect("verifies"),
+        SignatureStatus::Trusted(_)
+    ));
+    read.check_requirements("acme.ypack")
+        .expect("this host meets ^0.1");
+
+    let results = yagura::pack::run_cases(&read, sandbox(), "acme.ypack").expect("cases run");
+    assert_eq!(results.len(), 1);
+    assert!(results[0].results.len() >= 6);
+    assert_eq!(results[0].failed().count(), 0);
+}
+
+fn refusal(bytes: &[u8], trust: &Trust) -> String {
+    let result = Bundle::from_bytes(bytes, "x.ypack").and_then(|b| {
+        b.verify(trust, "x.ypack")?;
+        b.check_requirements("x.ypack")
+    });
+    format!("{:#}", result.expect_err("refused"))
+}
+
+/// Replaces the first occurrence of `from` in the archive bytes with `to` (same length).
+fn patch(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("pattern in bundle");
+    let mut out = bytes.to_vec();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+#[test]
+fn every_refusal_says_why() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let manifest = source_pack(dir.path(), |m| m);
+    let key = SecretKey::generate().expect("key");
+    let mut bundle = Bundle::build(&manifest).expect("builds");
+    let unsigned = bundle.to_bytes().expect("bytes");
+    bundle.sign(&key);
+    let signed = bundle.to_bytes().expect("bytes");
+    let trusted = trust(&key);
+
+    // unsigned
+    let e = refusal(&unsigned, &trusted);
+    assert!(
+        e.contains("is unsigned") && e.contains("--allow-unsigned"),
+        "{e}"
+    );
+    // ...unless development mode says so
+    let dev = Trust {
+        keys: vec![],
+        allow_unsigned: true,
+    };
+    let b = Bundle::from_bytes(&unsigned, "x").expect("reads");
+    assert_eq!(
+        b.verify(&dev, "x").expect("allowed"),
+        SignatureStatus::UnsignedAllowed
+    );
+
+    // untrusted key
+    let stranger = SecretKey::generate().expect("key");
+    let e = refusal(&signed, &trust(&stranger));
+    assert!(
+        e.contains("not trusted here") && e.contains(&key.public().id()),
+        "{e}"
+    );
+
+    // wrong signature: signed by one key, claiming another
+    let mut forged = Bundle::from_bytes(&signed, "x").expect("reads");
+    let mut sig = forged.signature.clone().expect("signed");
+    sig.key = stranger.public().to_hex();
+    forged.signature = Some(sig);
+    let e = refusal(&forged.to_bytes().expect("bytes"), &trust(&stranger));
+    assert!(e.contains("signature does not match"), "{e}");
+
+    // tampered component: one byte of the wasm changed after building
+    let wasm = std::fs::read(rules_dir().join("vertical-port-scan.wasm")).expect("wasm");
+    let tail = &wasm[wasm.len() - 16..];
+    let mut changed = tail.to_vec();
+    changed[0] ^= 0xff;
+    let e = refusal(&patch(&signed, tail, &changed), &trusted);
+    assert!(
+        e.contains("component of rule `vertical-port-scan` does not match its sha256"),
+        "{e}"
+    );
+
+    // tampered manifest (a digest-consistent edit of the config): the signature breaks
+    let e = refusal(
+        &patch(&signed, b"threshold = 20", b"threshold = 99"),
+        &trusted,
+    );
+    assert!(e.contains("signature does not match"), "{e}");
+
+    // corrupt bundle
+    let e = refusal(&signed[..signed.len() / 3], &trusted);
+    assert!(
+        e.contains("not a valid pack bundle") || e.contains("missing"),
+        "{e}"
+    );
+    let e = refusal(
+        b"hello, I am not a tar file at all, not even close.....",
+        &trusted,
+    );
+    assert!(e.contains("x.ypack"), "{e}");
+
+    // incompatible WIT major
+    let dir2 = tempfile::tempdir().expect("tmp");
+    let m = source_pack(dir2.path(), |m| {
+        m.replace("wit = \"^0.1\"", "wit = \"^1.0\"")
+    });
+    let mut b = Bundle::build(&m).expect("builds");
+    b.sign(&key);
+    let e = refusal(&b.to_bytes().expect("bytes"), &trusted);
+    assert!(
+        e.contains("needs yagura:detection ^1.0") && e.contains("@0.1.0"),
+        "{e}"
+    );
+
+    // bad version string
+    let dir3 = tempfile::tempdir().expect("tmp");
+    let m = source_pack(dir3.path(), |m| m.replace("1.2.0", "1.2"));
+    let e = format!("{:#}", Bundle::build(&m).expect_err("refused"));
+    assert!(e.contains("pack.toml") && e.contains("version"), "{e}");
+}
+
+#[test]
+fn failing_cases_are_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let manifest = source_pack(dir.path(), |m| m);
+    let cases = dir.path().join("vertical-port-scan/cases.toml");
+    let text = std::fs::read_to_string(&cases).expect("cases");
+    std::fs::write(&cases, text.replacen("findings = 0", "findings = 5", 1)).expect("write");
+    let bundle = Bundle::build(&manifest).expect("builds");
+    let results = yagura::pack::run_cases(&bundle, sandbox(), "acme").expect("run");
+    let failed: Vec<&str> = results[0].failed().map(|r| r.name.as_str()).collect();
+    assert_eq!(failed, ["19 ports stay below the threshold"]);
+}

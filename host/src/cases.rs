@@ -193,6 +193,16 @@ impl CaseFile {
 
     /// Runs every case against `component`, which must be the rule the file names.
     pub fn run(&self, component: &RuleComponent) -> anyhow::Result<Vec<CaseResult>> {
+        self.run_with(component, &[])
+    }
+
+    /// As [`CaseFile::run`], with `base` config under each case's own (a pack's config for
+    /// the rule: the cases check the rule as the pack ships it).
+    pub fn run_with(
+        &self,
+        component: &RuleComponent,
+        base: &[(String, Value)],
+    ) -> anyhow::Result<Vec<CaseResult>> {
         if component.info().id != self.rule {
             bail!(
                 "{} is for rule `{}`, but {} is rule `{}`",
@@ -202,7 +212,11 @@ impl CaseFile {
                 component.info().id
             );
         }
-        Ok(self.cases.iter().map(|c| c.run(self, component)).collect())
+        Ok(self
+            .cases
+            .iter()
+            .map(|c| c.run(self, component, base))
+            .collect())
     }
 }
 
@@ -215,7 +229,12 @@ impl Case {
         }
     }
 
-    fn run(&self, file: &CaseFile, component: &RuleComponent) -> CaseResult {
+    fn run(
+        &self,
+        file: &CaseFile,
+        component: &RuleComponent,
+        base: &[(String, Value)],
+    ) -> CaseResult {
         let mut result = CaseResult {
             name: self.name.clone(),
             findings: Vec::new(),
@@ -229,7 +248,7 @@ impl Case {
             }
         };
         let overrides = match self.overrides(component) {
-            Ok(o) => o,
+            Ok(o) => base.iter().cloned().chain(o).collect::<Vec<_>>(),
             Err(e) => {
                 result.failures.push(e);
                 return result;
@@ -289,30 +308,7 @@ impl Case {
 
     /// The case's config, typed against the rule's parameters.
     fn overrides(&self, component: &RuleComponent) -> Result<Vec<(String, Value)>, String> {
-        let info = component.info();
-        self.config
-            .iter()
-            .map(|(name, value)| {
-                let param = info
-                    .params
-                    .iter()
-                    .find(|p| &p.name == name)
-                    .ok_or_else(|| {
-                        let known: Vec<&str> =
-                            info.params.iter().map(|p| p.name.as_str()).collect();
-                        format!(
-                            "config: rule `{}` has no parameter `{name}` (parameters: {})",
-                            info.id,
-                            known.join(", ")
-                        )
-                    })?;
-                let json =
-                    serde_json::to_value(value).map_err(|e| format!("config `{name}`: {e}"))?;
-                let typed = Value::from_json_like(&param.default, &json)
-                    .map_err(|e| format!("config `{name}`: {e}"))?;
-                Ok((name.clone(), typed))
-            })
-            .collect()
+        typed_config(component.info(), &self.config).map_err(|e| format!("config: {e}"))
     }
 
     /// What is wrong with `findings` for this case; empty when it passes.
@@ -358,6 +354,35 @@ impl Case {
         }
         failures
     }
+}
+
+/// TOML config values (a case's `config`, a pack rule's `config`) typed against the rule's
+/// parameters; an unknown name or a wrong type is an error naming the parameter.
+pub fn typed_config(
+    info: &crate::rule::RuleInfo,
+    config: &BTreeMap<String, toml::Value>,
+) -> Result<Vec<(String, Value)>, String> {
+    config
+        .iter()
+        .map(|(name, value)| {
+            let param = info
+                .params
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+                    format!(
+                        "rule `{}` has no parameter `{name}` (parameters: {})",
+                        info.id,
+                        known.join(", ")
+                    )
+                })?;
+            let json = serde_json::to_value(value).map_err(|e| format!("`{name}`: {e}"))?;
+            let typed = Value::from_json_like(&param.default, &json)
+                .map_err(|e| format!("parameter `{name}`: {e}"))?;
+            Ok((name.clone(), typed))
+        })
+        .collect()
 }
 
 fn collect(records: intake::Records, line_offset: usize) -> anyhow::Result<Vec<Event>> {

@@ -27,6 +27,7 @@ pub mod pack;
 pub mod rule;
 pub mod sandbox;
 pub mod state;
+pub mod store;
 
 pub use engine::{Engine, EngineOptions, RuleStats};
 pub use event::{Event, EventClass};

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use pack::{KeyCommand, PackCommand, TrustArgs, run_key, run_pack};
+pub use pack::{ActorArgs, KeyCommand, PackCommand, StoreArgs, TrustArgs, run_key, run_pack};
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 

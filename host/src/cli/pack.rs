@@ -8,6 +8,44 @@ use clap::{Args, Subcommand};
 
 use crate::pack::{Bundle, PublicKey, SecretKey, SignatureStatus, Trust, sign};
 use crate::sandbox::Sandbox;
+use crate::store::{DEFAULT_TENANT, Imported, Store};
+
+/// Where the store is.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The store folder (sled database in DIR/db, compiled artifacts in DIR/cache)
+    #[arg(long, value_name = "DIR", default_value = ".yagura")]
+    pub store: PathBuf,
+}
+
+impl StoreArgs {
+    pub fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.store)
+    }
+}
+
+/// Who did it and why, for the activation history.
+#[derive(Debug, Clone, Args)]
+pub struct ActorArgs {
+    /// Who is acting (default: $USER)
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// Why, for the history
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+    /// The tenant whose active version changes
+    #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+}
+
+impl ActorArgs {
+    fn who(&self) -> String {
+        self.by
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -17,6 +55,25 @@ pub enum KeyCommand {
         /// Path and base name of the key files
         #[arg(value_name = "NAME")]
         name: PathBuf,
+    },
+    /// Trust a publisher key in a store: imports and activations accept packs it signed.
+    Trust {
+        #[arg(value_name = "PUB")]
+        key: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Stop trusting a key (by id, as `key list` shows it).
+    Untrust {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the keys a store trusts.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -68,6 +125,66 @@ pub enum PackCommand {
         #[arg(value_name = "BUNDLE|MANIFEST")]
         pack: PathBuf,
     },
+    /// Import a bundle into the store: digests, signature (keys trusted by the store or
+    /// --trust), requirements and the pack's cases are checked first; a stored version is
+    /// immutable.
+    Import {
+        #[arg(value_name = "BUNDLE")]
+        bundle: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who imports (default: $USER)
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// List the stored packs, their versions and which tenants run which.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Make a stored version active: an exact version (1.2.0) or a requirement (^1.2 → the
+    /// highest stored match). The signature (against the keys the store trusts now, and
+    /// --trust) and the cases are checked again first.
+    Activate {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "VERSION|REQ")]
+        version: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Return to the version that was active before the current one.
+    Rollback {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show a pack's activation history for a tenant.
+    History {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long, value_name = "TENANT", default_value = DEFAULT_TENANT)]
+        tenant: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a stored version (refused while a tenant has it active).
+    Remove {
+        /// NAME@VERSION
+        #[arg(value_name = "NAME@VERSION")]
+        pack: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// The keys a command trusts.
@@ -105,6 +222,37 @@ pub fn run_key(command: &KeyCommand, out: &mut dyn Write) -> anyhow::Result<()> 
                 secret.display(),
                 public.display()
             )?;
+            Ok(())
+        }
+        KeyCommand::Trust { key, store } => {
+            let key = PublicKey::load(key)?;
+            store.open()?.trust_key(&key)?;
+            writeln!(
+                out,
+                "the store {} trusts key {}",
+                store.store.display(),
+                key.id()
+            )?;
+            Ok(())
+        }
+        KeyCommand::Untrust { id, store } => {
+            if !store.open()?.untrust_key(id)? {
+                bail!(
+                    "the store {} does not trust a key {id}",
+                    store.store.display()
+                );
+            }
+            writeln!(
+                out,
+                "the store {} no longer trusts key {id}",
+                store.store.display()
+            )?;
+            Ok(())
+        }
+        KeyCommand::List { store } => {
+            for key in store.open()?.trusted_keys()? {
+                writeln!(out, "{}  {}", key.id(), key.to_hex())?;
+            }
             Ok(())
         }
     }
@@ -157,7 +305,11 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
                 bundle.manifest.label(),
                 target.display(),
                 bundle.manifest.rules.len(),
-                if bundle.manifest.rules.len() == 1 { "" } else { "s" },
+                if bundle.manifest.rules.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 if bundle.signature.is_some() {
                     "signed"
                 } else {
@@ -247,6 +399,153 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
             for f in &m.files {
                 writeln!(out, "    {}  sha256 {}", f.path, f.sha256)?;
             }
+            Ok(true)
+        }
+        PackCommand::Import {
+            bundle: path,
+            trust,
+            store,
+            by,
+        } => {
+            let origin = path.display().to_string();
+            let store = store.open()?;
+            let bundle = read_bundle(path)?;
+            let status = bundle.verify(&store.trust(&trust.load()?)?, &origin)?;
+            bundle.check_requirements(&origin)?;
+            if store.precheck(&bundle)? == Imported::AlreadyStored {
+                writeln!(
+                    out,
+                    "{} is already in the store, with the same content",
+                    bundle.manifest.label()
+                )?;
+                return Ok(true);
+            }
+            let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
+            if !report_cases(&bundle, &sandbox, &origin, out)? {
+                bail!("{origin}: the pack's cases failed; not importing it");
+            }
+            let signer = match status {
+                SignatureStatus::Trusted(id) => Some(id),
+                SignatureStatus::UnsignedAllowed => None,
+            };
+            let who = by
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".into());
+            let label = bundle.manifest.label();
+            match store.import(&bundle, signer, &who)? {
+                Imported::New => writeln!(out, "imported {label} into {}", store.dir().display())?,
+                Imported::AlreadyStored => writeln!(
+                    out,
+                    "{label} is already in the store, with the same content"
+                )?,
+            }
+            Ok(true)
+        }
+        PackCommand::List { store } => {
+            let store = store.open()?;
+            let active = store.all_active()?;
+            let records = store.records()?;
+            if records.is_empty() {
+                writeln!(out, "no packs in {}", store.dir().display())?;
+            }
+            for r in records {
+                let tenants: Vec<&str> = active
+                    .iter()
+                    .filter(|(_, n, v)| *n == r.name && *v == r.version)
+                    .map(|(t, _, _)| t.as_str())
+                    .collect();
+                writeln!(
+                    out,
+                    "{}@{}  signer {}  imported by {} at {}{}",
+                    r.name,
+                    r.version,
+                    r.signer.as_deref().unwrap_or("none (unsigned)"),
+                    r.imported_by,
+                    crate::event::format_rfc3339_ms(r.imported_at),
+                    if tenants.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ACTIVE for {}", tenants.join(", "))
+                    }
+                )?;
+            }
+            Ok(true)
+        }
+        PackCommand::Activate {
+            name,
+            version,
+            actor,
+            store,
+            trust,
+        } => {
+            let store = store.open()?;
+            let version = store.resolve(name, version)?;
+            let origin = format!("{name}@{version}");
+            let bundle = store.bundle(name, &version)?;
+            bundle.verify(&store.trust(&trust.load()?)?, &origin)?;
+            bundle.check_requirements(&origin)?;
+            let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
+            if !report_cases(&bundle, &sandbox, &origin, out)? {
+                bail!("{origin}: the pack's cases failed; the active version is unchanged");
+            }
+            let previous =
+                store.activate(&actor.tenant, name, &version, &actor.who(), &actor.reason)?;
+            writeln!(
+                out,
+                "{origin} is active for tenant `{}` (was: {})",
+                actor.tenant,
+                previous.as_deref().unwrap_or("none")
+            )?;
+            Ok(true)
+        }
+        PackCommand::Rollback { name, actor, store } => {
+            let store = store.open()?;
+            let from = store.active(&actor.tenant, name)?;
+            let to = store.rollback(&actor.tenant, name, &actor.who(), &actor.reason)?;
+            writeln!(
+                out,
+                "{name}: rolled back from {} to {to} for tenant `{}`",
+                from.as_deref().unwrap_or("none"),
+                actor.tenant
+            )?;
+            Ok(true)
+        }
+        PackCommand::History {
+            name,
+            tenant,
+            store,
+        } => {
+            let store = store.open()?;
+            for e in store.history(tenant, name)? {
+                writeln!(
+                    out,
+                    "{}  {:<8} {} → {}  by {}{}",
+                    crate::event::format_rfc3339_ms(e.at),
+                    e.action,
+                    e.from.as_deref().unwrap_or("none"),
+                    e.to,
+                    e.who,
+                    if e.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", e.reason)
+                    }
+                )?;
+            }
+            Ok(true)
+        }
+        PackCommand::Remove { pack, store } => {
+            let (name, version) = pack
+                .split_once('@')
+                .with_context(|| format!("`{pack}`: expected NAME@VERSION"))?;
+            let store = store.open()?;
+            store.remove(name, version)?;
+            writeln!(
+                out,
+                "removed {name}@{version} from {}",
+                store.dir().display()
+            )?;
             Ok(true)
         }
         PackCommand::Test { pack } => {

@@ -47,8 +47,31 @@ pub struct ReplayArgs {
     pub files: Vec<PathBuf>,
 
     /// Rule components: a directory (every *.wasm in it) or a .wasm file. Repeatable.
-    #[arg(long = "rules", value_name = "DIR|FILE", required = true)]
+    #[arg(
+        long = "rules",
+        value_name = "DIR|FILE",
+        required_unless_present = "packs"
+    )]
     pub rules: Vec<PathBuf>,
+
+    /// A rule pack: a bundle file (`.ypack`, its signature checked against the store's keys
+    /// and --trust), or a stored pack NAME (the version active for the default tenant),
+    /// NAME@VERSION or NAME@REQ (`yagura-core@^0.1`). Its enabled rules run with the pack's
+    /// config; --set goes on top. Repeatable; combines with --rules.
+    #[arg(long = "pack", value_name = "BUNDLE|NAME[@VERSION]")]
+    pub packs: Vec<String>,
+
+    /// The store that --pack NAME reads, and whose keys a --pack BUNDLE is checked against.
+    #[arg(long, value_name = "DIR", default_value = ".yagura")]
+    pub store: PathBuf,
+
+    /// A trusted publisher key (NAME.pub) for --pack BUNDLE. Repeatable.
+    #[arg(long, value_name = "PUB")]
+    pub trust: Vec<PathBuf>,
+
+    /// Accept an unsigned --pack bundle (development only).
+    #[arg(long)]
+    pub allow_unsigned: bool,
 
     /// Input format; `auto` detects it from each file's content (gzip is undone first).
     #[arg(long, value_enum, default_value = "auto")]
@@ -151,8 +174,33 @@ pub fn run_replay(
     }
     let sandbox = builder.build()?;
 
-    let components = load_rules(&sandbox, &args.rules)?;
-    let overrides = parse_sets(&args.set, &components)?;
+    let mut components = if args.rules.is_empty() {
+        Vec::new()
+    } else {
+        load_rules(&sandbox, &args.rules)?
+    };
+    // the packs' own config for their rules, before --set
+    let mut pack_config: Vec<(String, (String, Value))> = Vec::new();
+    for spec in &args.packs {
+        for (component, config) in load_pack(&sandbox, args, spec)? {
+            if let Some(other) = components
+                .iter()
+                .find(|c| c.info().id == component.info().id)
+            {
+                bail!(
+                    "{} and {} both define rule `{}`",
+                    other.origin(),
+                    component.origin(),
+                    component.info().id
+                );
+            }
+            let id = component.info().id.clone();
+            pack_config.extend(config.into_iter().map(|kv| (id.clone(), kv)));
+            components.push(component);
+        }
+    }
+    let mut overrides = pack_config;
+    overrides.extend(parse_sets(&args.set, &components)?);
     let mut engine = Engine::new(EngineOptions {
         batch_size: args.batch_size as usize,
         lateness_ms: args.lateness_ms.into(),
@@ -289,6 +337,63 @@ pub fn run_replay(
         write_summary(err, &engine, &report, args.files.len())?;
     }
     Ok(report)
+}
+
+/// A rule of a pack with the pack's config for it.
+type PackRule = (RuleComponent, Vec<(String, Value)>);
+
+/// The enabled rules of a `--pack` and their pack config.
+fn load_pack(sandbox: &Sandbox, args: &ReplayArgs, spec: &str) -> anyhow::Result<Vec<PackRule>> {
+    use crate::pack::{Bundle, PublicKey, Trust};
+    let path = Path::new(spec);
+    let (bundle, origin) = if path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read pack {spec}"))?;
+        let bundle = Bundle::from_bytes(&bytes, spec)?;
+        let mut keys = Vec::new();
+        if args.store.join("db").exists() {
+            keys = crate::store::Store::open(&args.store)?.trusted_keys()?;
+        }
+        for key in &args.trust {
+            keys.push(PublicKey::load(key)?);
+        }
+        let trust = Trust {
+            keys,
+            allow_unsigned: args.allow_unsigned,
+        };
+        bundle.verify(&trust, spec)?;
+        (bundle, spec.to_owned())
+    } else {
+        let store = crate::store::Store::open(&args.store).with_context(|| {
+            format!("--pack {spec}: not a file, so a stored pack; opening the store")
+        })?;
+        let (name, version) = match spec.split_once('@') {
+            Some((name, v)) => (name, store.resolve(name, v)?),
+            None => (
+                spec,
+                store
+                    .active(crate::store::DEFAULT_TENANT, spec)?
+                    .with_context(|| {
+                        format!(
+                            "--pack {spec}: no version is active in {} (activate one, or name it: {spec}@VERSION)",
+                            args.store.display()
+                        )
+                    })?,
+            ),
+        };
+        (store.bundle(name, &version)?, format!("{name}@{version}"))
+    };
+    bundle.check_requirements(&origin)?;
+    let components = crate::pack::load_components(&bundle, sandbox, &origin)?;
+    let mut out = Vec::new();
+    for (component, rule) in components.into_iter().zip(&bundle.manifest.rules) {
+        if !rule.enabled {
+            continue;
+        }
+        let config = crate::cases::typed_config(component.info(), &rule.config)
+            .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
+        out.push((component, config));
+    }
+    Ok(out)
 }
 
 /// Loads every rule named by `--rules`, in a stable order; duplicate ids are an error.

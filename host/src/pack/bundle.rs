@@ -165,6 +165,45 @@ impl Bundle {
         });
     }
 
+    /// The bundled manifest's exact text (what the signature covers).
+    pub fn manifest_text(&self) -> &str {
+        &self.manifest_text
+    }
+
+    /// Every file the manifest lists, with its sha256: components, then case files.
+    pub fn listed_files(&self) -> impl Iterator<Item = (&str, &str)> {
+        let rules = self.manifest.rules.iter().map(|r| {
+            (
+                r.component.as_str(),
+                r.sha256.as_deref().unwrap_or_default(),
+            )
+        });
+        let files = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.sha256.as_str()));
+        rules.chain(files)
+    }
+
+    /// A bundle from its parts (as a store keeps them), checked like [`Bundle::from_bytes`].
+    pub fn from_parts(
+        manifest_text: String,
+        files: Vec<(String, Vec<u8>)>,
+        signature: Option<Signature>,
+        origin: &str,
+    ) -> anyhow::Result<Bundle> {
+        let manifest = Manifest::parse(&manifest_text, origin)?;
+        let bundle = Bundle {
+            manifest,
+            manifest_text,
+            files: files.into_iter().collect(),
+            signature,
+        };
+        bundle.check_digests(origin)?;
+        Ok(bundle)
+    }
+
     /// A file of the bundle by its bundle path.
     pub fn file(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)

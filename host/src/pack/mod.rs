@@ -72,7 +72,16 @@ pub fn run_cases(
             .find(|c| c.info().id == rule)
             .with_context(|| format!("{origin}: no component for rule `{rule}`"))?;
         let file = CaseFile::load(&path)?;
-        let results = file.run(component)?;
+        let config = bundle
+            .manifest
+            .rules
+            .iter()
+            .find(|r| r.id == rule)
+            .map(|r| crate::cases::typed_config(component.info(), &r.config))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{origin}: rule `{rule}` config: {e}"))?
+            .unwrap_or_default();
+        let results = file.run_with(component, &config)?;
         let shown = path
             .strip_prefix(dir.path())
             .map(PathBuf::from)

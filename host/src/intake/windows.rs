@@ -278,10 +278,15 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A value that carries something: not empty, `-` or an unresolved `%%` reference.
+/// A value that carries something: not empty, `-` or an unresolved message-table reference
+/// (`%%` and digits only, such as `%%1833`). Sysmon doubles a literal `%`, so `%%COMSPEC%% /c …`
+/// is data and is kept.
 fn meaningful(value: Option<&str>) -> Option<&str> {
     let v = value?.trim();
-    if v.is_empty() || v == "-" || v.starts_with("%%") {
+    let message_ref = v
+        .strip_prefix("%%")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()));
+    if v.is_empty() || v == "-" || message_ref {
         None
     } else {
         Some(v)
@@ -1110,6 +1115,21 @@ mod tests {
         "Microsoft-Windows-PowerShell",
         "Microsoft-Windows-PowerShell/Operational",
     );
+
+    #[test]
+    fn doubled_percent_signs_are_data_and_message_references_are_not() {
+        assert_eq!(meaningful(Some("%%1833")), None);
+        assert_eq!(meaningful(Some(" - ")), None);
+        assert_eq!(
+            meaningful(Some("%%COMSPEC%% /c echo x")),
+            Some("%%COMSPEC%% /c echo x")
+        );
+        assert_eq!(
+            meaningful(Some(r"%%SystemRoot%%\PSEXESVC.exe")),
+            Some(r"%%SystemRoot%%\PSEXESVC.exe")
+        );
+        assert_eq!(meaningful(Some("%%")), Some("%%"));
+    }
 
     fn rec(family: (&str, &str), id: u32, data: &[(&str, &str)]) -> WinRecord {
         WinRecord {

@@ -239,10 +239,13 @@ fn import_activate_rollback_remove_through_the_cli() {
 
     // replay a stored pack: the active version, with the pack's config
     let events = root().join("rules/vertical-port-scan/cases/30-ports.ndjson");
+    let cache = f.store.join("cache");
     let out = yagura(
         &[
             "replay",
             "--quiet",
+            "--cache",
+            cache.to_str().expect("utf-8 path"),
             "--pack",
             "acme",
             "--store",

@@ -4,6 +4,7 @@
 mod cases;
 mod certutil;
 mod dispatch;
+mod evaluation;
 mod intake;
 mod packs;
 mod python;

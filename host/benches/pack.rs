@@ -60,6 +60,10 @@ fn data_files(dir: &Path) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
+            // hidden entries (a stray `.yagura` cache) are not data
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
                 continue;

@@ -391,3 +391,63 @@ fn core_pack_on_committed_logs() {
     println!("\n{table}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The demo's synthetic morning (`examples/events/core.ndjson`): each of its four attacks is
+/// found, named, and nothing else fires.
+#[test]
+fn core_pack_on_the_sample_morning() {
+    let result = replay(&root().join("examples/events/core.ndjson"));
+    assert_eq!(result.rejected, 0);
+    let alerts = |rule: &str| -> Vec<&Finding> {
+        // the latest report of each alert
+        let mut latest: Vec<&Finding> = Vec::new();
+        for f in result.findings.iter().filter(|f| f.rule_id == rule) {
+            latest.retain(|l| l.dedup_key != f.dedup_key);
+            latest.push(f);
+        }
+        latest
+    };
+    let emotet = alerts(EMOTET);
+    assert_eq!(emotet.len(), 1, "one chain");
+    assert!(
+        names_all(
+            &emotet,
+            &[
+                "host:WS01/target",
+                "user:alice/account",
+                "file:C:\\Users\\alice\\AppData\\Local\\Temp\\885.dll/dropped"
+            ]
+        ),
+        "{}",
+        describe(emotet[0])
+    );
+    assert_eq!(yagura_tests::context(emotet[0], "stage_count"), Some("6"));
+    let lateral = alerts(LATERAL);
+    let titles: Vec<&str> = lateral.iter().map(|f| f.title.as_str()).collect();
+    assert_eq!(lateral.len(), 4, "{titles:?}");
+    assert!(names_all(
+        &lateral,
+        &[
+            "host:SRV01/target",
+            "ip:10.0.1.11/source",
+            "user:alice/account"
+        ]
+    ));
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("Password spray from 10.0.0.66")),
+        "{titles:?}"
+    );
+    assert_eq!(
+        titles.iter().filter(|t| t.starts_with("Fan-out")).count(),
+        2,
+        "{titles:?}"
+    );
+    let scan = alerts(SCAN);
+    assert_eq!(scan.len(), 1);
+    assert!(names_all(
+        &scan,
+        &["ip:10.0.0.66/source", "ip:10.0.0.10/target"]
+    ));
+}

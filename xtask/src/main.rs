@@ -7,7 +7,10 @@
 //!                                       rule components into DIR (default target/rules)
 //! cargo xtask test [ARGS…]              build-rules, then `cargo test ARGS…` (default members;
 //!                                       without ARGS also the rule crates' unit tests)
-//! cargo xtask demo                      build-rules, then replay examples/events/*.ndjson
+//! cargo xtask demo                      build-rules, then build, sign, import and activate the
+//!                                       core pack in target/demo/store and replay
+//!                                       examples/events/core.ndjson and a real
+//!                                       OTRF capture through it
 //! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
 //! cargo xtask clippy-rules              clippy on the rule crates for wasm32 (CI)
 //! ```
@@ -37,7 +40,9 @@ commands:
                            the Rust rules with these ids (crate `rule-ID`)
   test [ARGS...]           build-rules, then `cargo test ARGS...`; without ARGS, also
                            the rule crates' native unit tests
-  demo                     build-rules, then replay examples/events/*.ndjson through them
+  demo                     build-rules, then build, sign, import and activate the core pack
+                           (rules/pack.toml) in a fresh store target/demo/store, and replay
+                           examples/events/core.ndjson and a real OTRF capture through it
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
   clippy-rules             clippy on the rule crates for wasm32, warnings as errors
 
@@ -88,19 +93,7 @@ fn run(args: &[OsString]) -> Result<()> {
             }
             Ok(())
         }
-        Some("demo") => {
-            let out = default_out(&root);
-            build_rules(&root, &out)?;
-            // The dev profile: its dependencies are optimised (root Cargo.toml), and it is the
-            // build `cargo xtask test` makes too, so the two README commands build once.
-            let mut args: Vec<OsString> = ["run", "-p", "yagura", "--", "replay"]
-                .map(OsString::from)
-                .into();
-            args.push("--rules".into());
-            args.push(out.into());
-            args.extend(demo_logs(&root)?.into_iter().map(OsString::from));
-            cargo(&root, args)
-        }
+        Some("demo") => demo(&root),
         Some("bench") => {
             build_rules(&root, &default_out(&root))?;
             let args = ["bench", "-p", "yagura"].map(OsString::from);
@@ -188,23 +181,111 @@ fn file_stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The sample logs the demo replays: `examples/events/*.ndjson`, sorted.
-fn demo_logs(root: &Path) -> Result<Vec<PathBuf>> {
-    let dir = root.join("examples").join("events");
-    let mut logs = Vec::new();
-    for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("reading {}", dir.display()))?
-            .path();
-        if path.extension().is_some_and(|e| e == "ndjson") {
-            logs.push(path);
-        }
+/// `demo`: the publisher's and the customer's workflow on the core pack, in a fresh store
+/// under `target/demo/`, then a replay of the bundled sample logs through the active pack.
+fn demo(root: &Path) -> Result<()> {
+    let rules = default_out(root);
+    build_rules(root, &rules)?;
+    let demo = root.join("target").join("demo");
+    let store = demo.join("store");
+    if store.exists() {
+        fs::remove_dir_all(&store).with_context(|| format!("removing {}", store.display()))?;
     }
-    if logs.is_empty() {
-        bail!("no *.ndjson sample logs in {}", dir.display());
+    fs::create_dir_all(&demo).with_context(|| format!("creating {}", demo.display()))?;
+    let key = demo.join("publisher");
+    let bundle = demo.join("yagura-core-0.1.0.ypack");
+    let path = |p: &Path| OsString::from(p);
+    let store_args = || [OsString::from("--store"), path(&store)];
+    // The dev profile: its dependencies are optimised (root Cargo.toml), and it is the build
+    // `cargo xtask test` makes too, so the two README commands build once.
+    let yagura = |args: Vec<OsString>| {
+        let mut all: Vec<OsString> = ["run", "-q", "-p", "yagura", "--"]
+            .map(OsString::from)
+            .into();
+        println!(
+            "\n$ yagura {}",
+            args.iter()
+                .map(|a| a.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        all.extend(args);
+        cargo(root, all)
+    };
+    if !key.with_extension("key").exists() {
+        yagura(vec!["key".into(), "generate".into(), path(&key)])?;
     }
-    logs.sort();
-    Ok(logs)
+    yagura(vec![
+        "pack".into(),
+        "build".into(),
+        path(&root.join("rules").join("pack.toml")),
+        "--key".into(),
+        path(&key.with_extension("key")),
+        "--out".into(),
+        path(&bundle),
+    ])?;
+    let mut trust = vec![
+        "key".into(),
+        "trust".into(),
+        path(&key.with_extension("pub")),
+    ];
+    trust.extend(store_args());
+    yagura(trust)?;
+    let mut import = vec!["pack".into(), "import".into(), path(&bundle)];
+    import.extend(store_args());
+    yagura(import)?;
+    let mut activate: Vec<OsString> = [
+        "pack",
+        "activate",
+        "yagura-core",
+        "^0.1",
+        "--reason",
+        "cargo xtask demo",
+    ]
+    .map(OsString::from)
+    .into();
+    activate.extend(store_args());
+    yagura(activate)?;
+    // Two streams: the synthetic morning of examples/events/core.ndjson, and 300 real lines of
+    // the OTRF Empire PsExec capture (2020; one replay is one event-time stream).
+    for (name, log) in [
+        (
+            "core",
+            root.join("examples").join("events").join("core.ndjson"),
+        ),
+        (
+            "otrf",
+            root.join("tests/data/windows/otrf_empire_psexec_lines_1150-1449.json.gz"),
+        ),
+    ] {
+        let findings = demo.join(format!("findings-{name}.jsonl"));
+        let mut replay: Vec<OsString> = ["replay", "--pack", "yagura-core"]
+            .map(OsString::from)
+            .into();
+        replay.extend(store_args());
+        replay.extend(["--cache".into(), path(&store.join("cache"))]);
+        replay.extend(["--output".into(), path(&findings), path(&log)]);
+        yagura(replay)?;
+        print_findings(&findings)?;
+    }
+    Ok(())
+}
+
+/// One line per finding of an OCSF findings file: severity, rule, title.
+fn print_findings(path: &Path) -> Result<()> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    println!("findings (full OCSF JSON in {}):", path.display());
+    for line in text.lines() {
+        let f: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("a line of {}", path.display()))?;
+        println!(
+            "  {:<9} {:<20} {}",
+            f["severity"].as_str().unwrap_or("?"),
+            f["finding_info"]["analytic"]["uid"].as_str().unwrap_or("?"),
+            f["finding_info"]["title"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(())
 }
 
 /// Runs `cargo ARGS` in the workspace root and fails if it fails.

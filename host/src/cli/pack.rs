@@ -286,7 +286,7 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
             let sandbox = Sandbox::builder().build()?;
             if *no_test {
                 crate::pack::load_components(&bundle, &sandbox, &origin)?;
-            } else if !report_cases(&bundle, &sandbox, &origin, out)? {
+            } else if !report_cases(&bundle, &sandbox, &origin, false, out)? {
                 bail!("{origin}: the pack's cases failed; not writing the bundle");
             }
             if let Some(key) = key {
@@ -421,7 +421,7 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
                 return Ok(true);
             }
             let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
-            if !report_cases(&bundle, &sandbox, &origin, out)? {
+            if !report_cases(&bundle, &sandbox, &origin, false, out)? {
                 bail!("{origin}: the pack's cases failed; not importing it");
             }
             let signer = match status {
@@ -482,11 +482,19 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
             let store = store.open()?;
             let version = store.resolve(name, version)?;
             let origin = format!("{name}@{version}");
+            if store.active(&actor.tenant, name)?.as_deref() == Some(version.as_str()) {
+                writeln!(
+                    out,
+                    "{origin} is already active for tenant `{}`",
+                    actor.tenant
+                )?;
+                return Ok(true);
+            }
             let bundle = store.bundle(name, &version)?;
             bundle.verify(&store.trust(&trust.load()?)?, &origin)?;
             bundle.check_requirements(&origin)?;
             let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
-            if !report_cases(&bundle, &sandbox, &origin, out)? {
+            if !report_cases(&bundle, &sandbox, &origin, false, out)? {
                 bail!("{origin}: the pack's cases failed; the active version is unchanged");
             }
             let previous =
@@ -556,25 +564,31 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
                 read_bundle(pack)?
             };
             let sandbox = Sandbox::builder().build()?;
-            report_cases(&bundle, &sandbox, &origin, out)
+            report_cases(&bundle, &sandbox, &origin, true, out)
         }
     }
 }
 
-/// Runs and prints the pack's cases; whether all passed.
+/// Runs the pack's cases and prints failures (every case with `each`) and the totals; whether
+/// all passed.
 fn report_cases(
     bundle: &Bundle,
     sandbox: &Sandbox,
     origin: &str,
+    each: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let (mut passed, mut failed) = (0, 0);
     for rule in crate::pack::run_cases(bundle, sandbox, origin)? {
-        writeln!(out, "{}  {}", rule.rule, rule.cases.display())?;
+        if each || rule.failed().next().is_some() {
+            writeln!(out, "{}  {}", rule.rule, rule.cases.display())?;
+        }
         for result in &rule.results {
             if result.passed() {
                 passed += 1;
-                writeln!(out, "  ok    {}", result.name)?;
+                if each {
+                    writeln!(out, "  ok    {}", result.name)?;
+                }
             } else {
                 failed += 1;
                 writeln!(out, "  FAIL  {}", result.name)?;

@@ -284,7 +284,10 @@ mod tests {
     #[test]
     fn every_sample_field_is_declared() {
         let schema = event_schema().to_value();
-        let sample = include_str!("../../../examples/events/sample.ndjson");
+        let sample = concat!(
+            include_str!("../../../examples/events/sample.ndjson"),
+            include_str!("../../../examples/events/core.ndjson")
+        );
         for (n, line) in sample
             .lines()
             .enumerate()

@@ -218,3 +218,75 @@ fn failing_cases_are_named() {
     let failed: Vec<&str> = results[0].failed().map(|r| r.name.as_str()).collect();
     assert_eq!(failed, ["19 ports stay below the threshold"]);
 }
+
+/// `yagura replay --pack BUNDLE` runs a signed bundle's rules with the pack's config, and
+/// refuses an untrusted or unsigned one unless told otherwise.
+#[test]
+fn replay_runs_a_bundle_only_when_its_signer_is_trusted() {
+    use clap::Parser;
+    use yagura::cli::{Cli, Command, run_replay};
+
+    let dir = tempfile::tempdir().expect("tmp");
+    // the pack lowers the threshold: 5 ports make a scan
+    let manifest = source_pack(dir.path(), |m| m.replace("threshold = 20", "threshold = 5"));
+    let key = SecretKey::generate().expect("key");
+    let public = dir.path().join("acme.pub");
+    std::fs::write(&public, key.public().to_text()).expect("pub");
+    let mut bundle = Bundle::build(&manifest).expect("builds");
+    let unsigned = dir.path().join("unsigned.ypack");
+    std::fs::write(&unsigned, bundle.to_bytes().expect("bytes")).expect("write");
+    bundle.sign(&key);
+    let signed = dir.path().join("signed.ypack");
+    std::fs::write(&signed, bundle.to_bytes().expect("bytes")).expect("write");
+    let events = root().join("rules/vertical-port-scan/cases/19-ports.ndjson");
+    let store = dir.path().join("no-store");
+
+    let replay = |extra: &[&str]| {
+        let mut argv: Vec<String> = ["yagura", "replay", "--quiet", "--no-cache", "--store"]
+            .map(str::to_owned)
+            .to_vec();
+        argv.push(store.display().to_string());
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        argv.push(events.display().to_string());
+        let Command::Replay(args) = Cli::try_parse_from(argv).expect("parses").command else {
+            panic!("replay");
+        };
+        let mut out = Vec::new();
+        run_replay(&args, &mut out, &mut Vec::new())
+            .map(|_| String::from_utf8_lossy(&out).into_owned())
+    };
+    let signed_arg = signed.display().to_string();
+    let unsigned_arg = unsigned.display().to_string();
+    let public_arg = public.display().to_string();
+
+    let out = replay(&["--pack", &signed_arg, "--trust", &public_arg]).expect("runs");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "19 ports are a scan at the pack's threshold of 5: {out}"
+    );
+    assert!(out.contains("\"distinct_ports\":\"5\""), "{out}");
+
+    let e = format!(
+        "{:#}",
+        replay(&["--pack", &signed_arg]).expect_err("untrusted")
+    );
+    assert!(e.contains("not trusted here"), "{e}");
+    let e = format!(
+        "{:#}",
+        replay(&["--pack", &unsigned_arg]).expect_err("unsigned")
+    );
+    assert!(e.contains("is unsigned"), "{e}");
+    replay(&["--pack", &unsigned_arg, "--allow-unsigned"]).expect("development mode");
+    // `--set` goes on top of the pack's config
+    let out = replay(&[
+        "--pack",
+        &signed_arg,
+        "--trust",
+        &public_arg,
+        "--set",
+        "vertical-port-scan.threshold=50",
+    ])
+    .expect("runs");
+    assert_eq!(out, "", "no scan at 50");
+}

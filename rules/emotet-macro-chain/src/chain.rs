@@ -280,10 +280,15 @@ pub fn sample(list: &mut Vec<String>, item: &str) {
 
 /// `text` cut to at most [`TEXT_MAX`] bytes, at a character boundary.
 pub fn cut(text: &str) -> &str {
-    if text.len() <= TEXT_MAX {
+    cut_to(text, TEXT_MAX)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn cut_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
         return text;
     }
-    let mut end = TEXT_MAX;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }

@@ -116,7 +116,8 @@ impl Rule for EmotetMacroChain {
             .param(Param::text_list(
                 "indirect_parents",
                 "parents whose shell children root a chain after an Office launch (WMI and COM \
-                 hosts); explorer.exe children also need a stage-2 command line",
+                 hosts); the children of any parent but WmiPrvSE.exe (explorer.exe) also need a \
+                 stage-2 command line",
                 INDIRECT_PARENTS,
             ))
             .param(Param::text_list(

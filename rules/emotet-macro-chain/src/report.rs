@@ -81,14 +81,14 @@ pub fn finding(chain: &Chain, dedup: &str, window: Window) -> Finding {
         .context_opt("indicator", non_empty(&chain.indicator))
         .context_opt("indicator_cmd_line", non_empty(&chain.indicator_cmd))
         .context("connections", chain.connections)
-        .context_opt("destinations", list(&chain.destinations))
-        .context_opt("dropped_files", list(&chain.dropped))
-        .context_opt("executed", list(&chain.executed))
-        .context_opt("persistence", list(&chain.persistence))
+        .context_opt("destinations", list(&chain.destinations, ", "))
+        .context_opt("dropped_files", list(&chain.dropped, " | "))
+        .context_opt("executed", list(&chain.executed, " | "))
+        .context_opt("persistence", list(&chain.persistence, " | "))
         .context("first_seen_ms", chain.first)
         .context(
             "duration_seconds",
-            (chain.last - chain.first).max(0) / 1_000,
+            chain.last.saturating_sub(chain.first).max(0) / 1_000,
         )
         .context("window", window)
         .build()
@@ -156,7 +156,7 @@ fn describe(chain: &Chain, host: &str, stages: &[Stage]) -> String {
         " {} of the 6 stages of a macro-borne loader (Emotet, Qakbot, IcedID) within {} s: \
          isolate the host, find the document and its sender, and block the destinations.",
         stages.len(),
-        (chain.last - chain.first).max(0) / 1_000
+        chain.last.saturating_sub(chain.first).max(0) / 1_000
     );
     d
 }
@@ -229,8 +229,10 @@ fn non_empty(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
-fn list(items: &[String]) -> Option<String> {
-    (!items.is_empty()).then(|| items.join(" | "))
+/// A list for the context: addresses and names joined with `, `; paths, command lines and
+/// registry values, which may hold commas, with ` | `.
+fn list(items: &[String], separator: &str) -> Option<String> {
+    (!items.is_empty()).then(|| items.join(separator))
 }
 
 #[cfg(test)]
@@ -287,6 +289,10 @@ mod tests {
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(ctx("stages"), Some("1,2,3"));
+        assert_eq!(
+            ctx("destinations"),
+            Some("203.0.113.9:80, [2001:db8::1]:443, evil.example")
+        );
         assert_eq!(ctx("window"), Some("10m"));
         assert_eq!(ctx("duration_seconds"), Some("4"));
         assert!(
@@ -308,5 +314,17 @@ mod tests {
     fn empty_chain_does_not_panic() {
         let f = finding(&Chain::default(), "k", Window::minutes(1));
         assert!(f.title.contains("an unnamed host"));
+    }
+
+    #[test]
+    fn extreme_event_times_do_not_overflow() {
+        let c = Chain {
+            first: i64::MIN,
+            last: i64::MAX,
+            ..chain()
+        };
+        let f = finding(&c, "k", Window::minutes(1));
+        let duration = f.context.iter().find(|(k, _)| k == "duration_seconds");
+        assert_eq!(duration.map(|(_, v)| v.as_str()), Some("9223372036854775"));
     }
 }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use yagura_sdk::prelude::*;
 use yagura_sdk::{Guid, log};
 
-use crate::chain::{Chain, cut};
+use crate::chain::{Chain, cut, cut_to};
 
 /// The longest hostname used in keys, in bytes; longer ones are cut.
 const HOST_MAX: usize = 200;
@@ -32,6 +32,8 @@ const HOST_MAX: usize = 200;
 const HOT_MAX: usize = 1_000;
 /// The key of the hot set.
 const HOT_KEY: &str = "hot";
+/// The most bytes the stored hot set may take: below the host's 64 KiB value limit.
+const HOT_TEXT_MAX: usize = 60 << 10;
 
 /// A process as events name it: GUID and/or pid.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -225,15 +227,7 @@ impl Tracker {
 
     fn save_hot(&mut self, at: i64) {
         self.hot.hosts.retain(|_, e| *e >= at);
-        let mut text = String::with_capacity(32 * (self.hot.hosts.len() + 1));
-        let mut latest = self.hot.overflow_until;
-        if self.hot.overflow_until >= at {
-            let _ = writeln!(text, "*\t{}", self.hot.overflow_until);
-        }
-        for (host, expiry) in &self.hot.hosts {
-            let _ = writeln!(text, "{host}\t{expiry}");
-            latest = latest.max(*expiry);
-        }
+        let (text, latest) = hot_text(&self.hot, at);
         let result = state::set_string(HOT_KEY, &text, latest.max(at));
         self.count(result);
     }
@@ -439,6 +433,28 @@ impl Tracker {
     }
 }
 
+/// The hot set as stored: a `host ⇥ expiry` line per host (a `*` line while every host counts
+/// as hot), and the latest expiry. A set too large for one state value (1,000 hosts of long
+/// names pass the host's 64 KiB) is stored as a `*` line until its latest expiry instead: a
+/// fresh instance then follows every host for that long, which is slower but misses nothing,
+/// rather than losing the set to a refused write.
+fn hot_text(hot: &Hot, at: i64) -> (String, i64) {
+    let mut text = String::with_capacity(32 * (hot.hosts.len() + 1));
+    let mut latest = hot.overflow_until;
+    if hot.overflow_until >= at {
+        let _ = writeln!(text, "*\t{}", hot.overflow_until);
+    }
+    for (host, expiry) in &hot.hosts {
+        let _ = writeln!(text, "{host}\t{expiry}");
+        latest = latest.max(*expiry);
+    }
+    if text.len() > HOT_TEXT_MAX {
+        text.clear();
+        let _ = writeln!(text, "*\t{latest}");
+    }
+    (text, latest)
+}
+
 /// A member value: `root ⇥ start ⇥ o/t ⇥ guid-or-dash`, and the GUID it was written for.
 fn parse_member(value: &str) -> Option<(Member, Option<&str>)> {
     let mut parts = value.split('\t');
@@ -454,18 +470,6 @@ fn parse_member(value: &str) -> Option<(Member, Option<&str>)> {
         },
         guid,
     ))
-}
-
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut_to(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]
@@ -505,6 +509,25 @@ mod tests {
         assert_eq!(pid.root_id("x"), "pid:7");
         assert_eq!(Proc::default().root_id("WINWORD.EXE"), "office:winword.exe");
         assert!(!Proc::default().is_known());
+    }
+
+    #[test]
+    fn a_hot_set_too_large_for_one_value_is_stored_as_every_host() {
+        let mut hot = Hot {
+            overflow_until: i64::MIN,
+            ..Hot::default()
+        };
+        hot.hosts.insert("ws01".into(), 5_000);
+        let (text, latest) = hot_text(&hot, 1_000);
+        assert_eq!((text.as_str(), latest), ("ws01\t5000\n", 5_000));
+        // 1,000 hosts of 200-byte names: about 210 KB as lines
+        for i in 0..HOT_MAX {
+            hot.hosts.insert(format!("{i:0>200}"), 7_000 + i as i64);
+        }
+        let (text, latest) = hot_text(&hot, 1_000);
+        assert_eq!(latest, 7_000 + HOT_MAX as i64 - 1);
+        assert_eq!(text, format!("*\t{latest}\n"));
+        assert!(text.len() <= HOT_TEXT_MAX);
     }
 
     #[test]

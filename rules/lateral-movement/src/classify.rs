@@ -10,6 +10,8 @@ use yagura_sdk::matchers::{
     eq_ignore_case, starts_with_ignore_case,
 };
 
+use crate::report::clip;
+
 /// ATT&CK ids the remote-execution detection reports.
 pub(crate) mod technique {
     pub(crate) const SERVICE: &str = "T1569.002";
@@ -347,16 +349,25 @@ pub(crate) fn is_remote_ip(ip: IpAddr) -> bool {
     !ip.is_loopback() && !ip.is_unspecified()
 }
 
-/// Appends `text` to `key` in ASCII upper case, without allocating.
+/// The most bytes of one name (host, account, source) a state key or distinct item holds.
+/// DNS names stop at 253 bytes and Windows account names well before; a longer name from odd
+/// input is cut, so that a key never passes the host's 1,024-byte limit. Past that limit every
+/// state call on the key is refused, and the report-once markers, which report rather than
+/// miss, would report every event.
+pub(crate) const KEY_NAME_MAX: usize = 255;
+
+/// Appends `text`, cut to [`KEY_NAME_MAX`] bytes, to `key` in ASCII upper case, without
+/// allocating.
 pub(crate) fn push_upper(key: &mut String, text: &str) {
-    for c in text.chars() {
+    for c in clip(text, KEY_NAME_MAX).chars() {
         key.push(c.to_ascii_uppercase());
     }
 }
 
-/// Appends `text` to `key` in ASCII lower case, without allocating.
+/// Appends `text`, cut to [`KEY_NAME_MAX`] bytes, to `key` in ASCII lower case, without
+/// allocating.
 pub(crate) fn push_lower(key: &mut String, text: &str) {
-    for c in text.chars() {
+    for c in clip(text, KEY_NAME_MAX).chars() {
         key.push(c.to_ascii_lowercase());
     }
 }
@@ -588,6 +599,20 @@ mod tests {
             None
         );
         assert_eq!(service_image_key(r"HKLM\Software\x\ImagePath", ""), None);
+    }
+
+    #[test]
+    fn key_names_are_cut_on_a_char_boundary() {
+        let mut key = String::from("rx|");
+        push_upper(&mut key, &"é".repeat(1_000));
+        assert!(key.len() <= 3 + KEY_NAME_MAX, "{}", key.len());
+        assert!(key.ends_with('é'));
+        key.clear();
+        push_lower(&mut key, &"A".repeat(2_000));
+        assert_eq!(key, "a".repeat(KEY_NAME_MAX));
+        key.clear();
+        push_upper(&mut key, "ws01");
+        assert_eq!(key, "WS01");
     }
 
     #[test]

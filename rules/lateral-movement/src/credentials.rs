@@ -97,8 +97,7 @@ pub(crate) fn on_event(s: &Settings, sc: &mut Scratch, ev: &EventRef<'_>, out: &
         sc.key.push('|');
         push_upper(&mut sc.key, short_host(target));
     }
-    let r = state::mark_once(&sc.key, ev.time, s.exec_window.end_from(ev.time));
-    if !sc.note_value(r).unwrap_or(true) {
+    if !sc.raise_level(1, ev.time, s.exec_window.end_from(ev.time)) {
         return;
     }
     let dedup = sc.key.clone();
@@ -187,7 +186,7 @@ fn finding(ev: &EventRef<'_>, host: &str, shape: Shape, dedup: String) -> Findin
                 .role("source")
                 .host(target)
                 .role("target")
-                .context("target_server", target)
+                .context("target", target)
         }
     };
     b.user(&account)
@@ -200,6 +199,6 @@ fn finding(ev: &EventRef<'_>, host: &str, shape: Shape, dedup: String) -> Findin
             auth.and_then(|a| ev.text(a.logon_process)).map(str::trim),
         )
         .context_opt("source", ev.src_ip())
-        .context_opt("source_workstation", ev.src_hostname())
+        .context_opt("source_host", ev.src_hostname())
         .build()
 }

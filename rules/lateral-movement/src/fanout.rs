@@ -19,7 +19,6 @@ use yagura_sdk::prelude::*;
 
 use crate::Scratch;
 use crate::classify::{is_local_target, is_remote_ip, push_ip, push_lower, push_upper, short_host};
-use crate::report::doubled;
 use crate::settings::Settings;
 
 /// How many destinations a finding lists.
@@ -27,6 +26,9 @@ const SAMPLE: u32 = 20;
 
 /// How many domain controllers the guest caches (more are still found in host state).
 const DC_CACHE: usize = 64;
+
+/// How many hosts the guest remembers as no domain controller before it starts afresh.
+const NOT_DC_CACHE: usize = 4_096;
 
 /// How long a host stays known as a domain controller after its last Kerberos ticket event.
 const DC_MEMORY: Window = Window::days(1);
@@ -100,6 +102,7 @@ fn remember_dc(sc: &mut Scratch, host: &str, at: i64) {
         return;
     }
     dc_key(&mut sc.key, host);
+    sc.not_dcs.remove(&sc.key);
     let r = state::set_u64(&sc.key, 1, DC_MEMORY.end_from(at));
     sc.note(r);
     if sc.known_dcs.len() < DC_CACHE {
@@ -113,9 +116,17 @@ fn is_dc(sc: &mut Scratch, host: &str, at: i64) -> bool {
         return true;
     }
     dc_key(&mut sc.key, host);
+    if sc.not_dcs.contains(&sc.key) {
+        return false;
+    }
     let known = state::get_u64(&sc.key, at).is_some();
     if known && sc.known_dcs.len() < DC_CACHE {
         sc.known_dcs.push(host.to_ascii_uppercase());
+    } else if !known {
+        if sc.not_dcs.len() >= NOT_DC_CACHE {
+            sc.not_dcs.clear();
+        }
+        sc.not_dcs.insert(sc.key.clone());
     }
     known
 }
@@ -218,13 +229,7 @@ fn maybe_report(
 ) {
     let set_key = sc.key.clone();
     sc.key.insert(0, '!');
-    let r = doubled(
-        &sc.key,
-        u64::from(count),
-        ev.time,
-        s.fanout_window.end_from(ev.time),
-    );
-    if !sc.note_value(r).unwrap_or(true) {
+    if !sc.doubled(u64::from(count), ev.time, s.fanout_window.end_from(ev.time)) {
         return;
     }
     let (_, hosts) = state::distinct_items(&set_key, ev.time, s.fanout_window, SAMPLE);
@@ -277,7 +282,7 @@ fn maybe_report(
         b = b.host(hop.src_host).role("source");
     }
     for h in &hosts {
-        b = b.host(h).role("destination");
+        b = b.host(h).role("target");
     }
     out.push(
         b.context("distinct_hosts", count)

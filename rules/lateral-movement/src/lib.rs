@@ -13,7 +13,9 @@
 //! - **password spray** — many failed logons across many accounts from one source (T1110.003).
 //!
 //! All counting and correlation lives in host state, keyed by host, account or source and
-//! expiring with the windows; the rule struct keeps only settings and reused key buffers.
+//! expiring with the windows; the rule struct keeps settings, reused key buffers and small
+//! bounded caches (domain controllers, hosts that are none, report markers host state
+//! refused).
 //!
 //! # Layout
 //! - [`settings`]: parameters and their validation.
@@ -31,6 +33,8 @@ mod report;
 mod settings;
 mod spray;
 
+use std::collections::HashSet;
+
 use yagura_sdk::prelude::*;
 
 use settings::Settings;
@@ -47,6 +51,12 @@ pub(crate) struct Scratch {
     errors: u32,
     /// domain controllers seen, upper case: a cache of the `dc|HOST` state entries
     known_dcs: Vec<String>,
+    /// `dc|HOST` keys host state did not hold when looked up: hosts that are no domain
+    /// controller, so that a network logon does not cost a state call to learn it again.
+    /// Bounded (emptied when full); a host seen issuing tickets is taken out.
+    not_dcs: HashSet<String>,
+    /// report markers host state refused to keep
+    fallback: report::Fallback,
 }
 
 impl Scratch {
@@ -57,6 +67,8 @@ impl Scratch {
             item: String::with_capacity(64),
             errors: 0,
             known_dcs: Vec::new(),
+            not_dcs: HashSet::new(),
+            fallback: report::Fallback::default(),
         }
     }
 

@@ -28,7 +28,8 @@ pub(crate) fn params() -> Vec<Param> {
         Param::integer(
             "exec_window_minutes",
             "remote execution: how long a network logon on a host ties later execution there \
-             to its source and account; also the quiet period of a remote-execution alert",
+             to its source and account; also the quiet period of remote-execution and \
+             credential-misuse alerts",
             15,
         ),
         Param::integer(

@@ -12,7 +12,6 @@ use yagura_sdk::prelude::*;
 
 use crate::Scratch;
 use crate::classify::{is_remote_ip, push_ip, push_lower, push_upper, short_host};
-use crate::report::doubled;
 use crate::settings::Settings;
 
 /// How many accounts a finding lists.
@@ -66,13 +65,11 @@ pub(crate) fn on_event(s: &Settings, sc: &mut Scratch, ev: &EventRef<'_>, out: &
     }
     let set_key = sc.key.clone();
     sc.key.insert(0, '!');
-    let r = doubled(
-        &sc.key,
+    if !sc.doubled(
         u64::from(accounts),
         ev.time,
         s.spray_window.end_from(ev.time),
-    );
-    if !sc.note_value(r).unwrap_or(true) {
+    ) {
         return;
     }
     let (_, sample) = state::distinct_items(&set_key, ev.time, s.spray_window, SAMPLE);

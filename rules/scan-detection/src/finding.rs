@@ -74,14 +74,14 @@ pub(crate) fn build(
         (true, _) => {
             let _ = write!(
                 title,
-                "Host sweep from {src}: {capped}{} hosts in {window}",
+                "Host sweep from {src}: {capped}{} hosts within {window}",
                 hosts.all
             );
         }
         (false, Some((dst, t, _))) => {
             let _ = write!(
                 title,
-                "Vertical port scan from {src} to {dst}: {} ports in {window}",
+                "Vertical port scan from {src} to {dst}: {} ports within {window}",
                 t.all
             );
         }
@@ -168,14 +168,14 @@ pub(crate) fn build(
         .time(at)
         .dedup_key(format!("scan|{src}"))
         .context("scan_kind", kind)
-        .context("window_seconds", window.as_millis() / 1_000)
+        .context("window", window)
         .context("connection_attempts", attempts)
         .context("distinct_destinations", hosts.all)
         .context("failed_destinations", hosts.failed)
         .context("sweep_score", format!("{sweep_score:.1}"))
-        .context("sample_destinations", sample_hosts.join(","))
+        .context("sample_destinations", sample_hosts.join(", "))
         .context("distinct_ports_any_destination", ports_used)
-        .context("sample_ports", sample_ports.join(","));
+        .context("sample_ports", sample_ports.join(", "));
     if hosts.all >= DISTINCT_CAP {
         f = f.context("destinations_capped", "true");
     }
@@ -185,12 +185,12 @@ pub(crate) fn build(
             .context("distinct_ports", t.all)
             .context("failed_ports", t.failed)
             .context("port_score", format!("{:.1}", s.weights.score(*t)))
-            .context("ports", ports.join(","));
+            .context("ports", ports.join(", "));
     }
     if vertical {
         f = f
             .context("scanned_destinations", scanned)
-            .context("sample_scanned_destinations", scanned_sample.join(","));
+            .context("sample_scanned_destinations", scanned_sample.join(", "));
     }
     f.build()
 }

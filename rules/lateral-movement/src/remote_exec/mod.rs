@@ -25,7 +25,7 @@ use yagura_sdk::prelude::*;
 use crate::Scratch;
 use crate::classify::{self, Method, is_remote_ip, push_upper, short_host};
 use crate::origin;
-use crate::report::{account_of, raise_level};
+use crate::report::account_of;
 use crate::settings::Settings;
 
 use finding::{Reported, View, finding};
@@ -56,9 +56,11 @@ pub(crate) fn on_event(s: &Settings, sc: &mut Scratch, ev: &EventRef<'_>, out: &
 /// Whether a recalled account and the signal's own account can be the same: either is
 /// unknown, or the names (without domains) match.
 fn same_account(recalled: &str, own: Option<&str>) -> bool {
-    let bare = |a: &str| a.rsplit('\\').next().unwrap_or(a).to_owned();
+    fn bare(account: &str) -> &str {
+        account.rsplit('\\').next().unwrap_or(account)
+    }
     match own {
-        Some(own) if !recalled.is_empty() => bare(recalled).eq_ignore_ascii_case(&bare(own)),
+        Some(own) if !recalled.is_empty() => bare(recalled).eq_ignore_ascii_case(bare(own)),
         _ => true,
     }
 }
@@ -239,8 +241,8 @@ fn escalate(
         Some(state::counter_sum(&sc.key, at, s.exec_window))
     };
     sc.key.insert(0, '!');
-    let fresh = raise_level(&sc.key, level + 1, at, s.exec_window.end_from(at));
-    sc.note_value(fresh).unwrap_or(true).then_some(signals)
+    sc.raise_level(level + 1, at, s.exec_window.end_from(at))
+        .then_some(signals)
 }
 
 #[cfg(test)]

@@ -183,17 +183,7 @@ pub fn run_replay(
     let mut pack_config: Vec<(String, (String, Value))> = Vec::new();
     for spec in &args.packs {
         for (component, config) in load_pack(&sandbox, args, spec)? {
-            if let Some(other) = components
-                .iter()
-                .find(|c| c.info().id == component.info().id)
-            {
-                bail!(
-                    "{} and {} both define rule `{}`",
-                    other.origin(),
-                    component.origin(),
-                    component.info().id
-                );
-            }
+            refuse_duplicate(&components, &component)?;
             let id = component.info().id.clone();
             pack_config.extend(config.into_iter().map(|kv| (id.clone(), kv)));
             components.push(component);
@@ -424,20 +414,23 @@ pub(super) fn load_rules(
     let mut components: Vec<RuleComponent> = Vec::new();
     for file in files {
         let component = load_one(sandbox, &file)?;
-        if let Some(other) = components
-            .iter()
-            .find(|c| c.info().id == component.info().id)
-        {
-            bail!(
-                "{} and {} both define rule `{}`",
-                other.origin(),
-                component.origin(),
-                component.info().id
-            );
-        }
+        refuse_duplicate(&components, &component)?;
         components.push(component);
     }
     Ok(components)
+}
+
+/// Two components of one rule id in a run are an error naming both.
+fn refuse_duplicate(loaded: &[RuleComponent], component: &RuleComponent) -> anyhow::Result<()> {
+    if let Some(other) = loaded.iter().find(|c| c.info().id == component.info().id) {
+        bail!(
+            "{} and {} both define rule `{}`",
+            other.origin(),
+            component.origin(),
+            component.info().id
+        );
+    }
+    Ok(())
 }
 
 fn load_one(sandbox: &Sandbox, file: &Path) -> anyhow::Result<RuleComponent> {

@@ -15,6 +15,8 @@
 //! - [`engine`]: ordering, batching, routing by subscription, watermarks and ticks.
 //! - [`rule`]: rule metadata and typed configuration.
 //! - [`finding`]: findings and their OCSF Detection Finding form.
+//! - [`server`]: `yagura serve`, the HTTP management API (axum): tenants, tokens, packs,
+//!   ingest, alerts, metrics.
 //! - [`cli`]: the `yagura` command line.
 
 pub mod cases;
@@ -26,6 +28,7 @@ pub mod intake;
 pub mod pack;
 pub mod rule;
 pub mod sandbox;
+pub mod server;
 pub mod state;
 pub mod store;
 

@@ -4,6 +4,7 @@
 mod pack;
 mod replay;
 mod rule;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 pub use pack::{ActorArgs, KeyCommand, PackCommand, StoreArgs, TrustArgs, run_key, run_pack};
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
+pub use serve::{ServeArgs, run_serve};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -39,6 +41,8 @@ pub enum Command {
     /// Publisher keys for signing packs.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Run the HTTP management API: tenants, tokens, packs, event ingest, alerts (docs/api.md).
+    Serve(ServeArgs),
 }
 
 /// Exit codes of `yagura`, as documented in `--help`.
@@ -83,6 +87,13 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve(args) => match run_serve(&args) {
+            Ok(()) => ExitCode::from(exit::OK),
+            Err(e) => {
+                eprintln!("yagura serve: error: {e:#}");
+                ExitCode::from(exit::FAILED)
+            }
+        },
         Command::Key(command) => match run_key(&command, &mut std::io::stdout()) {
             Ok(()) => ExitCode::from(exit::OK),
             Err(e) => {

@@ -21,6 +21,12 @@
 //! Compiled artifacts are not kept here: the sandbox's artifact cache (`<store>/cache`, keyed by
 //! component digest and engine fingerprint) is rebuildable and never imported.
 
+mod alerts;
+mod auth;
+
+pub use alerts::{Alert, AlertChange, AlertFilter};
+pub use auth::{NewToken, RuleConfig, Scope, TenantRecord, TokenRecord, check_tenant_name};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -147,6 +153,17 @@ impl Store {
         store.check_schema()?;
         store.remove_orphan_blobs()?;
         Ok(store)
+    }
+
+    /// The sled database, for the trees of the server's parts (`auth.rs`, `alerts.rs`).
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Writes everything to disk (sled's flush).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush().context("cannot flush the store")?;
+        Ok(())
     }
 
     /// The store's folder.

@@ -1,0 +1,213 @@
+//! `/v1/tenants`, `/v1/tokens` and `/v1/keys`: admin-only management of who may call the API
+//! and whose packs the server accepts.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::{AppState, json_response};
+use crate::pack::PublicKey;
+use crate::store::{Scope, TokenRecord};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenant {
+    name: String,
+}
+
+pub async fn create_tenant(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let body: NewTenant = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    crate::store::check_tenant_name(&body.name)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if state.store.tenant_exists(&body.name)? {
+        return Err(ApiError::conflict(format!(
+            "tenant `{}` already exists",
+            body.name
+        )));
+    }
+    let record = state.store.create_tenant(&body.name)?;
+    state.engine(&record.name)?;
+    Ok(json_response(StatusCode::CREATED, &record))
+}
+
+pub async fn list_tenants(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let tenants = state.store.tenants()?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "tenants": tenants }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    /// default: the caller's tenant
+    tenant: Option<String>,
+    #[serde(default)]
+    name: String,
+    scopes: Vec<Scope>,
+}
+
+/// A token as listed: never its secret nor its hash.
+#[derive(Serialize)]
+struct TokenView<'a> {
+    id: &'a str,
+    tenant: &'a str,
+    name: &'a str,
+    scopes: &'a [Scope],
+    created_at: i64,
+}
+
+fn view(t: &TokenRecord) -> TokenView<'_> {
+    TokenView {
+        id: &t.id,
+        tenant: &t.tenant,
+        name: &t.name,
+        scopes: &t.scopes,
+        created_at: t.created_at,
+    }
+}
+
+pub async fn create_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let body: NewToken = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let tenant = caller.tenant(&state, body.tenant.as_deref())?;
+    if body.scopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "`scopes` is empty; give one or more of admin, packs:write, events:write, alerts:read",
+        ));
+    }
+    if body.name.len() > 256 {
+        return Err(ApiError::bad_request(
+            "`name` is longer than 256 characters",
+        ));
+    }
+    let new = state
+        .store
+        .create_token(&tenant, &body.name, &body.scopes)?;
+    let mut answer = serde_json::to_value(view(&new.record))
+        .map_err(|e| ApiError::internal(&anyhow::anyhow!("{e}")))?;
+    answer["token"] = serde_json::Value::String(new.token);
+    Ok(json_response(StatusCode::CREATED, &answer))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+pub async fn list_tokens(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    if let Some(t) = &q.tenant
+        && !state.store.tenant_exists(t)?
+    {
+        return Err(ApiError::not_found(format!("tenant `{t}` does not exist")));
+    }
+    let tokens = state.store.tokens(q.tenant.as_deref())?;
+    let views: Vec<TokenView<'_>> = tokens.iter().map(view).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "tokens": views }),
+    ))
+}
+
+pub async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    if !state.store.revoke_token(&id)? {
+        return Err(ApiError::not_found(format!("no token `{id}`")));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "revoked": id }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    /// the `.pub` file's text, or the key's 64 hex digits
+    public_key: String,
+}
+
+/// `POST /v1/keys`: trust a publisher key (store-wide; admin).
+pub async fn trust_key(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let body: NewKey = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let text = body.public_key.trim();
+    let key = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        PublicKey::from_hex(text)
+    } else {
+        PublicKey::parse(text, "`public_key`")
+    }
+    .map_err(|e| ApiError::bad_request(format!("`public_key`: {e:#}")))?;
+    state.store.trust_key(&key)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &serde_json::json!({ "id": key.id(), "public_key": key.to_hex() }),
+    ))
+}
+
+/// `GET /v1/keys`: the keys uploads and activations trust (admin).
+pub async fn list_keys(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    let keys: Vec<serde_json::Value> = state
+        .store
+        .trusted_keys()?
+        .iter()
+        .map(|k| serde_json::json!({ "id": k.id(), "public_key": k.to_hex() }))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "keys": keys }),
+    ))
+}
+
+/// `DELETE /v1/keys/{id}`: stop trusting a key (admin). Stored packs it signed stay stored
+/// and running, but cannot be activated again.
+pub async fn untrust_key(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> ApiResult<Response> {
+    caller.require(Scope::Admin)?;
+    if !state.store.untrust_key(&id)? {
+        return Err(ApiError::not_found(format!("no trusted key `{id}`")));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "untrusted": id }),
+    ))
+}

@@ -1,0 +1,283 @@
+//! `POST /v1/events`: a body of records in any supported format (`?format=`, or detected from
+//! the content; gzip undone; a JSON array is read as one record per element) parsed into
+//! events and queued for the tenant's engine. The answer counts what was accepted and
+//! rejected, with the line and reason of each rejected record (the first 100).
+//!
+//! `GET /v1/rules`: the tenant's running rules with their counters.
+//! `GET|PUT /v1/rules/{id}/config`: the tenant's own parameter values for a rule, over its
+//! pack's config; a PUT rebuilds the tenant's rule set with them (the rule's `init` judges
+//! them) and swaps it in, or changes nothing and answers 422.
+
+use std::io::{BufRead, Cursor, Read};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult};
+use super::metrics;
+use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::worker::QueueError;
+use super::{AppState, blocking, json_response};
+use crate::event::Event;
+use crate::intake::{self, Format};
+use crate::store::{RuleConfig, Scope};
+
+/// Rejected records reported in the answer; past this, only counted.
+const MAX_REPORTED_ERRORS: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    tenant: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LineError {
+    line: u64,
+    message: String,
+}
+
+struct Parsed {
+    format: Format,
+    events: Vec<Event>,
+    rejected: u64,
+    errors: Vec<LineError>,
+}
+
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::EventsWrite)?;
+    let q: EventsQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let format = match q.format.as_deref() {
+        None => Format::Auto,
+        Some(name) => Format::from_str(name, true).map_err(|_| {
+            let names: Vec<String> = Format::value_variants()
+                .iter()
+                .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+                .collect();
+            ApiError::bad_request(format!(
+                "`format`: unknown format `{name}` (formats: {})",
+                names.join(", ")
+            ))
+        })?,
+    };
+    if state.shutting_down() {
+        return Err(ApiError::unavailable("the server is shutting down"));
+    }
+    let limit = state.config.max_events_bytes;
+    let bytes = read_body(body, limit).await?;
+    let parsed = blocking(move || parse(bytes.to_vec(), format, limit)).await?;
+    let engine = state.engine(&tenant)?;
+    let accepted = parsed.events.len();
+    let labels = || vec![("tenant", tenant.clone()), ("source", "http".to_owned())];
+    match engine.push(parsed.events) {
+        Ok(()) => {}
+        Err((QueueError::Full, _)) => {
+            state
+                .metrics
+                .add(metrics::EVENTS_THROTTLED, labels(), accepted as f64);
+            return Err(ApiError::busy(
+                format!(
+                    "the engine of tenant `{tenant}` is busy ({} events queued); nothing of this \
+                     request was accepted, send it again later",
+                    engine.queued()
+                ),
+                1,
+            ));
+        }
+        Err((QueueError::Closed, _)) => {
+            return Err(ApiError::unavailable("the server is shutting down"));
+        }
+    }
+    state
+        .metrics
+        .add(metrics::EVENTS_ACCEPTED, labels(), accepted as f64);
+    state
+        .metrics
+        .add(metrics::EVENTS_REJECTED, labels(), parsed.rejected as f64);
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "tenant": tenant,
+            "format": parsed.format.as_str(),
+            "accepted": accepted,
+            "rejected": parsed.rejected,
+            "errors": parsed.errors,
+        }),
+    ))
+}
+
+/// Parses a request body; an unreadable body (not gzip, undetectable format) is a 400.
+fn parse(bytes: Vec<u8>, format: Format, limit: usize) -> ApiResult<Parsed> {
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(Cursor::new(bytes))
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| ApiError::bad_request(format!("the body is not valid gzip: {e}")))?;
+        if out.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        out
+    } else {
+        bytes
+    };
+    let bytes = json_array_to_lines(bytes)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Parsed {
+            format,
+            events: Vec::new(),
+            rejected: 0,
+            errors: Vec::new(),
+        });
+    }
+    let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(bytes));
+    let (format, records) = intake::from_reader(reader, "request".into(), format)
+        .map_err(|e| ApiError::bad_request(format!("the body cannot be read as events: {e}")))?;
+    let mut parsed = Parsed {
+        format,
+        events: Vec::new(),
+        rejected: 0,
+        errors: Vec::new(),
+    };
+    for record in records {
+        match record {
+            Ok(event) => parsed.events.push(event),
+            Err(e) => {
+                parsed.rejected += 1;
+                if parsed.errors.len() < MAX_REPORTED_ERRORS {
+                    parsed.errors.push(LineError {
+                        line: e.line,
+                        message: e.message,
+                    });
+                }
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// A body that is one JSON array becomes one line per element, so that line numbers are the
+/// elements' positions (1-based).
+fn json_array_to_lines(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'[') {
+        return Ok(bytes);
+    }
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valid JSON array: {e}")))?;
+    let mut out = Vec::with_capacity(bytes.len());
+    for item in items {
+        serde_json::to_writer(&mut out, &item)
+            .map_err(|e| ApiError::bad_request(format!("a JSON array element: {e}")))?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+pub async fn rules(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let (rules, queued) = match state.existing_engine(&tenant) {
+        Some(engine) => (engine.rules(), engine.queued()),
+        None => (Vec::new(), 0),
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant, "queued_events": queued, "rules": rules }),
+    ))
+}
+
+/// 404 unless `rule` runs for `tenant`.
+fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
+    let runs = state
+        .existing_engine(tenant)
+        .is_some_and(|e| e.rules().iter().any(|r| r.id == rule));
+    if runs {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "rule `{rule}` does not run for tenant `{tenant}` (activate a pack holding it)"
+        )))
+    }
+}
+
+pub async fn get_config(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(rule): PathParam,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    running(&state, &tenant, &rule)?;
+    let config = state.store.rule_config(&tenant, &rule)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant, "rule": rule, "config": config }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConfig {
+    /// parameter name → value; `{}` returns the rule to its pack's config
+    config: RuleConfig,
+}
+
+pub async fn put_config(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(rule): PathParam,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let body: NewConfig = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    running(&state, &tenant, &rule)?;
+    let st = state.clone();
+    blocking(move || {
+        let _one_at_a_time = st.activation.lock();
+        let rules = st
+            .build_rules(&tenant, None, Some((&rule, &body.config)))
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}; the config is unchanged")))?;
+        st.store.set_rule_config(&tenant, &rule, &body.config)?;
+        st.engine(&tenant)?.swap(rules)?;
+        st.metrics.add(
+            metrics::ACTIVATIONS,
+            vec![("tenant", tenant.clone()), ("action", "config".into())],
+            1.0,
+        );
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "tenant": tenant, "rule": rule, "config": body.config }),
+        ))
+    })
+    .await
+}

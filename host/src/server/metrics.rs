@@ -1,0 +1,136 @@
+//! Prometheus metrics: the counters the server keeps, their names (one constant each), and
+//! the text exposition format, written by hand.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+pub const EVENTS_ACCEPTED: &str = "yagura_events_accepted_total";
+pub const EVENTS_REJECTED: &str = "yagura_events_rejected_total";
+pub const EVENTS_THROTTLED: &str = "yagura_events_throttled_total";
+pub const QUEUE_DEPTH: &str = "yagura_engine_queue_events";
+pub const ALERTS: &str = "yagura_alerts_total";
+pub const ALERT_STORE_ERRORS: &str = "yagura_alert_store_errors_total";
+pub const ACTIVATIONS: &str = "yagura_activations_total";
+pub const RULE_EVENTS: &str = "yagura_rule_events_total";
+pub const RULE_FINDINGS: &str = "yagura_rule_findings_total";
+pub const RULE_FAULTS: &str = "yagura_rule_faults_total";
+pub const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
+
+/// What each metric is, for `# HELP` and `# TYPE`.
+const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        EVENTS_ACCEPTED,
+        "counter",
+        "Events accepted by POST /v1/events",
+    ),
+    (
+        EVENTS_REJECTED,
+        "counter",
+        "Records rejected by POST /v1/events",
+    ),
+    (
+        EVENTS_THROTTLED,
+        "counter",
+        "Events refused with 429: the tenant's engine queue was full",
+    ),
+    (
+        QUEUE_DEPTH,
+        "gauge",
+        "Events waiting in the tenant's engine queue",
+    ),
+    (
+        ALERTS,
+        "counter",
+        "Findings stored as alerts, by change (new or updated)",
+    ),
+    (
+        ALERT_STORE_ERRORS,
+        "counter",
+        "Findings that could not be stored",
+    ),
+    (ACTIVATIONS, "counter", "Pack activations and rollbacks"),
+    (RULE_EVENTS, "counter", "Events a rule was called with"),
+    (RULE_FINDINGS, "counter", "Findings a rule reported"),
+    (
+        RULE_FAULTS,
+        "counter",
+        "Failed calls into a rule (traps, timeouts, limits, errors)",
+    ),
+    (RULE_BUSY, "counter", "Wall time spent in calls into a rule"),
+];
+
+/// Labels, as `(name, value)` pairs in a fixed order.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// Every series the server counts: metric name → labels → value.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// guards the whole map; updates are a few per request or per batch, never per event
+    series: Mutex<BTreeMap<&'static str, BTreeMap<Labels, f64>>>,
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    pub fn add(&self, name: &'static str, labels: Labels, by: f64) {
+        if let Ok(mut series) = self.series.lock() {
+            *series.entry(name).or_default().entry(labels).or_default() += by;
+        }
+    }
+
+    pub fn set(&self, name: &'static str, labels: Labels, value: f64) {
+        if let Ok(mut series) = self.series.lock() {
+            series.entry(name).or_default().insert(labels, value);
+        }
+    }
+
+    /// The exposition text; with `tenant`, only the series labelled with that tenant.
+    pub fn render(&self, tenant: Option<&str>) -> String {
+        let mut out = String::new();
+        let Ok(series) = self.series.lock() else {
+            return out;
+        };
+        for (name, kind, help) in FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let Some(values) = series.get(name) else {
+                continue;
+            };
+            for (labels, value) in values {
+                if let Some(t) = tenant
+                    && !labels.iter().any(|(k, v)| *k == "tenant" && v == t)
+                {
+                    continue;
+                }
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect();
+                let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_and_filters_by_tenant() {
+        let m = Metrics::default();
+        m.add(EVENTS_ACCEPTED, vec![("tenant", "a".into())], 3.0);
+        m.add(EVENTS_ACCEPTED, vec![("tenant", "b\"x".into())], 1.0);
+        let all = m.render(None);
+        assert!(all.contains("yagura_events_accepted_total{tenant=\"a\"} 3"));
+        assert!(all.contains("tenant=\"b\\\"x\""));
+        assert!(!m.render(Some("a")).contains("b\\\"x"));
+    }
+}

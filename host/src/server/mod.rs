@@ -1,0 +1,491 @@
+//! The HTTP management API behind `yagura serve` (axum): tenants and tokens, packs, event
+//! ingest into one engine per tenant, alerts (query and live stream), health and metrics.
+//! Routes and the auth model are in `docs/api.md`; flags and files in `docs/operations.md`.
+//!
+//! # Layout
+//! - `error`: [`ApiError`], the one error type, rendered as `{"error": {"code", "message"}}`.
+//! - `request`: the caller (bearer token, scopes, tenant), body limits, JSON and query parsing.
+//! - `worker`: a tenant's engine on its own thread behind a bounded queue; findings → alerts.
+//! - `metrics`: counter names and the Prometheus text format.
+//! - `openapi`: `/v1/openapi.json`, the routes described.
+//! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`.
+//! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
+//! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
+//! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
+//! - `syslog`: the UDP and TCP syslog listeners, each feeding one tenant.
+//!
+//! Lifecycle: [`App::open`] opens the store, creates the first admin token on a fresh store and
+//! starts every tenant's engine with its active packs; [`serve`] answers requests until its
+//! shutdown future resolves, then stops taking requests, ends the live streams, lets each
+//! engine evaluate what it holds (its findings are stored), and flushes the store.
+
+mod admin;
+mod alerts;
+mod error;
+mod ingest;
+mod metrics;
+mod openapi;
+mod packs;
+mod request;
+mod syslog;
+mod worker;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tokio::sync::{broadcast, watch};
+
+pub use error::ApiError;
+use metrics::Metrics;
+use request::Caller;
+use worker::{AlertNotice, TenantEngine, WorkerContext};
+
+use crate::engine::EngineOptions;
+use crate::pack::Trust;
+use crate::sandbox::{RuleInstance, Sandbox};
+use crate::store::{DEFAULT_TENANT, RuleConfig, Scope, Store};
+
+/// How the server runs; `yagura serve`'s flags.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// the address `yagura serve` listens on (loopback unless told otherwise)
+    pub listen: SocketAddr,
+    /// the store folder
+    pub store: PathBuf,
+    /// compiled-artifact cache (default: `<store>/cache`)
+    pub cache_dir: Option<PathBuf>,
+    /// largest JSON body of the management routes
+    pub max_json_bytes: usize,
+    /// largest body of POST /v1/events (after gzip is undone, too)
+    pub max_events_bytes: usize,
+    /// largest pack bundle of POST /v1/packs
+    pub max_bundle_bytes: usize,
+    /// events a tenant's engine queue holds before ingest answers 429
+    pub queue_events: usize,
+    /// a quiet engine flushes (evaluates what it buffers) after this long without events
+    pub flush_after: Duration,
+    /// accept unsigned packs (development only)
+    pub allow_unsigned: bool,
+    /// a finding updates its rule and dedup key's alert last seen at most this long before it
+    /// (event time); later, it opens a new alert
+    pub dedup_window: Duration,
+    /// syslog listeners (off by default) and the tenant they feed
+    pub syslog_udp: Option<SocketAddr>,
+    pub syslog_tcp: Option<SocketAddr>,
+    pub syslog_tenant: String,
+    pub engine: EngineOptions,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: PathBuf::from(".yagura"),
+            cache_dir: None,
+            max_json_bytes: 1 << 20,
+            max_events_bytes: 32 << 20,
+            max_bundle_bytes: 64 << 20,
+            queue_events: 100_000,
+            flush_after: Duration::from_secs(1),
+            allow_unsigned: false,
+            dedup_window: Duration::from_secs(3600),
+            syslog_udp: None,
+            syslog_tcp: None,
+            syslog_tenant: DEFAULT_TENANT.to_owned(),
+            engine: EngineOptions::default(),
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    store: Store,
+    sandbox: Sandbox,
+    config: ServerConfig,
+    /// tenant → its engine; engines are started once and live until shutdown
+    engines: Mutex<HashMap<String, Arc<TenantEngine>>>,
+    metrics: Arc<Metrics>,
+    /// new and updated alerts of every tenant; each stream keeps its tenant's
+    alerts: broadcast::Sender<AlertNotice>,
+    /// `true` once shutdown began: readiness fails, ingest answers 503, streams end
+    shutdown: watch::Sender<bool>,
+    /// one activation or rollback at a time: each builds the tenant's whole rule set from the
+    /// active table and swaps it in, so two at once could swap in a stale set
+    activation: Mutex<()>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store.dir())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server, before and while it serves.
+#[derive(Debug, Clone)]
+pub struct App {
+    state: Arc<AppState>,
+}
+
+impl App {
+    /// Opens the store, creates the first admin token if the store has none (returned: show it
+    /// once, it is not stored), and starts every tenant's engine with its active packs.
+    pub fn open(config: ServerConfig) -> anyhow::Result<(App, Option<String>)> {
+        let store = Store::open(&config.store)?;
+        let cache = config
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| store.cache_dir());
+        let sandbox = Sandbox::builder().cache_dir(cache).build()?;
+        let (alerts, _) = broadcast::channel(1024);
+        let (shutdown, _) = watch::channel(false);
+        let state = Arc::new(AppState {
+            store,
+            sandbox,
+            config,
+            engines: Mutex::new(HashMap::new()),
+            metrics: Arc::new(Metrics::default()),
+            alerts,
+            shutdown,
+            activation: Mutex::new(()),
+        });
+        let token = state.first_start()?;
+        state.start_engines()?;
+        Ok((App { state }, token))
+    }
+
+    /// The store the server runs on.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Every route, for `axum::serve` or for tests (`tower::ServiceExt::oneshot`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .route("/v1/openapi.json", get(openapi_json))
+            .route(
+                "/v1/tenants",
+                get(admin::list_tenants).post(admin::create_tenant),
+            )
+            .route(
+                "/v1/tokens",
+                get(admin::list_tokens).post(admin::create_token),
+            )
+            .route("/v1/tokens/{id}", delete(admin::revoke_token))
+            .route("/v1/keys", get(admin::list_keys).post(admin::trust_key))
+            .route("/v1/keys/{id}", delete(admin::untrust_key))
+            .route("/v1/packs", get(packs::list).post(packs::upload))
+            .route(
+                "/v1/packs/{pack}",
+                get(packs::inspect).delete(packs::remove),
+            )
+            .route("/v1/packs/{name}/activate", post(packs::activate))
+            .route("/v1/packs/{name}/rollback", post(packs::rollback))
+            .route("/v1/packs/{name}/history", get(packs::history))
+            .route("/v1/rules", get(ingest::rules))
+            .route(
+                "/v1/rules/{id}/config",
+                get(ingest::get_config).put(ingest::put_config),
+            )
+            .route("/v1/events", post(ingest::events))
+            .route("/v1/alerts", get(alerts::list))
+            .route("/v1/alerts/stream", get(alerts::stream))
+            .route("/v1/alerts/{id}", get(alerts::one))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            // bodies are read with each route's own limit (request::read_body)
+            .layer(DefaultBodyLimit::disable())
+            .with_state(self.state.clone())
+    }
+
+    /// Starts the syslog listeners the config names (inside a tokio runtime); returns the
+    /// bound UDP and TCP addresses. They stop at shutdown.
+    pub async fn start_syslog(&self) -> anyhow::Result<(Option<SocketAddr>, Option<SocketAddr>)> {
+        let c = &self.state.config;
+        syslog::start(
+            self.state.clone(),
+            c.syslog_tenant.clone(),
+            c.syslog_udp,
+            c.syslog_tcp,
+        )
+        .await
+    }
+
+    /// Begins shutdown: readiness fails, ingest is refused, live streams end.
+    pub fn begin_shutdown(&self) {
+        self.state.shutdown.send_replace(true);
+    }
+
+    /// Lets every engine evaluate what it holds, stops them, and flushes the store. Blocking.
+    pub fn close(&self) -> anyhow::Result<()> {
+        self.begin_shutdown();
+        let engines: Vec<Arc<TenantEngine>> = self
+            .state
+            .engines
+            .lock()
+            .map(|e| e.values().cloned().collect())
+            .unwrap_or_default();
+        for engine in engines {
+            engine.close();
+        }
+        self.state.store.flush()
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains: in-flight requests end,
+/// streams close, engines evaluate what they hold, the store is flushed.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = app.router();
+    let stopping = app.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests");
+            stopping.begin_shutdown();
+        })
+        .await
+        .context("the HTTP server failed")?;
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .context("the shutdown task failed")??;
+    tracing::info!("engines flushed, store flushed");
+    Ok(())
+}
+
+impl AppState {
+    /// On a store without tokens: the default tenant and an admin token for it.
+    fn first_start(&self) -> anyhow::Result<Option<String>> {
+        if self.store.has_tokens()? {
+            return Ok(None);
+        }
+        if !self.store.tenant_exists(DEFAULT_TENANT)? {
+            self.store.create_tenant(DEFAULT_TENANT)?;
+        }
+        let token = self
+            .store
+            .create_token(DEFAULT_TENANT, "initial admin", &[Scope::Admin])?;
+        Ok(Some(token.token))
+    }
+
+    /// Starts an engine for every tenant, with its active packs. A tenant with packs activated
+    /// from the CLI (`pack activate --tenant`) becomes a tenant holding them.
+    fn start_engines(&self) -> anyhow::Result<()> {
+        for (tenant, name, version) in self.store.all_active()? {
+            if !self.store.tenant_exists(&tenant)?
+                && let Err(e) = self.store.create_tenant(&tenant)
+            {
+                // e.g. a name the CLI took but the API does not: it stays out of the server
+                tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "a tenant with active packs cannot be served");
+                continue;
+            }
+            self.store.grant_pack(&tenant, &name, &version)?;
+        }
+        for tenant in self.store.tenants()? {
+            let rules = match self.build_rules(&tenant.name, None, None) {
+                Ok(rules) => rules,
+                Err(e) => {
+                    // the server still starts: the other tenants and the API keep working
+                    tracing::error!(tenant = %tenant.name, error = %format!("{e:#}"), "the tenant's active packs do not load; it runs no rules");
+                    Vec::new()
+                }
+            };
+            let engine = self.start_engine(&tenant.name, rules)?;
+            if let Ok(mut engines) = self.engines.lock() {
+                engines.insert(tenant.name.clone(), engine);
+            }
+        }
+        Ok(())
+    }
+
+    fn start_engine(
+        &self,
+        tenant: &str,
+        rules: Vec<RuleInstance>,
+    ) -> anyhow::Result<Arc<TenantEngine>> {
+        Ok(Arc::new(TenantEngine::start(
+            WorkerContext {
+                tenant: tenant.to_owned(),
+                store: self.store.clone(),
+                metrics: self.metrics.clone(),
+                alerts: self.alerts.clone(),
+                options: self.config.engine,
+                flush_after: self.config.flush_after,
+                dedup_window_ms: i64::try_from(self.config.dedup_window.as_millis())
+                    .unwrap_or(i64::MAX),
+            },
+            rules,
+            self.config.queue_events,
+        )?))
+    }
+
+    /// The tenant's engine (started without rules if the tenant has none yet).
+    fn engine(&self, tenant: &str) -> anyhow::Result<Arc<TenantEngine>> {
+        // looked up and started under one lock: two requests never start two engines
+        let mut engines = self
+            .engines
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the engine table is poisoned"))?;
+        if let Some(engine) = engines.get(tenant) {
+            return Ok(engine.clone());
+        }
+        let engine = self.start_engine(tenant, Vec::new())?;
+        engines.insert(tenant.to_owned(), engine.clone());
+        Ok(engine)
+    }
+
+    fn existing_engine(&self, tenant: &str) -> Option<Arc<TenantEngine>> {
+        self.engines
+            .lock()
+            .ok()
+            .and_then(|e| e.get(tenant).cloned())
+    }
+
+    /// Instantiates the enabled rules of every pack active for `tenant`, each with its pack's
+    /// config and then the tenant's own values; `replace` (`name`, `version`) takes the place
+    /// of that pack's active version, `config` (rule id, values) of that rule's stored values.
+    fn build_rules(
+        &self,
+        tenant: &str,
+        replace: Option<(&str, &str)>,
+        config: Option<(&str, &RuleConfig)>,
+    ) -> anyhow::Result<Vec<RuleInstance>> {
+        let mut active: Vec<(String, String)> = self
+            .store
+            .all_active()?
+            .into_iter()
+            .filter(|(t, _, _)| t == tenant)
+            .map(|(_, n, v)| (n, v))
+            .collect();
+        if let Some((name, version)) = replace {
+            active.retain(|(n, _)| n != name);
+            active.push((name.to_owned(), version.to_owned()));
+        }
+        active.sort();
+        let mut rules: Vec<RuleInstance> = Vec::new();
+        for (name, version) in active {
+            let origin = format!("{name}@{version}");
+            let bundle = self.store.bundle(&name, &version)?;
+            bundle.check_requirements(&origin)?;
+            let components = crate::pack::load_components(&bundle, &self.sandbox, &origin)?;
+            for (component, rule) in components.into_iter().zip(&bundle.manifest.rules) {
+                if !rule.enabled {
+                    continue;
+                }
+                if rules.iter().any(|r| r.info().id == rule.id) {
+                    anyhow::bail!(
+                        "{origin}: rule `{}` is also in another active pack of tenant `{tenant}`",
+                        rule.id
+                    );
+                }
+                let mut values = crate::cases::typed_config(component.info(), &rule.config)
+                    .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
+                let stored;
+                let own = match config {
+                    Some((id, own)) if id == rule.id => own,
+                    _ => {
+                        stored = self.store.rule_config(tenant, &rule.id)?;
+                        &stored
+                    }
+                };
+                for (name, value) in own {
+                    let parsed = component
+                        .info()
+                        .parse_override(&format!("{name}={value}"))
+                        .map_err(|e| {
+                            anyhow::anyhow!("tenant `{tenant}`'s config of rule `{}`: {e}", rule.id)
+                        })?;
+                    values.push(parsed);
+                }
+                let instance = component
+                    .instantiate(&values)
+                    .with_context(|| format!("{origin}: rule `{}`", rule.id))?;
+                rules.push(instance);
+            }
+        }
+        Ok(rules)
+    }
+
+    /// The keys an upload or activation trusts now.
+    fn trust(&self) -> anyhow::Result<Trust> {
+        self.store.trust(&Trust {
+            keys: Vec::new(),
+            allow_unsigned: self.config.allow_unsigned,
+        })
+    }
+
+    fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.shutting_down() {
+        return ApiError::unavailable("shutting down").into_response();
+    }
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
+    let tenant = (!caller.is_admin()).then_some(caller.0.tenant.as_str());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(tenant),
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Response {
+    json_response(StatusCode::OK, &openapi::document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route; the routes are listed in docs/api.md")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// A JSON response.
+fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            ApiError::internal(&anyhow::anyhow!("cannot write the answer: {e}")).into_response()
+        }
+    }
+}
+
+/// Runs blocking work (sandbox, parsing, sled scans) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(&anyhow::anyhow!("a worker task failed: {e}")))?
+}

@@ -1,0 +1,459 @@
+//! `/v1/packs…`: upload a bundle (the checks of `yagura pack import`: digests, signature
+//! against the store's trusted keys, requirements, cases), list and inspect the tenant's
+//! packs, activate a version (checks again, builds and `init`s the tenant's new rule set, then
+//! swaps it into the running engine), roll back, remove, history.
+//!
+//! Packs are stored once for the whole server; a tenant sees and acts on only the versions it
+//! uploaded (`tenant_packs` in the store), so one tenant cannot learn of another's packs.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, ApiResult};
+use super::metrics;
+use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::{AppState, blocking, json_response};
+use crate::pack::{Bundle, SignatureStatus};
+use crate::store::{Imported, Scope};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+fn who(caller: &Caller) -> String {
+    if caller.0.name.is_empty() {
+        format!("token {}", caller.0.id)
+    } else {
+        format!("token {} ({})", caller.0.id, caller.0.name)
+    }
+}
+
+/// Splits `name@version`.
+fn split(spec: &str) -> ApiResult<(&str, &str)> {
+    spec.split_once('@').ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "`{spec}`: expected NAME@VERSION (like yagura-core@0.1.0)"
+        ))
+    })
+}
+
+/// The versions of `name` the tenant holds, oldest first.
+fn held_versions(state: &AppState, tenant: &str, name: &str) -> ApiResult<Vec<semver::Version>> {
+    let mut versions: Vec<semver::Version> = state
+        .store
+        .tenant_packs(tenant)?
+        .into_iter()
+        .filter(|(n, _)| n == name)
+        .filter_map(|(_, v)| semver::Version::parse(&v).ok())
+        .collect();
+    versions.sort();
+    Ok(versions)
+}
+
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let bytes = read_body(body, state.config.max_bundle_bytes).await?;
+    let who = who(&caller);
+    let st = state.clone();
+    blocking(move || {
+        let origin = "the uploaded bundle";
+        let bundle =
+            Bundle::from_bytes(&bytes, origin).map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+        let status = bundle
+            .verify(&st.trust()?, origin)
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+        bundle
+            .check_requirements(origin)
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+        let label = bundle.manifest.label();
+        let stored = match st.store.precheck(&bundle) {
+            Ok(stored) => stored,
+            Err(e) => return Err(ApiError::conflict(format!("{e:#}"))),
+        };
+        if stored == Imported::New {
+            check_cases(&st, &bundle, &label)?;
+        }
+        let signer = match status {
+            SignatureStatus::Trusted(id) => Some(id),
+            SignatureStatus::UnsignedAllowed => None,
+        };
+        let imported = st
+            .store
+            .import(&bundle, signer.clone(), &who)
+            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+        let m = &bundle.manifest;
+        st.store
+            .grant_pack(&tenant, &m.pack.name, &m.pack.version.to_string())?;
+        Ok(json_response(
+            StatusCode::CREATED,
+            &json!({
+                "name": m.pack.name,
+                "version": m.pack.version.to_string(),
+                "signer": signer,
+                "rules": m.rules.iter().map(|r| &r.id).collect::<Vec<_>>(),
+                "stored": match imported { Imported::New => "new", Imported::AlreadyStored => "already_stored" },
+            }),
+        ))
+    })
+    .await
+}
+
+/// Runs the pack's cases; a failing case is a 422 naming it.
+fn check_cases(state: &AppState, bundle: &Bundle, label: &str) -> ApiResult<()> {
+    let results = crate::pack::run_cases(bundle, &state.sandbox, label)
+        .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+    let failures: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.failed()
+                .map(move |c| format!("{} / {}: {}", r.rule, c.name, c.explain()))
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "{label}: the pack's cases failed: {}",
+            failures.join("; ")
+        )))
+    }
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let active = state.store.all_active()?;
+    let packs: Vec<serde_json::Value> = state
+        .store
+        .tenant_packs(&tenant)?
+        .into_iter()
+        .map(|(name, version)| {
+            let is_active = active
+                .iter()
+                .any(|(t, n, v)| *t == tenant && *n == name && *v == version);
+            json!({ "name": name, "version": version, "active": is_active })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant, "packs": packs }),
+    ))
+}
+
+pub async fn inspect(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(spec): PathParam,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let (name, version) = split(&spec)?;
+    if !held(&state, &tenant, name, version)? {
+        return Err(not_held(&tenant, name, version));
+    }
+    let record = state
+        .store
+        .records()?
+        .into_iter()
+        .find(|r| r.name == name && r.version == version)
+        .ok_or_else(|| not_held(&tenant, name, version))?;
+    let manifest = crate::pack::Manifest::parse(&record.manifest, &spec)?;
+    let active = state.store.active(&tenant, name)?;
+    let rules: Vec<serde_json::Value> = manifest
+        .rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "enabled": r.enabled,
+                "sha256": r.sha256,
+                "config": r.config,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "name": record.name,
+            "version": record.version,
+            "publisher": manifest.pack.publisher,
+            "description": manifest.pack.description,
+            "license": manifest.pack.license,
+            "requires": { "wit": manifest.requires.wit.to_string(), "host": manifest.requires.host.to_string() },
+            "signer": record.signer,
+            "imported_at": crate::event::format_rfc3339_ms(record.imported_at),
+            "imported_by": record.imported_by,
+            "active": active.as_deref() == Some(version),
+            "rules": rules,
+            "files": manifest.files.iter().map(|f| json!({ "path": f.path, "sha256": f.sha256 })).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+fn held(state: &AppState, tenant: &str, name: &str, version: &str) -> ApiResult<bool> {
+    Ok(state
+        .store
+        .tenant_packs(tenant)?
+        .iter()
+        .any(|(n, v)| n == name && v == version))
+}
+
+fn not_held(tenant: &str, name: &str, version: &str) -> ApiError {
+    ApiError::not_found(format!("tenant `{tenant}` has no pack {name}@{version}"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activation {
+    /// an exact version or a requirement (`^1.2`: the highest held version matching)
+    version: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn activate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(name): PathParam,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let body: Activation = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let who = who(&caller);
+    let st = state.clone();
+    blocking(move || {
+        let versions = held_versions(&st, &tenant, &name)?;
+        if versions.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "tenant `{tenant}` has no version of pack `{name}`"
+            )));
+        }
+        let version = resolve(&versions, &name, &body.version)?;
+        let origin = format!("{name}@{version}");
+        let _one_at_a_time = st.activation.lock();
+        let bundle = st.store.bundle(&name, &version)?;
+        bundle
+            .verify(&st.trust()?, &origin)
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+        bundle
+            .check_requirements(&origin)
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
+        check_cases(&st, &bundle, &origin)?;
+        // the new rule set is built and init'ed before anything changes
+        let rules = st
+            .build_rules(&tenant, Some((&name, &version)), None)
+            .map_err(|e| {
+                ApiError::unprocessable(format!(
+                    "{e:#}; the active version is unchanged"
+                ))
+            })?;
+        let ids: Vec<String> = rules.iter().map(|r| r.info().id.clone()).collect();
+        let previous = st
+            .store
+            .activate(&tenant, &name, &version, &who, &body.reason)
+            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+        st.engine(&tenant)?.swap(rules)?;
+        st.metrics.add(
+            metrics::ACTIVATIONS,
+            vec![("tenant", tenant.clone()), ("action", "activate".into())],
+            1.0,
+        );
+        tracing::info!(tenant = %tenant, pack = %name, version = %version, previous = ?previous, "pack activated");
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "tenant": tenant, "name": name, "version": version, "previous": previous, "rules": ids }),
+        ))
+    })
+    .await
+}
+
+/// An exact held version, or the highest held version matching a requirement.
+fn resolve(versions: &[semver::Version], name: &str, spec: &str) -> ApiResult<String> {
+    let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
+    let listed = listed.join(", ");
+    if let Ok(exact) = semver::Version::parse(spec) {
+        return if versions.contains(&exact) {
+            Ok(exact.to_string())
+        } else {
+            Err(ApiError::not_found(format!(
+                "{name}@{exact} is not held (held: {listed})"
+            )))
+        };
+    }
+    let req = semver::VersionReq::parse(spec).map_err(|e| {
+        ApiError::bad_request(format!(
+            "`version`: `{spec}` is neither a version nor a requirement (like ^1.2): {e}"
+        ))
+    })?;
+    versions
+        .iter()
+        .rev()
+        .find(|v| req.matches(v))
+        .map(ToString::to_string)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no held version of `{name}` matches {req} (held: {listed})"
+            ))
+        })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn rollback(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(name): PathParam,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let bytes = read_body(body, state.config.max_json_bytes).await?;
+    let body: Reason = if bytes.is_empty() {
+        Reason::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let who = who(&caller);
+    let st = state.clone();
+    blocking(move || {
+        let _one_at_a_time = st.activation.lock();
+        let Some(from) = st.store.active(&tenant, &name)? else {
+            return Err(ApiError::not_found(format!(
+                "pack `{name}` is not active for tenant `{tenant}`"
+            )));
+        };
+        let to = st
+            .store
+            .rollback(&tenant, &name, &who, &body.reason)
+            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+        let rules = match st.build_rules(&tenant, None, None) {
+            Ok(rules) => rules,
+            Err(e) => {
+                // put back what ran: the engine still runs it, the store must say so too
+                let undo = format!("automatic: the rollback target {name}@{to} did not load");
+                st.store.activate(&tenant, &name, &from, &who, &undo)?;
+                return Err(ApiError::unprocessable(format!(
+                    "{e:#}; {name}@{from} stays active"
+                )));
+            }
+        };
+        st.engine(&tenant)?.swap(rules)?;
+        st.metrics.add(
+            metrics::ACTIVATIONS,
+            vec![("tenant", tenant.clone()), ("action", "rollback".into())],
+            1.0,
+        );
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "tenant": tenant, "name": name, "version": to, "previous": from }),
+        ))
+    })
+    .await
+}
+
+pub async fn history(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(name): PathParam,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let history = state.store.history(&tenant, &name)?;
+    if history.is_empty() && held_versions(&state, &tenant, &name)?.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "tenant `{tenant}` has no pack `{name}`"
+        )));
+    }
+    let entries: Vec<serde_json::Value> = history
+        .iter()
+        .map(|e| {
+            json!({
+                "at": crate::event::format_rfc3339_ms(e.at),
+                "who": e.who,
+                "action": e.action,
+                "from": e.from,
+                "to": e.to,
+                "reason": e.reason,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant, "name": name, "history": entries }),
+    ))
+}
+
+pub async fn remove(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(spec): PathParam,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let (name, version) = split(&spec)?;
+    let (name, version) = (name.to_owned(), version.to_owned());
+    let st = state.clone();
+    blocking(move || {
+        let _one_at_a_time = st.activation.lock();
+        if !held(&st, &tenant, &name, &version)? {
+            return Err(not_held(&tenant, &name, &version));
+        }
+        if st.store.active(&tenant, &name)?.as_deref() == Some(version.as_str()) {
+            return Err(ApiError::conflict(format!(
+                "{name}@{version} is active for tenant `{tenant}`; activate another version or roll back first"
+            )));
+        }
+        st.store.ungrant_pack(&tenant, &name, &version)?;
+        // the stored copy goes when no tenant holds or runs it any more
+        let running = st
+            .store
+            .all_active()?
+            .iter()
+            .any(|(_, n, v)| *n == name && *v == version);
+        let deleted = !running && !st.store.pack_held(&name, &version)?;
+        if deleted {
+            st.store.remove(&name, &version)?;
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "tenant": tenant, "removed": format!("{name}@{version}"), "deleted_from_store": deleted }),
+        ))
+    })
+    .await
+}

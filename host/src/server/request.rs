@@ -1,0 +1,166 @@
+//! What every handler reads from a request: the caller (bearer token → [`Caller`], scope
+//! checks, the tenant acted on), bodies with a size limit, JSON with errors that name the
+//! field, and query strings.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use crate::store::{Scope, TokenRecord};
+use std::sync::Arc;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenRecord);
+
+impl Caller {
+    /// Refuses with 403 unless the token has `scope` (or `admin`).
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        if self.0.has(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this token lacks the scope `{}` (it has: {})",
+                scope.as_str(),
+                self.scopes()
+            )))
+        }
+    }
+
+    /// Refuses with 403 unless the token has one of `scopes` (or `admin`).
+    pub fn require_any(&self, scopes: &[Scope]) -> ApiResult<()> {
+        if scopes.iter().any(|s| self.0.has(*s)) {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "this token needs one of the scopes {} (it has: {})",
+            wanted.join(", "),
+            self.scopes()
+        )))
+    }
+
+    fn scopes(&self) -> String {
+        let s: Vec<&str> = self.0.scopes.iter().map(|s| s.as_str()).collect();
+        s.join(", ")
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0.scopes.contains(&Scope::Admin)
+    }
+
+    /// The tenant a request acts on: the token's own, or `requested` (`?tenant=`), which only
+    /// an admin token may name when it is another tenant. The tenant must exist.
+    pub fn tenant(&self, state: &AppState, requested: Option<&str>) -> ApiResult<String> {
+        let tenant = match requested {
+            None => self.0.tenant.clone(),
+            Some(t) if t == self.0.tenant => t.to_owned(),
+            Some(t) if self.is_admin() => t.to_owned(),
+            Some(t) => {
+                return Err(ApiError::forbidden(format!(
+                    "this token belongs to tenant `{}` and cannot act on tenant `{t}`",
+                    self.0.tenant
+                )));
+            }
+        };
+        if !state.store.tenant_exists(&tenant)? {
+            return Err(ApiError::not_found(format!(
+                "tenant `{tenant}` does not exist"
+            )));
+        }
+        Ok(tenant)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> ApiResult<Caller> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "missing token: send `Authorization: Bearer <token>`",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        match state.store.authenticate(token)? {
+            Some(record) => Ok(Caller(record)),
+            None => Err(ApiError::unauthorized(
+                "unknown or revoked token".to_owned(),
+            )),
+        }
+    }
+}
+
+/// One path parameter, with a JSON error (400) when it cannot be decoded.
+#[derive(Debug)]
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<PathParam> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParam(p.0))
+            .map_err(|e| ApiError::bad_request(format!("bad path: {}", e.body_text())))
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes with 413.
+pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // to_bytes fails on the limit (http-body-util's LengthLimitError, which axum does
+        // not re-export, hence the match on its text) or on a broken connection
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(err) = source {
+            text = format!("{text}: {err}");
+            source = err.source();
+        }
+        if text.contains("length limit exceeded") {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!("cannot read the request body: {text}"))
+        }
+    })
+}
+
+/// Parses a JSON body into `T`; a bad body is a 400 naming the line, column and field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is empty; this route takes a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::bad_request(format!("the JSON body is invalid: {inner}"))
+        } else {
+            ApiError::bad_request(format!("the JSON body is invalid at `{path}`: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request(format!("the JSON body is invalid: {e}")))?;
+    Ok(value)
+}
+
+/// Parses the query string into `T` (400 naming the problem).
+pub fn parse_query<T: DeserializeOwned>(parts: &axum::http::Uri) -> ApiResult<T> {
+    Query::<T>::try_from_uri(parts)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+}

@@ -6,6 +6,7 @@ mod certutil;
 mod dispatch;
 mod evaluation;
 mod intake;
+mod kits;
 mod packs;
 mod python;
 mod replay;

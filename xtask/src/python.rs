@@ -5,13 +5,15 @@
 //! built with
 //!
 //! ```text
-//! componentize-py -d wit -w detection-rule componentize --stub-wasi -p examples/python/<name> app -o <out>/py-<name>.wasm
+//! componentize-py -d wit -w detection-rule componentize --stub-wasi -p sdk/python -p examples/python/<name> app -o <out>/py-<name>.wasm
 //! ```
+//!
+//! `-p sdk/python` puts the Python kit (`yagura_sdk`) on the path.
 //!
 //! `--stub-wasi` replaces every WASI import with a trapping stub, so the component imports only
 //! `yagura:detection/{types,log,state}`. No bindings need generating: `componentize` generates
 //! the `wit_world` package on the fly. A build is skipped while its output is newer than every
-//! `.py` file of the rule's directory and every `.wit` file under `wit/`.
+//! `.py` file of the rule's directory and of the kit, and every `.wit` file under `wit/`.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -27,12 +29,15 @@ const COMPONENTIZE_PY: &str = "componentize-py";
 const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 /// The world every rule targets (wit/types.wit).
 const WORLD: &str = "detection-rule";
+/// The Python kit's directory, relative to the workspace root: the parent of `yagura_sdk/`.
+const KIT: &str = "sdk/python";
 
 /// Builds every `examples/python/*/app.py` under `root` into `out/py-<dir-name>.wasm` and returns
 /// the paths of all the components (built now or already up to date), sorted by name.
 pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let examples = root.join("examples").join("python");
     let wit = root.join("wit");
+    let kit = root.join(KIT);
     let apps = find_apps(&examples)?;
     if apps.is_empty() {
         return Ok(Vec::new());
@@ -40,6 +45,7 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let wit_newest = newest_mtime(&wit, "wit")?
         .with_context(|| format!("no .wit files in {}", wit.display()))?;
+    let kit_newest = newest_mtime(&kit, "py")?.unwrap_or(SystemTime::UNIX_EPOCH);
 
     let mut built = Vec::with_capacity(apps.len());
     for dir in apps {
@@ -50,12 +56,12 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         let output = out.join(format!("py-{name}.wasm"));
         let app = dir.join("app.py");
         let src_newest = newest_mtime(&dir, "py")?.unwrap_or(SystemTime::UNIX_EPOCH);
-        if is_fresh(&output, src_newest.max(wit_newest))? {
+        if is_fresh(&output, src_newest.max(wit_newest).max(kit_newest))? {
             built.push(output);
             continue;
         }
         ensure_componentize_py()?;
-        componentize(&wit, &dir, &output)
+        componentize(&wit, &kit, &dir, &output)
             .with_context(|| format!("building Python rule {}", app.display()))?;
         built.push(output);
     }
@@ -158,7 +164,7 @@ fn ensure_componentize_py() -> Result<()> {
 
 /// Runs componentize-py for the rule in `dir` (module `app`), writing `output` atomically: the
 /// component goes to a temporary file first, so a failed build never leaves a fresh-looking one.
-fn componentize(wit: &Path, dir: &Path, output: &Path) -> Result<()> {
+fn componentize(wit: &Path, kit: &Path, dir: &Path, output: &Path) -> Result<()> {
     let tmp = output.with_extension("wasm.tmp");
     let mut cmd = Command::new(COMPONENTIZE_PY);
     cmd.arg("-d")
@@ -167,6 +173,8 @@ fn componentize(wit: &Path, dir: &Path, output: &Path) -> Result<()> {
         .arg(WORLD)
         .arg("componentize")
         .arg("--stub-wasi")
+        .arg("-p")
+        .arg(kit)
         .arg("-p")
         .arg(dir)
         .arg("app")

@@ -1,97 +1,51 @@
 """py-failed-logon-burst: many failed logons from one source in a short window (T1110).
 
 A Yagura detection rule written in Python against the WIT world
-`yagura:detection/detection-rule@0.1.0`, built with componentize-py (see README.md).
+`yagura:detection/detection-rule@0.1.0`, built with componentize-py and the Python kit
+(`sdk/python/yagura_sdk`; see README.md and docs/writing-rules-python.md).
 
 componentize-py generates the `wit_world` package at build time: imported interfaces are
 modules under `wit_world.imports`, and the exported interface `rule` is implemented by a
-class named `Rule` (the interface name in PascalCase) in this module. WIT names become
-snake_case (`on-events` -> `on_events`, `dedup-key` -> `dedup_key`). The event's `body` is a
-variant: each case is a class named `Body_<Case>` (`Body_Authentication`) whose `value` is the
-case's record; the event class is the body's case. A `result<T, E>` is returned as a plain `T` and its error is
-raised as `componentize_py_types.Err(e)`; an imported function returning `result` raises
-`Err` the same way. Built with `--stub-wasi`, the component has no stdout or stderr: `print`
-and any uncaught exception (whose traceback goes to stderr) trap the call. Use `log`.
+class named `Rule` (the interface name in PascalCase) in this module. The kit wraps the batch
+(`Batch`, `Event`: text spans decoded on access), the host's state (`WindowedCounter`,
+`mark_once`), the config (`Params`, `Config`) and findings (`finding(...)`). A `result<T, E>` is
+returned as a plain `T` and its error is raised as `componentize_py_types.Err(e)`. Built with
+`--stub-wasi`, the component has no stdout or stderr: `print` and any uncaught exception trap
+the call. Use `log`.
 """
 
-import ipaddress
 from typing import List, Optional, Tuple
 
-from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import log, state
-from wit_world.imports.types import (
-    Authentication,
-    Batch,
-    Body_Authentication,
-    Entity,
-    EntityKind,
-    Event,
-    EventClass,
-    Finding,
-    IpAddress,
-    IpAddress_V4,
-    Outcome,
-    Param,
-    RuleInfo,
-    Severity,
-    Text,
-    Value,
-    Value_Integer,
-)
+from wit_world.imports import log, types
+from wit_world.imports.types import EntityKind, EventClass, Finding, Outcome, RuleInfo, Severity, Value
+
+from yagura_sdk import Batch, Config, Event, Params, WindowedCounter, finding, mark_once
 
 RULE_ID = "py-failed-logon-burst"
-DEFAULT_THRESHOLD = 5
-DEFAULT_WINDOW_SECONDS = 300
+
+PARAMS = (
+    Params()
+    .integer("threshold", "failed logons from one source within the window that raise a finding (>= 1)", 5)
+    .integer("window_seconds", "length of the sliding window in seconds (>= 1)", 300)
+)
 
 # Per-instance settings, applied by `init`. Guest memory is only a cache: the counts and the
 # "already reported" markers live in the host's state, so they survive a fresh instance.
-_threshold = DEFAULT_THRESHOLD
-_window_ms = DEFAULT_WINDOW_SECONDS * 1000
-
-S64_MAX = (1 << 63) - 1
+_threshold = 5
+_failures = WindowedCounter("fail:", seconds=300)
 
 
-def span(strings: bytes, t: Optional[Text]) -> Optional[str]:
-    """Decodes a `text` span of the batch's string blob; `None` stays `None`."""
-    if t is None:
-        return None
-    return strings[t.start : t.start + t.len].decode("utf-8", "replace")
-
-
-def ip_str(ip: Optional[IpAddress]) -> Optional[str]:
-    """Formats a WIT `ip-address` (v4 as a u32 in network order, v6 as two u64 halves)."""
-    if ip is None:
-        return None
-    if isinstance(ip, IpAddress_V4):
-        return str(ipaddress.IPv4Address(ip.value))
-    hi, lo = ip.value
-    return str(ipaddress.IPv6Address((hi << 64) | lo))
-
-
-def source_of(
-    strings: bytes, ev: Event, auth: Authentication
-) -> Optional[Tuple[EntityKind, str]]:
+def source_of(ev: Event) -> Optional[Tuple[EntityKind, str]]:
     """The source a failure is counted against: src ip, else src hostname, else the hostname
     of the device that recorded the event."""
-    ip = ip_str(auth.src.ip)
+    ip = ev.src_ip
     if ip:
         return EntityKind.IP, ip
-    host = span(strings, auth.src.hostname) or span(strings, ev.hostname)
+    host = ev.src_hostname or ev.hostname
     if host:
         return EntityKind.HOST, host
     return None
-
-
-def _state_error(e: Err) -> str:
-    """`StateError.QUOTA_EXCEEDED` -> `quota-exceeded`, the WIT name."""
-    return e.value.name.lower().replace("_", "-")
-
-
-def _integer(name: str, value: Value) -> int:
-    if not isinstance(value, Value_Integer):
-        raise Err(f"{name}: expected an integer")
-    return value.value
 
 
 class Rule(exports.Rule):
@@ -107,98 +61,56 @@ class Rule(exports.Rule):
             severity=Severity.MEDIUM,
             techniques=["T1110"],
             subscriptions=[EventClass.AUTHENTICATION],
-            params=[
-                Param(
-                    name="threshold",
-                    description="failed logons from one source within the window that raise a finding (>= 1)",
-                    default=Value_Integer(DEFAULT_THRESHOLD),
-                ),
-                Param(
-                    name="window_seconds",
-                    description="length of the sliding window in seconds (>= 1)",
-                    default=Value_Integer(DEFAULT_WINDOW_SECONDS),
-                ),
-            ],
+            params=PARAMS.wit(),
         )
 
     def init(self, config: List[Tuple[str, Value]]) -> None:
-        global _threshold, _window_ms
-        threshold = DEFAULT_THRESHOLD
-        window_seconds = DEFAULT_WINDOW_SECONDS
-        for name, value in config:
-            if name == "threshold":
-                threshold = _integer(name, value)
-                if threshold < 1:
-                    raise Err(f"threshold: must be at least 1, got {threshold}")
-            elif name == "window_seconds":
-                window_seconds = _integer(name, value)
-                if window_seconds < 1:
-                    raise Err(f"window_seconds: must be at least 1, got {window_seconds}")
-                if window_seconds > 366 * 24 * 3600:
-                    raise Err(f"window_seconds: at most one year, got {window_seconds}")
-            else:
-                raise Err(f"{name}: unknown parameter")
+        global _threshold, _failures
+        cfg = Config(config, PARAMS)
+        threshold = cfg.integer("threshold", min=1)
+        window_seconds = cfg.integer("window_seconds", min=1, max=366 * 24 * 3600)
         _threshold = threshold
-        _window_ms = window_seconds * 1000
+        _failures = WindowedCounter("fail:", seconds=window_seconds)
         log.log(
             log.Level.DEBUG,
             f"{RULE_ID}: threshold={threshold} window_seconds={window_seconds}",
         )
 
-    def on_events(self, batch: Batch) -> List[Finding]:
-        strings = batch.strings
+    def on_events(self, batch: types.Batch) -> List[Finding]:
         findings: List[Finding] = []
-        for ev in batch.events:
-            # The class is the body's case; the host sends only subscribed classes, but a
-            # rule checks what it reads.
-            if not isinstance(ev.body, Body_Authentication) or ev.outcome != Outcome.FAILURE:
+        window_ms = _failures.window_ms
+        for ev in Batch(batch):
+            # The host sends only subscribed classes, but a rule checks what it reads.
+            if ev.event_class != EventClass.AUTHENTICATION or ev.outcome != Outcome.FAILURE:
                 continue
-            src = source_of(strings, ev, ev.body.value)
+            src = source_of(ev)
             if src is None:
                 continue
             kind, source = src
-            try:
-                count = state.counter_add("fail:" + source, ev.time, _window_ms, 1)
-            except Err as e:
-                raise Err(f"counter for {source}: {_state_error(e)}")
-            if count < _threshold:
-                continue
+            count = _failures.add(source, ev.time)
             # Once per source per window: a marker that expires when the window has passed.
-            marker = "fired:" + source
-            if state.get(marker, ev.time) is not None:
+            if count < _threshold or not mark_once("fired:" + source, ev.time, window_ms):
                 continue
-            try:
-                # Python ints never overflow, but a value outside s64 fails when lowered: saturate.
-                state.set(marker, b"1", min(ev.time + _window_ms, S64_MAX))
-            except Err as e:
-                raise Err(f"marker for {source}: {_state_error(e)}")
-
-            device = span(strings, ev.hostname)
-            entities = [Entity(kind=kind, value=source, role="source")]
-            if device:
-                entities.append(Entity(kind=EntityKind.HOST, value=device, role="target"))
-            window_s = _window_ms // 1000
+            device = ev.hostname
+            window_s = window_ms // 1000
             findings.append(
-                Finding(
-                    title=f"Failed logon burst from {source}",
-                    description=(
-                        f"{count} failed logons from {source} within {window_s} s"
-                        + (f" on {device}" if device else "")
-                        + f" (threshold {_threshold})."
-                    ),
-                    severity=Severity.MEDIUM,
-                    confidence=60,
-                    techniques=["T1110"],
-                    entities=entities,
-                    evidence=[ev.seq],
-                    dedup_key=source,
-                    time=ev.time,
-                    context=[
-                        ("count", str(count)),
-                        ("threshold", str(_threshold)),
-                        ("window_seconds", str(window_s)),
-                    ],
+                finding(f"Failed logon burst from {source}")
+                .description(
+                    f"{count} failed logons from {source} within {window_s} s"
+                    + (f" on {device}" if device else "")
+                    + f" (threshold {_threshold})."
                 )
+                .severity(Severity.MEDIUM)
+                .confidence(60)
+                .technique("T1110")
+                .entity(kind, source, role="source")
+                .host(device, role="target")
+                .event(ev)
+                .dedup_key(source)
+                .context("count", count)
+                .context("threshold", _threshold)
+                .context("window_seconds", window_s)
+                .build()
             )
         return findings
 

@@ -32,7 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Run rules over log files and write findings as OCSF Detection Finding JSON lines.
     Replay(ReplayArgs),
-    /// Work on single rules: run their declarative cases.
+    /// Work on single rules: scaffold a project (new), build it into a component (build), run
+    /// its declarative cases through the real host (test).
     #[command(subcommand)]
     Rule(RuleCommand),
     /// Build, sign, verify, inspect and test rule packs (docs/packs.md).

@@ -1,8 +1,13 @@
-//! `yagura rule …`: working on single rules. `rule test` runs declarative cases
-//! (`docs/rule-cases.md`) through the real host.
+//! `yagura rule …`: working on single rules. `rule new` scaffolds a rule project from the
+//! templates under `host/templates/<lang>/` ([`new`]), `rule build` turns a project into a
+//! component ([`build`]), `rule test` runs declarative cases (`docs/rule-cases.md`) through the
+//! real host.
+
+mod build;
+mod new;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,8 +15,22 @@ use clap::{Args, Subcommand};
 use crate::cases::CaseFile;
 use crate::sandbox::{RuleComponent, Sandbox};
 
+pub use build::RuleBuildArgs;
+pub use new::RuleNewArgs;
+
 #[derive(Debug, Subcommand)]
 pub enum RuleCommand {
+    /// Create a rule project: one example detection and its cases, ready to build and test.
+    ///
+    /// `yagura rule new --lang python my-rule` writes my-rule/ with app.py, cases.toml and
+    /// pyproject.toml; `--lang rust` writes a crate depending on the Yagura Rust SDK.
+    New(RuleNewArgs),
+    /// Build a rule project into a component: DIR/target/<name>.wasm.
+    ///
+    /// Rust projects (Cargo.toml) build with cargo for wasm32-unknown-unknown and are wrapped
+    /// into a component; Python projects (app.py) build with componentize-py --stub-wasi and
+    /// the Python kit.
+    Build(RuleBuildArgs),
     /// Run a rule's declarative cases (cases.toml) through the real host and report each one.
     ///
     /// Each case runs on a fresh instance of the rule its file names, found among the
@@ -23,9 +42,16 @@ pub enum RuleCommand {
 
 #[derive(Debug, Args)]
 pub struct RuleTestArgs {
-    /// Rule components: a directory (every *.wasm in it) or a .wasm file. Repeatable
-    #[arg(long, value_name = "DIR|FILE", required = true)]
+    /// Rule components: a directory (every *.wasm in it) or a .wasm file. Repeatable.
+    /// Default: `target`, where `yagura rule build` puts a project's component
+    #[arg(long, value_name = "DIR|FILE")]
     pub rules: Vec<PathBuf>,
+
+    /// Keep compiled components in DIR, so that the next run loads them without compiling
+    /// (Python components take seconds to compile). Default with no --rules:
+    /// `target/yagura-cache`
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 
     /// Run only the cases whose name contains this text
     #[arg(long, value_name = "TEXT")]
@@ -35,8 +61,8 @@ pub struct RuleTestArgs {
     #[arg(long)]
     pub verbose: bool,
 
-    /// Cases files (`rules/<id>/cases.toml`)
-    #[arg(value_name = "CASES", required = true)]
+    /// Cases files (`rules/<id>/cases.toml`). Default: `cases.toml`
+    #[arg(value_name = "CASES")]
     pub files: Vec<PathBuf>,
 }
 
@@ -48,11 +74,41 @@ pub struct TestReport {
 }
 
 /// Runs `rule test`, writing the report to `out`.
+///
+/// Without `--rules` and cases files it runs a rule project's own: `cases.toml` against the
+/// components in `target/`, as `yagura rule new` lays them out.
 pub fn run_rule_test(args: &RuleTestArgs, out: &mut dyn Write) -> anyhow::Result<TestReport> {
-    let sandbox = Sandbox::builder().build()?;
-    let components = super::replay::load_rules(&sandbox, &args.rules)?;
+    let project = Path::new(".");
+    let rules = if args.rules.is_empty() {
+        project_components(project)?
+    } else {
+        args.rules.clone()
+    };
+    let files = if args.files.is_empty() {
+        let cases = project.join("cases.toml");
+        if !cases.is_file() {
+            bail!(
+                "no cases.toml here: give the cases files to run (and --rules), or run this in \
+                 a rule project made by `yagura rule new`"
+            );
+        }
+        vec![PathBuf::from("cases.toml")]
+    } else {
+        args.files.clone()
+    };
+    let cache = match (&args.cache, args.rules.is_empty()) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => Some(project.join("target").join("yagura-cache")),
+        (None, false) => None,
+    };
+    let mut builder = Sandbox::builder();
+    if let Some(dir) = cache {
+        builder = builder.cache_dir(dir);
+    }
+    let sandbox = builder.build()?;
+    let components = super::replay::load_rules(&sandbox, &rules)?;
     let mut report = TestReport::default();
-    for path in &args.files {
+    for path in &files {
         let file = CaseFile::load(path)?;
         let component = find(&components, &file)?;
         writeln!(out, "{}  {}", file.rule, path.display())?;
@@ -92,6 +148,26 @@ pub fn run_rule_test(args: &RuleTestArgs, out: &mut dyn Write) -> anyhow::Result
     Ok(report)
 }
 
+/// `DIR/target`, when it holds a component; otherwise an error saying to build first.
+fn project_components(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let target = dir.join("target");
+    let has_component = std::fs::read_dir(&target)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "wasm"))
+        })
+        .unwrap_or(false);
+    if !has_component {
+        bail!(
+            "no rule component in {}: build the rule first with `yagura rule build`, or name \
+             the components with --rules",
+            target.display()
+        );
+    }
+    Ok(vec![target])
+}
+
 fn find<'a>(components: &'a [RuleComponent], file: &CaseFile) -> anyhow::Result<&'a RuleComponent> {
     if let Some(c) = components.iter().find(|c| c.info().id == file.rule) {
         return Ok(c);
@@ -109,6 +185,8 @@ fn find<'a>(components: &'a [RuleComponent], file: &CaseFile) -> anyhow::Result<
 /// Runs a `rule` subcommand; returns the exit code.
 pub fn run(command: &RuleCommand) -> u8 {
     match command {
+        RuleCommand::New(args) => report("yagura rule new", args.run(&mut std::io::stdout())),
+        RuleCommand::Build(args) => report("yagura rule build", args.run(&mut std::io::stdout())),
         RuleCommand::Test(args) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -121,6 +199,17 @@ pub fn run(command: &RuleCommand) -> u8 {
                     super::exit::FAILED
                 }
             }
+        }
+    }
+}
+
+/// The exit code of a command that either worked or failed with an error.
+fn report<T>(command: &str, result: anyhow::Result<T>) -> u8 {
+    match result {
+        Ok(_) => super::exit::OK,
+        Err(e) => {
+            eprintln!("{command}: error: {e:#}");
+            super::exit::FAILED
         }
     }
 }

@@ -1,0 +1,411 @@
+//! `yagura rule build`: turns a rule project into a component at `DIR/target/<name>.wasm`.
+//!
+//! - **Rust** (a `Cargo.toml`): `cargo build --release --target wasm32-unknown-unknown`, then
+//!   the core module is wrapped into a component with `wit-component` (what `wasm-tools
+//!   component new` does), reading the component type `wit-bindgen` embedded. The name is the
+//!   package name without its `rule-` prefix.
+//! - **Python** (an `app.py`): `componentize-py … componentize --stub-wasi` with the Python kit
+//!   and the WIT this host runs, both built into the binary and written under
+//!   `DIR/target/yagura-kit/`. The name is `[project].name` of `pyproject.toml`, else the
+//!   folder's name.
+//!
+//! Errors say what to install or where the problem is, for authors who never used cargo or pip.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The componentize-py release the Python kit is tested with (docs/writing-rules-python.md).
+const COMPONENTIZE_PY: &str = "componentize-py";
+const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+/// The world every rule targets.
+const WORLD: &str = "detection-rule";
+
+/// The WIT this host runs, for componentize-py.
+const WIT: &str = include_str!("../../../../wit/types.wit");
+
+/// The Python kit (sdk/python/yagura_sdk), written next to the build so that it is always the
+/// kit of this host.
+const KIT: &[(&str, &str)] = &[
+    (
+        "__init__.py",
+        include_str!("../../../../sdk/python/yagura_sdk/__init__.py"),
+    ),
+    (
+        "config.py",
+        include_str!("../../../../sdk/python/yagura_sdk/config.py"),
+    ),
+    (
+        "event.py",
+        include_str!("../../../../sdk/python/yagura_sdk/event.py"),
+    ),
+    (
+        "finding.py",
+        include_str!("../../../../sdk/python/yagura_sdk/finding.py"),
+    ),
+    (
+        "matchers.py",
+        include_str!("../../../../sdk/python/yagura_sdk/matchers.py"),
+    ),
+    (
+        "state.py",
+        include_str!("../../../../sdk/python/yagura_sdk/state.py"),
+    ),
+];
+
+#[derive(Debug, Args)]
+pub struct RuleBuildArgs {
+    /// Cargo's build folder for Rust rules (default: the project's `target`). Share one
+    /// between rule projects to compile the SDK's dependencies once
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+
+    /// Print only errors and the result
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// The rule project: a folder made by `yagura rule new`
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+impl RuleBuildArgs {
+    /// Builds the project; returns the component's path.
+    pub fn run(&self, out: &mut dyn Write) -> anyhow::Result<PathBuf> {
+        let dir = &self.dir;
+        if !dir.is_dir() {
+            bail!("{} is not a folder", dir.display());
+        }
+        let started = Instant::now();
+        let (lang, output) = if dir.join("Cargo.toml").is_file() {
+            ("Rust", self.build_rust(dir)?)
+        } else if dir.join("app.py").is_file() {
+            ("Python", self.build_python(dir)?)
+        } else {
+            bail!(
+                "{} holds neither a Cargo.toml (a Rust rule) nor an app.py (a Python rule); \
+                 create a rule project with `yagura rule new --lang rust|python NAME`",
+                dir.display()
+            );
+        };
+        let size = std::fs::metadata(&output)
+            .with_context(|| format!("cannot read {}", output.display()))?
+            .len();
+        let size = if size >= 1 << 20 {
+            format!("{:.1} MiB", size as f64 / f64::from(1 << 20))
+        } else {
+            format!("{:.1} KiB", size as f64 / 1024.0)
+        };
+        writeln!(
+            out,
+            "built {} ({lang}, {size}, {:.1} s)",
+            output.display(),
+            started.elapsed().as_secs_f64()
+        )?;
+        Ok(output)
+    }
+
+    fn build_rust(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let manifest = dir.join("Cargo.toml");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let (package, default_target) = cargo_package(&cargo, &manifest)?;
+        let id = package.strip_prefix("rule-").unwrap_or(&package).to_owned();
+        let target_dir = self.target_dir.clone().unwrap_or(default_target);
+
+        let mut cmd = Command::new(&cargo);
+        cmd.args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(dir);
+        if self.quiet {
+            cmd.arg("--quiet");
+        }
+        let status = cmd
+            .status()
+            .with_context(|| format!("cannot run cargo ({})", cargo.to_string_lossy()))?;
+        if !status.success() {
+            bail!(
+                "cargo could not build {} ({status}); the compiler's messages are above. If \
+                 they say the `{WASM_TARGET}` target may not be installed: `rustup target add \
+                 {WASM_TARGET}`",
+                manifest.display()
+            );
+        }
+        let core = target_dir
+            .join(WASM_TARGET)
+            .join("release")
+            .join(format!("{}.wasm", package.replace('-', "_")));
+        let module =
+            std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .validate(true)
+            .module(&module)
+            .with_context(|| {
+                format!(
+                    "{} is not a Yagura rule module (no WIT metadata): does the crate call \
+                     `yagura_sdk::export_rule!`?",
+                    core.display()
+                )
+            })?
+            .encode()
+            .with_context(|| format!("cannot make a component of {}", core.display()))?;
+        let output = dir.join("target").join(format!("{id}.wasm"));
+        write_atomically(&output, &component)?;
+        Ok(output)
+    }
+
+    fn build_python(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let id = python_name(dir)?;
+        let target = dir.join("target");
+        let kit_root = target.join("yagura-kit");
+        let kit = kit_root.join("python");
+        let wit = kit_root.join("wit");
+        write_if_changed(&wit.join("types.wit"), WIT)?;
+        for (name, text) in KIT {
+            write_if_changed(&kit.join("yagura_sdk").join(name), text)?;
+        }
+        check_componentize_py()?;
+        let output = target.join(format!("{id}.wasm"));
+        let tmp = target.join(format!("{id}.wasm.tmp"));
+        let result = Command::new(COMPONENTIZE_PY)
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", WORLD, "componentize", "--stub-wasi", "-p"])
+            .arg(&kit)
+            .arg("-p")
+            .arg(dir)
+            .args(["app", "-o"])
+            .arg(&tmp)
+            .stdin(Stdio::null())
+            // a Python error is the news, not componentize-py's Rust backtrace
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
+            .output()
+            .with_context(|| format!("cannot run {COMPONENTIZE_PY}"))?;
+        if !result.status.success() {
+            let _ = std::fs::remove_file(&tmp);
+            let stderr = String::from_utf8_lossy(&result.stderr);
+            bail!(
+                "componentize-py could not build {} ({}). It runs app.py at build time, so a \
+                 Python error in app.py or what it imports shows here:\n{}{}",
+                dir.join("app.py").display(),
+                result.status,
+                String::from_utf8_lossy(&result.stdout),
+                readable_traceback(&stderr, &[&kit, dir])
+            );
+        }
+        std::fs::rename(&tmp, &output)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), output.display()))?;
+        Ok(output)
+    }
+}
+
+/// componentize-py's error output, shortened for a Python author: without the Rust backtrace,
+/// and with the paths it shows for the `-p` folders (`/0/…`, `/1/…`, in `-p` order) turned
+/// back into real ones.
+fn readable_traceback(stderr: &str, path_dirs: &[&Path]) -> String {
+    let mut text = stderr
+        .split("\nStack backtrace:")
+        .next()
+        .unwrap_or(stderr)
+        .trim_end()
+        .to_owned();
+    for (i, dir) in path_dirs.iter().enumerate() {
+        text = text.replace(
+            &format!("File \"/{i}/"),
+            &format!("File \"{}/", dir.display()),
+        );
+    }
+    text
+}
+
+/// The name of the project's `cdylib` package and cargo's target folder, from `cargo metadata`.
+fn cargo_package(cargo: &OsString, manifest: &Path) -> anyhow::Result<(String, PathBuf)> {
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run cargo ({}): install Rust with rustup (https://rustup.rs)",
+                cargo.to_string_lossy()
+            )
+        })?;
+    if !output.status.success() {
+        bail!(
+            "cargo cannot read {}:\n{}",
+            manifest.display(),
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cannot parse `cargo metadata` output")?;
+    let target = metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` gave no target_directory")?;
+    let is_cdylib = |p: &serde_json::Value| {
+        p["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["crate_types"].as_array().into_iter().flatten())
+            .any(|t| t == "cdylib")
+    };
+    let package = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| is_cdylib(p))
+        .and_then(|p| p["name"].as_str())
+        .with_context(|| {
+            format!(
+                "{} has no library with crate-type = [\"cdylib\"]: a rule crate needs one",
+                manifest.display()
+            )
+        })?;
+    Ok((package.to_owned(), target))
+}
+
+/// `[project].name` of `pyproject.toml`, else the folder's name.
+fn python_name(dir: &Path) -> anyhow::Result<String> {
+    let pyproject = dir.join("pyproject.toml");
+    if pyproject.is_file() {
+        let text = std::fs::read_to_string(&pyproject)
+            .with_context(|| format!("cannot read {}", pyproject.display()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}: {}", pyproject.display(), e))?;
+        if let Some(name) = table
+            .get("project")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+        {
+            return Ok(name.to_owned());
+        }
+    }
+    let canonical =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    canonical
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .with_context(|| format!("{} has no usable folder name", dir.display()))
+}
+
+/// Checks that componentize-py is installed; a different version is used, with a warning.
+fn check_componentize_py() -> anyhow::Result<()> {
+    let install = format!("python3 -m pip install {COMPONENTIZE_PY}=={COMPONENTIZE_PY_VERSION}");
+    match Command::new(COMPONENTIZE_PY).arg("--version").output() {
+        Ok(out) if out.status.success() => {
+            let version = String::from_utf8_lossy(&out.stdout);
+            if !version.contains(COMPONENTIZE_PY_VERSION) {
+                eprintln!(
+                    "warning: {} is installed; Yagura's Python kit is tested with \
+                     {COMPONENTIZE_PY} {COMPONENTIZE_PY_VERSION} (`{install}`)",
+                    version.trim()
+                );
+            }
+            Ok(())
+        }
+        _ => bail!(
+            "{COMPONENTIZE_PY} is not installed (or not on PATH); it turns app.py into a \
+             WebAssembly component. Install it with: {install}"
+        ),
+    }
+}
+
+fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes beside and renames, so that a reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_a_project_says_how_to_make_one() {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let args = RuleBuildArgs {
+            target_dir: None,
+            quiet: true,
+            dir: tmp.path().to_path_buf(),
+        };
+        let err = args.run(&mut Vec::new()).expect_err("nothing to build");
+        assert!(err.to_string().contains("yagura rule new"), "{err}");
+    }
+
+    #[test]
+    fn python_name_comes_from_pyproject_else_the_folder() {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let dir = tmp.path().join("folder-name");
+        std::fs::create_dir(&dir).expect("mkdir");
+        assert_eq!(python_name(&dir).expect("a name"), "folder-name");
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[project]\nname = \"my-rule\"\n",
+        )
+        .expect("write");
+        assert_eq!(python_name(&dir).expect("a name"), "my-rule");
+    }
+
+    #[test]
+    fn tracebacks_name_real_files_and_drop_the_rust_backtrace() {
+        let stderr = "AssertionError: Traceback (most recent call last):\n  File \"/1/app.py\", \
+                      line 23, in <module>\nNameError: name 'x' is not defined\n\n\
+                      Stack backtrace:\n   0: anyhow::Error::msg\n";
+        let text = readable_traceback(stderr, &[Path::new("kit"), Path::new("my-rule")]);
+        assert!(text.contains("File \"my-rule/app.py\", line 23"), "{text}");
+        assert!(
+            text.ends_with("NameError: name 'x' is not defined"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_kit_is_the_whole_package() {
+        let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/python/yagura_sdk");
+        let mut files: Vec<String> = std::fs::read_dir(&kit)
+            .expect("the kit")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".py"))
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = KIT.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, embedded, "add new kit modules to KIT");
+    }
+}

@@ -1,0 +1,198 @@
+//! Rule kits (issue 8): `yagura rule new` scaffolds a Rust and a Python project, `yagura rule
+//! build` builds each into a component, and its cases pass in the real host; the Python
+//! office-spawns-shell, written with the Python kit, passes the Rust rule's cases with the same
+//! findings; the kit's own unit tests pass.
+//!
+//! The Rust build compiles the SDK's dependencies for wasm32 into `target/kits`, shared between
+//! runs, so only the first run pays for them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Parser;
+use yagura::cases::{CaseFile, describe};
+use yagura::cli::{Cli, Command as Cmd, RuleCommand, run_rule_test};
+use yagura_tests::{load, root, sandbox};
+
+/// Runs `yagura rule ARGS…` as the binary parses it; returns what it printed.
+fn rule(args: &[&str]) -> (String, Option<PathBuf>) {
+    let argv = ["yagura", "rule"].iter().chain(args);
+    let command = match Cli::try_parse_from(argv).expect("arguments parse").command {
+        Cmd::Rule(command) => command,
+        other => panic!("a rule command, got {other:?}"),
+    };
+    let mut out = Vec::new();
+    let path = match &command {
+        RuleCommand::New(a) => Some(a.run(&mut out).unwrap_or_else(|e| panic!("{e:#}"))),
+        RuleCommand::Build(a) => Some(a.run(&mut out).unwrap_or_else(|e| panic!("{e:#}"))),
+        RuleCommand::Test(a) => {
+            let report = run_rule_test(a, &mut out).unwrap_or_else(|e| panic!("{e:#}"));
+            let text = String::from_utf8_lossy(&out);
+            assert_eq!(report.failed, 0, "{text}");
+            None
+        }
+    };
+    (String::from_utf8(out).expect("utf-8"), path)
+}
+
+/// Every case of `cases` passes on `component`.
+fn assert_cases_pass(cases: &Path, component: &Path) {
+    let bytes = std::fs::read(component).expect("the component");
+    let component = sandbox()
+        .load(&bytes, &component.display().to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let file = CaseFile::load(cases).unwrap_or_else(|e| panic!("{e:#}"));
+    let results = file.run(&component).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(results.len(), 2, "a positive and a negative case");
+    for r in &results {
+        assert!(r.passed(), "{}: {}", r.name, r.explain());
+    }
+    assert_eq!(results[0].findings.len(), 1);
+    assert!(results[1].findings.is_empty());
+}
+
+/// Scaffolds a project of `lang` named `name` in a temp dir and builds it.
+fn scaffold_and_build(lang: &str, name: &str, build_args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let dir = tmp.path().join(name);
+    let dir_arg = dir.display().to_string();
+    let (said, _) = rule(&["new", "--lang", lang, name, "--dir", &dir_arg]);
+    assert!(said.contains("yagura rule build"), "{said}");
+    let mut args = vec!["build", "--quiet"];
+    args.extend_from_slice(build_args);
+    args.push(&dir_arg);
+    let (said, component) = rule(&args);
+    let component = component.expect("a component path");
+    assert_eq!(component, dir.join("target").join(format!("{name}.wasm")));
+    assert!(said.starts_with("built "), "{said}");
+    (tmp, component)
+}
+
+#[test]
+fn a_scaffolded_python_rule_builds_and_passes_its_cases() {
+    let (tmp, component) = scaffold_and_build("python", "kit-py", &[]);
+    let dir = tmp.path().join("kit-py");
+    assert_cases_pass(&dir.join("cases.toml"), &component);
+    // and through `yagura rule test`, as the user runs it
+    let rules = component.display().to_string();
+    let cases = dir.join("cases.toml").display().to_string();
+    let cache = root().join("target").join("yagura-test-cache");
+    let (said, _) = rule(&[
+        "test",
+        "--rules",
+        &rules,
+        "--cache",
+        &cache.display().to_string(),
+        &cases,
+    ]);
+    assert!(said.ends_with("cases: 2 passed, 0 failed\n"), "{said}");
+}
+
+#[test]
+fn a_scaffolded_rust_rule_builds_and_passes_its_cases() {
+    let target = root().join("target").join("kits");
+    let (tmp, component) = scaffold_and_build(
+        "rust",
+        "kit-rs",
+        &["--target-dir", &target.display().to_string()],
+    );
+    assert_cases_pass(&tmp.path().join("kit-rs").join("cases.toml"), &component);
+}
+
+/// The two cases files of office-spawns-shell are one set of cases: the same text after the
+/// `rule = …` line.
+#[test]
+fn the_office_cases_are_shared_by_both_languages() {
+    let body = |path: &str| {
+        let text = std::fs::read_to_string(root().join(path)).expect("the cases file");
+        let start = text.find("\n[[case]]").expect("cases");
+        text[start..].replace("../../../rules/office-spawns-shell/cases/", "cases/")
+    };
+    assert_eq!(
+        body("rules/office-spawns-shell/cases.toml"),
+        body("examples/python/office-spawns-shell/cases.toml"),
+        "keep the [[case]] tables of both files identical"
+    );
+}
+
+/// The Python office-spawns-shell (built by `cargo xtask build-rules` with the kit) passes the
+/// shared cases and reports exactly what the Rust rule reports, case by case.
+#[test]
+fn python_office_spawns_shell_matches_the_rust_rule() {
+    let run = |cases: &str, rule: &str| {
+        let file = CaseFile::load(&root().join(cases)).unwrap_or_else(|e| panic!("{e:#}"));
+        let results = file.run(&load(rule)).unwrap_or_else(|e| panic!("{e:#}"));
+        for r in &results {
+            assert!(r.passed(), "{rule}: {}: {}", r.name, r.explain());
+        }
+        results
+            .iter()
+            .map(|r| {
+                let found: Vec<String> = r.findings.iter().map(describe).collect();
+                (r.name.clone(), found)
+            })
+            .collect::<Vec<_>>()
+    };
+    let rust = run(
+        "rules/office-spawns-shell/cases.toml",
+        "office-spawns-shell",
+    );
+    let python = run(
+        "examples/python/office-spawns-shell/cases.toml",
+        "py-office-spawns-shell",
+    );
+    assert_eq!(rust.len(), 4);
+    assert_eq!(rust, python);
+}
+
+/// The kit's own unit tests (sdk/python/tests), in plain CPython.
+#[test]
+fn the_python_kit_unit_tests_pass() {
+    let script = root().join("sdk/python/tests/test_kit.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Python component built without `--stub-wasi` imports WASI; the host refuses it, naming
+/// the import and the flag that fixes the build.
+#[test]
+fn a_python_rule_built_without_stub_wasi_is_refused_with_the_fix() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let dir = tmp.path().join("wasi-py");
+    let dir_arg = dir.display().to_string();
+    rule(&["new", "--lang", "python", "wasi-py", "--dir", &dir_arg]);
+    let wasm = tmp.path().join("wasi-py.wasm");
+    let out = Command::new("componentize-py")
+        .arg("-d")
+        .arg(root().join("wit"))
+        .args(["-w", "detection-rule", "componentize", "-p"])
+        .arg(root().join("sdk/python"))
+        .arg("-p")
+        .arg(&dir)
+        .args(["app", "-o"])
+        .arg(&wasm)
+        .output()
+        .expect("componentize-py runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&wasm).expect("the component");
+    let err = match sandbox().load(&bytes, "wasi-py.wasm") {
+        Ok(_) => panic!("a component importing WASI was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("wasi-py.wasm: imports `wasi:") && err.contains("--stub-wasi"),
+        "{err}"
+    );
+}

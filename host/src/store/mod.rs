@@ -101,6 +101,25 @@ fn crash_point(point: &str) {
     }
 }
 
+/// Opens the sled database, waiting up to two seconds for its file lock: sled's background
+/// flusher holds the database a moment after the last handle in this process is dropped, so a
+/// reopen right after a close can find the lock still taken. Another process holding it is
+/// reported after the wait.
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -128,7 +147,7 @@ impl Store {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
         let db_path = dir.join("db");
-        let db = sled::Config::new().path(&db_path).open().map_err(|e| {
+        let db = open_db(&db_path).map_err(|e| {
             let hint = if e.to_string().contains("lock") {
                 " (is another yagura using this store?)"
             } else {

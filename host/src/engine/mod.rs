@@ -9,6 +9,21 @@
 //! late events break the order.
 //!
 //! A batch closes at `batch_size` events or `max_batch_bytes` of text, whichever comes first.
+//!
+//! The rule set can change while events flow ([`Engine::swap_rules`], in `swap`): between two
+//! batches, keeping the sequence counter, the reorder buffer and the watermark, and handing
+//! each rule's host-kept state to its next version. A rule that faults too often is
+//! quarantined (`quarantine`): no longer called until [`Engine::enable_rule`].
+//!
+//! # Layout
+//! - `mod.rs`: options, stats, ordering, batching, dispatch and ticks.
+//! - `swap`: replacing the rule set between two batches, and what it reports.
+//! - `quarantine`: the sliding window of faults that stops a failing rule.
+
+mod quarantine;
+mod swap;
+
+pub use swap::SwapReport;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,6 +33,7 @@ use crate::event::Event;
 use crate::finding::Finding;
 use crate::rule::RuleInfo;
 use crate::sandbox::{BatchBuilder, CallOutcome, Fault, FaultKind, RuleInstance};
+use quarantine::FaultWindow;
 
 /// How the engine batches and orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +49,11 @@ pub struct EngineOptions {
     /// Text bytes per call into a rule (at most, but for a single event larger than it), so
     /// that a batch of large events stays well inside a rule's memory.
     pub max_batch_bytes: usize,
+    /// A rule whose calls faulted this many times within its last `quarantine_calls` calls is
+    /// quarantined: not called again until re-enabled. 0 turns quarantine off.
+    pub quarantine_faults: u32,
+    /// The window of calls (the most recent ones) over which faults are counted.
+    pub quarantine_calls: u32,
 }
 
 impl Default for EngineOptions {
@@ -43,11 +64,15 @@ impl Default for EngineOptions {
             tick_interval_ms: 10_000,
             max_buffered: 100_000,
             max_batch_bytes: 4 << 20,
+            quarantine_faults: 5,
+            quarantine_calls: 20,
         }
     }
 }
 
-/// Per-rule counters.
+/// Per-rule counters. They belong to the rule id, not to one instance: across a swap to a new
+/// version (or config) of the same rule they continue, summed over the versions that ran;
+/// `swaps` says how many times the instance was replaced.
 #[derive(Debug, Clone, Default)]
 pub struct RuleStats {
     pub events_in: u64,
@@ -60,6 +85,14 @@ pub struct RuleStats {
     pub last_fault: Option<Fault>,
     /// wall time spent in calls into the rule
     pub busy: Duration,
+    /// true while the rule is quarantined (not called)
+    pub quarantined: bool,
+    /// times the rule was quarantined
+    pub quarantines: u64,
+    /// events the rule subscribed to but was not called with, because it was quarantined
+    pub skipped_events: u64,
+    /// times the instance was replaced by a swap
+    pub swaps: u64,
 }
 
 impl RuleStats {
@@ -90,6 +123,8 @@ struct ActiveRule {
     instance: RuleInstance,
     mask: u16,
     stats: RuleStats,
+    /// recent calls, for quarantine
+    faults: FaultWindow,
 }
 
 /// An event waiting in the reorder buffer, ordered by (time, seq).
@@ -164,12 +199,38 @@ impl Engine {
 
     /// Adds a running rule. Its events start with the next batch.
     pub fn add_rule(&mut self, instance: RuleInstance) {
-        let mask = instance.info().subscription_mask();
-        self.rules.push(ActiveRule {
+        self.rules.push(self.active(instance));
+    }
+
+    fn active(&self, instance: RuleInstance) -> ActiveRule {
+        ActiveRule {
+            mask: instance.info().subscription_mask(),
             instance,
-            mask,
             stats: RuleStats::default(),
-        });
+            faults: FaultWindow::new(
+                self.options.quarantine_faults,
+                self.options.quarantine_calls,
+            ),
+        }
+    }
+
+    /// Lets a quarantined rule be called again, with a clean fault window; its next call
+    /// starts from a fresh instance if the last one was dropped. `None` if no rule has that
+    /// id; otherwise whether it was quarantined.
+    pub fn enable_rule(&mut self, id: &str) -> Option<bool> {
+        let rule = self.rules.iter_mut().find(|r| r.instance.info().id == id)?;
+        let was = rule.stats.quarantined;
+        rule.stats.quarantined = false;
+        rule.faults.clear();
+        if was {
+            tracing::info!(rule = %id, "quarantined rule re-enabled");
+        }
+        Some(was)
+    }
+
+    /// Events accepted but not yet evaluated: in the reorder buffer or in a partial batch.
+    pub fn pending(&self) -> usize {
+        self.buffer.len() + self.ready.len()
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -265,6 +326,11 @@ impl Engine {
             if key == 0 {
                 continue;
             }
+            if rule.stats.quarantined {
+                rule.stats.skipped_events +=
+                    events.iter().filter(|e| e.class.bit() & key != 0).count() as u64;
+                continue;
+            }
             let index = match self.builders.iter().position(|(m, _)| *m == key) {
                 Some(i) => i,
                 None => {
@@ -302,6 +368,9 @@ impl Engine {
         self.last_tick = Some(watermark);
         self.stats.ticks += 1;
         for rule in &mut self.rules {
+            if rule.stats.quarantined {
+                continue;
+            }
             let started = Instant::now();
             let outcome = rule.instance.on_tick(watermark);
             rule.stats.busy += started.elapsed();
@@ -325,6 +394,11 @@ fn handle(rule: &mut ActiveRule, outcome: CallOutcome, sink: &mut FindingSink<'_
         tracing::debug!(rule = %info.id, dropped = outcome.log_lines_dropped, "rule log lines over the per-call allowance");
     }
     rule.stats.findings += outcome.findings.len() as u64;
+    if rule.faults.record(outcome.fault.is_some()) {
+        rule.stats.quarantined = true;
+        rule.stats.quarantines += 1;
+        tracing::warn!(rule = %info.id, faults = rule.faults.faults(), calls = rule.faults.calls(), "rule quarantined: it is no longer called until re-enabled");
+    }
     for finding in outcome.findings {
         sink(info, finding);
     }

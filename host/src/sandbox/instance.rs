@@ -217,6 +217,49 @@ impl RuleInstance {
         self.ctx().map(|c| c.state.usage()).unwrap_or_default()
     }
 
+    /// True when `other` runs the same component with the same config and limits: a swap
+    /// keeps such a rule's running instance (another rule of the set changed).
+    pub fn same_as(&self, other: &RuleInstance) -> bool {
+        self.component.digest == other.component.digest
+            && self.limits == other.limits
+            && self.config.len() == other.config.len()
+            && self
+                .config
+                .iter()
+                .zip(&other.config)
+                .all(|((a, x), (b, y))| a == b && wit_value_eq(x, y))
+    }
+
+    /// Takes the host-kept state out (this instance is left with an empty one), to hand it
+    /// to the next version of the rule.
+    pub fn take_state(&mut self) -> RuleState {
+        let limits = self.limits.state;
+        match self.ctx_mut() {
+            Some(ctx) => std::mem::replace(&mut ctx.state, RuleState::new(limits)),
+            None => RuleState::new(limits),
+        }
+    }
+
+    /// Replaces the host-kept state with `state` (a previous version's), under this
+    /// instance's state limits. Whatever `init` wrote into the fresh state is dropped.
+    pub fn put_state(&mut self, mut state: RuleState) {
+        state.set_limits(self.limits.state);
+        if let Some(ctx) = self.ctx_mut() {
+            ctx.state = state;
+        } else {
+            let mut ctx = new_ctx(&self.component.info().id, &self.limits);
+            ctx.state = state;
+            self.parked = Some(ctx);
+        }
+    }
+
+    fn ctx_mut(&mut self) -> Option<&mut RuleCtx> {
+        match &mut self.live {
+            Some(live) => Some(live.store.data_mut()),
+            None => self.parked.as_mut(),
+        }
+    }
+
     fn ctx(&self) -> Option<&RuleCtx> {
         match &self.live {
             Some(live) => Some(live.store.data()),
@@ -370,6 +413,18 @@ impl RuleInstance {
         }
         let dropped = total - kept.len();
         (kept, dropped)
+    }
+}
+
+/// The generated WIT value type has no `PartialEq`.
+fn wit_value_eq(a: &WitValue, b: &WitValue) -> bool {
+    match (a, b) {
+        (WitValue::Boolean(x), WitValue::Boolean(y)) => x == y,
+        (WitValue::Integer(x), WitValue::Integer(y)) => x == y,
+        (WitValue::Float(x), WitValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (WitValue::Text(x), WitValue::Text(y)) => x == y,
+        (WitValue::TextList(x), WitValue::TextList(y)) => x == y,
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@
 //! `GET|PUT /v1/rules/{id}/config`: the tenant's own parameter values for a rule, over its
 //! pack's config; a PUT rebuilds the tenant's rule set with them (the rule's `init` judges
 //! them) and swaps it in, or changes nothing and answers 422.
+//! `POST /v1/rules/{id}/enable`: re-enables a quarantined rule.
 
 use std::io::{BufRead, Cursor, Read};
 use std::sync::Arc;
@@ -219,9 +220,7 @@ fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
     if runs {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!(
-            "rule `{rule}` does not run for tenant `{tenant}` (activate a pack holding it)"
-        )))
+        Err(not_running(tenant, rule))
     }
 }
 
@@ -239,6 +238,40 @@ pub async fn get_config(
     Ok(json_response(
         StatusCode::OK,
         &json!({ "tenant": tenant, "rule": rule, "config": config }),
+    ))
+}
+
+pub async fn enable(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(rule): PathParam,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let st = state.clone();
+    blocking(move || {
+        let Some(engine) = st.existing_engine(&tenant) else {
+            return Err(not_running(&tenant, &rule));
+        };
+        let Some(was_quarantined) = engine.enable(&rule)? else {
+            return Err(not_running(&tenant, &rule));
+        };
+        if was_quarantined {
+            tracing::info!(tenant = %tenant, rule = %rule, "quarantined rule re-enabled");
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "tenant": tenant, "rule": rule, "was_quarantined": was_quarantined }),
+        ))
+    })
+    .await
+}
+
+fn not_running(tenant: &str, rule: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "rule `{rule}` does not run for tenant `{tenant}` (activate a pack holding it)"
     ))
 }
 

@@ -16,6 +16,8 @@ pub const RULE_EVENTS: &str = "yagura_rule_events_total";
 pub const RULE_FINDINGS: &str = "yagura_rule_findings_total";
 pub const RULE_FAULTS: &str = "yagura_rule_faults_total";
 pub const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
+pub const RULE_QUARANTINED: &str = "yagura_rule_quarantined";
+pub const RULE_SKIPPED: &str = "yagura_rule_skipped_events_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
 const FAMILIES: &[(&str, &str, &str)] = &[
@@ -58,6 +60,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Failed calls into a rule (traps, timeouts, limits, errors)",
     ),
     (RULE_BUSY, "counter", "Wall time spent in calls into a rule"),
+    (
+        RULE_QUARANTINED,
+        "gauge",
+        "1 while a rule is quarantined (faulted too often; not called until re-enabled)",
+    ),
+    (
+        RULE_SKIPPED,
+        "counter",
+        "Events a rule was not called with because it was quarantined",
+    ),
 ];
 
 /// Labels, as `(name, value)` pairs in a fixed order.

@@ -200,6 +200,7 @@ impl App {
                 "/v1/rules/{id}/config",
                 get(ingest::get_config).put(ingest::put_config),
             )
+            .route("/v1/rules/{id}/enable", post(ingest::enable))
             .route("/v1/events", post(ingest::events))
             .route("/v1/alerts", get(alerts::list))
             .route("/v1/alerts/stream", get(alerts::stream))

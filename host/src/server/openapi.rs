@@ -222,6 +222,15 @@ const OPS: &[Op] = &[
     },
     Op {
         method: "post",
+        path: "/v1/rules/{id}/enable",
+        summary: "Re-enable a quarantined rule (no body); answers whether it was quarantined",
+        scopes: &["packs:write"],
+        query: &[TENANT],
+        body: None,
+        ok: "200",
+    },
+    Op {
+        method: "post",
         path: "/v1/events",
         summary: "Ingest events (NDJSON or JSON array, any supported format, gzip allowed)",
         scopes: &["events:write"],

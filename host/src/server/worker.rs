@@ -8,9 +8,11 @@
 //! Findings go to the store first ([`Store::record_finding`], flushed), and only then to the
 //! live stream and the metrics.
 //!
-//! A new rule set ([`Job::Swap`]) is built and `init`ed off this thread; the worker flushes
-//! the old engine (every event it holds is evaluated by the old rules) and replaces it between
-//! two jobs, so each event meets exactly one version of the rules.
+//! A new rule set ([`Job::Swap`]) is built and `init`ed off this thread; the worker swaps it
+//! into the running engine between two jobs ([`Engine::swap_rules`]), so between two batches:
+//! events already dispatched met the old rules, events still buffered will meet the new ones,
+//! seq keeps counting and each rule's host state continues in its new version. A quarantined
+//! rule is re-enabled with [`Job::Enable`].
 //!
 //! Lifecycle: the worker runs until every sender is dropped ([`TenantEngine::close`]), then
 //! flushes its engine and ends; `close` joins it. When no job arrives for `flush_after` and
@@ -40,13 +42,16 @@ pub enum Job {
     Events(Vec<Event>),
     /// replace the rule set; the worker answers on the sender once the new set runs
     Swap(Vec<RuleInstance>, SyncSender<()>),
+    /// re-enable a quarantined rule; the answer is `None` if the rule does not run, else
+    /// whether it was quarantined
+    Enable(String, SyncSender<Option<bool>>),
 }
 
 impl Job {
     fn into_events(self) -> Vec<Event> {
         match self {
             Job::Events(events) => events,
-            Job::Swap(..) => Vec::new(),
+            Job::Swap(..) | Job::Enable(..) => Vec::new(),
         }
     }
 }
@@ -58,7 +63,8 @@ pub struct AlertNotice {
     pub alert: Alert,
 }
 
-/// A rule's counters as the API shows them, summed over the rule sets the tenant ran.
+/// A rule's counters as the API shows them, summed over the versions of the rule the tenant
+/// ran (also across a removal and a later return of the rule).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RuleView {
     pub id: String,
@@ -70,6 +76,13 @@ pub struct RuleView {
     pub faults: u64,
     pub busy_ms: f64,
     pub last_fault: Option<String>,
+    /// not called since it faulted too often; `POST /v1/rules/{id}/enable` re-enables it
+    pub quarantined: bool,
+    pub quarantines: u64,
+    /// events it subscribed to but was not called with while quarantined
+    pub skipped_events: u64,
+    /// times a new version or config was swapped in with its state carried over
+    pub swaps: u64,
 }
 
 /// The handle of a tenant's engine thread.
@@ -194,6 +207,24 @@ impl TenantEngine {
             .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped during the swap", self.tenant))
     }
 
+    /// Re-enables a quarantined rule (after the jobs queued before this one). `None` if the
+    /// rule does not run, else whether it was quarantined. Blocking.
+    pub fn enable(&self, rule: &str) -> anyhow::Result<Option<bool>> {
+        let sender = self
+            .sender
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .ok_or_else(|| anyhow::anyhow!("the engine of `{}` is shut down", self.tenant))?;
+        let (done, answer) = sync_channel(1);
+        sender
+            .send(Job::Enable(rule.to_owned(), done))
+            .map_err(|_| anyhow::anyhow!("the engine of `{}` has stopped", self.tenant))?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped", self.tenant))
+    }
+
     /// Events waiting in the queue.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
@@ -223,7 +254,8 @@ struct Worker {
     context: WorkerContext,
     queued: Arc<AtomicUsize>,
     views: Arc<Mutex<Vec<RuleView>>>,
-    /// counters of rule sets swapped out, by rule id, so the published ones only grow
+    /// counters of rules removed by a swap, by rule id, so that a rule that returns later
+    /// continues its published counters (the engine keeps those of rules that stay)
     totals: BTreeMap<String, RuleView>,
 }
 
@@ -244,14 +276,22 @@ impl Worker {
                     self.publish(&engine);
                 }
                 Ok(Job::Swap(rules, done)) => {
-                    engine.flush(&mut self.sink());
-                    self.publish(&engine);
-                    self.retire(&engine);
-                    engine = self.engine(rules);
-                    dirty = false;
+                    let before = self.current(&engine);
+                    let report = engine.swap_rules(rules);
+                    for (id, _) in &report.removed {
+                        if let Some(view) = before.iter().find(|v| &v.id == id) {
+                            self.totals.insert(id.clone(), view.clone());
+                        }
+                    }
+                    tracing::info!(tenant = %self.context.tenant, carried = report.carried.len(), kept = report.kept.len(), added = report.added.len(), removed = report.removed.len(), pending = report.pending, "rule set swapped; state carried over");
                     self.publish(&engine);
                     // the swapper may have given up waiting; the swap stands
                     let _ = done.send(());
+                }
+                Ok(Job::Enable(rule, done)) => {
+                    let answer = engine.enable_rule(&rule);
+                    self.publish(&engine);
+                    let _ = done.send(answer);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     if dirty {
@@ -331,16 +371,13 @@ impl Worker {
                         .as_ref()
                         .map(ToString::to_string)
                         .or(base.last_fault),
+                    quarantined: s.quarantined,
+                    quarantines: base.quarantines + s.quarantines,
+                    skipped_events: base.skipped_events + s.skipped_events,
+                    swaps: base.swaps + s.swaps,
                 }
             })
             .collect()
-    }
-
-    /// Keeps the counters of a rule set being replaced.
-    fn retire(&mut self, engine: &Engine) {
-        for view in self.current(engine) {
-            self.totals.insert(view.id.clone(), view);
-        }
     }
 
     fn publish(&self, engine: &Engine) {
@@ -353,6 +390,12 @@ impl Worker {
             m.set(metrics::RULE_FINDINGS, labels(), v.findings as f64);
             m.set(metrics::RULE_FAULTS, labels(), v.faults as f64);
             m.set(metrics::RULE_BUSY, labels(), v.busy_ms / 1e3);
+            m.set(
+                metrics::RULE_QUARANTINED,
+                labels(),
+                if v.quarantined { 1.0 } else { 0.0 },
+            );
+            m.set(metrics::RULE_SKIPPED, labels(), v.skipped_events as f64);
         }
         m.set(
             metrics::QUEUE_DEPTH,

@@ -104,6 +104,12 @@ impl RuleState {
         }
     }
 
+    /// Applies new bounds (a new version of the rule may run under other limits). State
+    /// already over them is kept; further additions are refused until enough expires.
+    pub fn set_limits(&mut self, limits: StateLimits) {
+        self.limits = limits;
+    }
+
     /// Moves event time forward (never back): values whose expiry it passed read as absent.
     /// What expired is freed by [`RuleState::purge`].
     pub fn advance(&mut self, now: i64) {

@@ -310,9 +310,10 @@ async fn scopes_are_enforced_with_403() {
         ("GET", "/v1/tokens", &reader),
         ("POST", "/v1/tokens", &publisher),
         ("DELETE", "/v1/tokens/abc", &reader),
-        ("GET", "/v1/keys", &publisher),
-        ("POST", "/v1/keys", &publisher),
-        ("DELETE", "/v1/keys/abc", &publisher),
+        // a tenant's own keys take packs:write (the store-wide ones: admin)
+        ("GET", "/v1/keys", &ingest),
+        ("POST", "/v1/keys", &reader),
+        ("DELETE", "/v1/keys/abc", &ingest),
         ("GET", "/v1/alerts", &ingest),
         ("GET", "/v1/alerts/1", &publisher),
         ("GET", "/v1/alerts/stream", &ingest),
@@ -833,7 +834,9 @@ async fn a_tenant_cannot_see_or_change_another_tenants_data() {
         ("POST", "/v1/tokens"),
         ("GET", "/v1/tokens?tenant=tenant-b"),
         ("DELETE", "/v1/tokens/abc"),
-        ("POST", "/v1/keys"),
+        ("GET", "/v1/keys?tenant=tenant-b"),
+        ("POST", "/v1/keys?tenant=tenant-b"),
+        ("DELETE", "/v1/keys/abc?tenant=tenant-b"),
     ];
     for (method, uri) in forbidden {
         let method: Method = method.parse().expect("method");
@@ -1232,3 +1235,9 @@ impl JsonValue for reqwest::Response {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     }
 }
+
+#[path = "server/sinks.rs"]
+mod sinks;
+
+#[path = "server/tenant_keys.rs"]
+mod tenant_keys;

@@ -1,8 +1,10 @@
 //! `yagura serve`: the HTTP management API on a tokio runtime, until SIGINT or SIGTERM.
+//! Its settings come from flags, `YAGURA_*` variables and a TOML file (`config`).
+
+mod config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -23,39 +25,43 @@ Examples:
 #[derive(Debug, Clone, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct ServeArgs {
-    /// Address and port to listen on. Loopback by default: name another address to be
-    /// reachable from other machines.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address and port to listen on [default: 127.0.0.1:8080]. Loopback by default: name
+    /// another address to be reachable from other machines.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
 
-    /// The store folder (sled database in DIR/db, compiled rules in DIR/cache).
-    #[arg(long, value_name = "DIR", default_value = ".yagura")]
-    pub store: PathBuf,
+    /// The store folder (sled database in DIR/db, compiled rules in DIR/cache) [default:
+    /// .yagura].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 
-    /// Largest body of POST /v1/events, MiB (also after gzip is undone).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub max_events_mib: u32,
+    /// Largest body of POST /v1/events, MiB (also after gzip is undone) [default: 32].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_events_mib: Option<u32>,
 
-    /// Largest pack bundle of POST /v1/packs, MiB.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub max_bundle_mib: u32,
+    /// Largest pack bundle of POST /v1/packs, MiB [default: 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_bundle_mib: Option<u32>,
 
-    /// Events a tenant's engine queue holds; past it, ingest answers 429 with Retry-After.
-    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
-    pub queue_events: u32,
+    /// Events a tenant's engine queue holds; past it, ingest answers 429 with Retry-After
+    /// [default: 100000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue_events: Option<u32>,
 
-    /// A quiet engine evaluates the events it buffers after this many ms without new ones.
-    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(10..=600_000))]
-    pub flush_ms: u32,
+    /// A quiet engine evaluates the events it buffers after this many ms without new ones
+    /// [default: 1000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(10..=600_000))]
+    pub flush_ms: Option<u32>,
 
     /// Accept unsigned packs (development only).
     #[arg(long)]
     pub allow_unsigned: bool,
 
     /// A finding updates the alert of its rule and dedup key if that alert was last seen at
-    /// most this many seconds (event time) before it; later, it opens a new alert.
-    #[arg(long, default_value_t = 3_600, value_parser = clap::value_parser!(u32).range(1..))]
-    pub dedup_window_s: u32,
+    /// most this many seconds (event time) before it; later, it opens a new alert [default:
+    /// 3600].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub dedup_window_s: Option<u32>,
 
     /// Listen for syslog (RFC 5424 / 3164, one message per datagram or line) on this UDP
     /// address. Unauthenticated: everything received goes to --syslog-tenant.
@@ -66,33 +72,75 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub syslog_tcp: Option<SocketAddr>,
 
-    /// The tenant whose engine the syslog listeners feed.
-    #[arg(long, value_name = "TENANT", default_value = crate::store::DEFAULT_TENANT)]
-    pub syslog_tenant: String,
+    /// The tenant whose engine the syslog listeners feed [default: default].
+    #[arg(long, value_name = "TENANT")]
+    pub syslog_tenant: Option<String>,
+
+    /// Save each tenant's rule state and engine position every N seconds of wall time, and
+    /// at shutdown; 0: only at shutdown (a crash then replays the whole WAL) [default: 10;
+    /// also `YAGURA_CHECKPOINT_S`].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub checkpoint_s: Option<u32>,
+
+    /// A TOML file with any of these settings (keys: the flags' names with `_`, e.g.
+    /// `max_events_mib = 32`) and the alert sinks (`[[sink]]`). Precedence: flags, then
+    /// `YAGURA_*` variables (`YAGURA_MAX_EVENTS_MIB`), then the file, then the defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 impl ServeArgs {
-    pub fn config(&self) -> ServerConfig {
-        ServerConfig {
-            listen: self.listen,
-            store: self.store.clone(),
-            max_events_bytes: (self.max_events_mib as usize) << 20,
-            max_bundle_bytes: (self.max_bundle_mib as usize) << 20,
-            queue_events: self.queue_events as usize,
-            flush_after: Duration::from_millis(self.flush_ms.into()),
-            allow_unsigned: self.allow_unsigned,
-            dedup_window: Duration::from_secs(self.dedup_window_s.into()),
-            syslog_udp: self.syslog_udp,
-            syslog_tcp: self.syslog_tcp,
-            syslog_tenant: self.syslog_tenant.clone(),
-            ..ServerConfig::default()
+    /// The server's config from these flags, the process's `YAGURA_*` variables and the
+    /// config file (`--config`, else `YAGURA_CONFIG`), in that precedence.
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        self.config_with_env(&|name| std::env::var(name).ok())
+    }
+
+    /// [`ServeArgs::config`] with `env` for the environment.
+    pub fn config_with_env(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<ServerConfig> {
+        let path = self
+            .config
+            .clone()
+            .or_else(|| env("YAGURA_CONFIG").map(PathBuf::from));
+        let (file, file_name) = match &path {
+            Some(p) => (config::FileConfig::read(p)?, p.display().to_string()),
+            None => (config::FileConfig::default(), "no config file".to_owned()),
+        };
+        let mut resolved = config::Layers {
+            flags: self,
+            env,
+            file,
+            file_name,
         }
+        .resolve()?;
+        let checkpoint_s = match (self.checkpoint_s, env("YAGURA_CHECKPOINT_S")) {
+            (Some(s), _) => Some(s),
+            (None, Some(text)) => Some(
+                text.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| *s <= 86_400)
+                    .with_context(|| {
+                        format!(
+                            "YAGURA_CHECKPOINT_S: `{text}` is not a number of seconds (0-86400)"
+                        )
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(s) = checkpoint_s {
+            resolved.checkpoint_every = (s > 0).then(|| std::time::Duration::from_secs(s.into()));
+        }
+        Ok(resolved)
     }
 }
 
 /// Runs the server until SIGINT or SIGTERM; the first start's admin token goes to `out`.
 pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = args.config();
+    let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("yagura-http")

@@ -19,10 +19,13 @@
 //! - `mod.rs`: options, stats, ordering, batching, dispatch and ticks.
 //! - `swap`: replacing the rule set between two batches, and what it reports.
 //! - `quarantine`: the sliding window of faults that stops a failing rule.
+//! - `checkpoint`: what a restart needs to continue (seq, watermark, waiting events, state).
 
+mod checkpoint;
 mod quarantine;
 mod swap;
 
+pub use checkpoint::EngineSnapshot;
 pub use swap::SwapReport;
 
 use std::cmp::Reverse;

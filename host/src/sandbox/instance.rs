@@ -230,6 +230,11 @@ impl RuleInstance {
                 .all(|((a, x), (b, y))| a == b && wit_value_eq(x, y))
     }
 
+    /// The host-kept state, to save it (checkpoints); `None` before the first instance.
+    pub fn state(&self) -> Option<&RuleState> {
+        self.ctx().map(|c| &c.state)
+    }
+
     /// Takes the host-kept state out (this instance is left with an empty one), to hand it
     /// to the next version of the rule.
     pub fn take_state(&mut self) -> RuleState {

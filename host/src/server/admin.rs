@@ -1,5 +1,6 @@
-//! `/v1/tenants`, `/v1/tokens` and `/v1/keys`: admin-only management of who may call the API
-//! and whose packs the server accepts.
+//! `/v1/tenants`, `/v1/tokens` and `/v1/keys`: management of who may call the API (admin) and
+//! whose packs the server accepts (store-wide keys: admin; a tenant's own keys: its
+//! `packs:write` token or an admin).
 
 use std::sync::Arc;
 
@@ -158,13 +159,32 @@ struct NewKey {
     public_key: String,
 }
 
-/// `POST /v1/keys`: trust a publisher key (store-wide; admin).
+/// Whose keys a `/v1/keys` request manages: `None` for the store-wide ones.
+///
+/// An admin token without `?tenant=` manages the store-wide keys; with `?tenant=T`, T's. A
+/// `packs:write` token manages its own tenant's keys (and names no other tenant).
+fn key_owner(state: &AppState, caller: &Caller, uri: &Uri) -> ApiResult<Option<String>> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(uri)?;
+    if q.tenant.is_none() && caller.is_admin() {
+        return Ok(None);
+    }
+    Ok(Some(caller.tenant(state, q.tenant.as_deref())?))
+}
+
+fn key_json(key: &PublicKey, tenant: Option<&str>) -> serde_json::Value {
+    serde_json::json!({ "id": key.id(), "public_key": key.to_hex(), "tenant": tenant })
+}
+
+/// `POST /v1/keys[?tenant=]`: trust a publisher key, store-wide (admin) or for one tenant
+/// (its `packs:write` token, or an admin naming the tenant).
 pub async fn trust_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    uri: Uri,
     body: Body,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Admin)?;
+    let owner = key_owner(&state, &caller, &uri)?;
     let body: NewKey = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     let text = body.public_key.trim();
     let key = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -173,41 +193,66 @@ pub async fn trust_key(
         PublicKey::parse(text, "`public_key`")
     }
     .map_err(|e| ApiError::bad_request(format!("`public_key`: {e:#}")))?;
-    state.store.trust_key(&key)?;
+    match &owner {
+        None => state.store.trust_key(&key)?,
+        Some(tenant) => state.store.trust_tenant_key(tenant, &key)?,
+    }
     Ok(json_response(
         StatusCode::CREATED,
-        &serde_json::json!({ "id": key.id(), "public_key": key.to_hex() }),
+        &key_json(&key, owner.as_deref()),
     ))
 }
 
-/// `GET /v1/keys`: the keys uploads and activations trust (admin).
-pub async fn list_keys(State(state): State<Arc<AppState>>, caller: Caller) -> ApiResult<Response> {
-    caller.require(Scope::Admin)?;
-    let keys: Vec<serde_json::Value> = state
+/// `GET /v1/keys[?tenant=]`: the store-wide keys; with a tenant (named, or the caller's when
+/// it is not admin), also the tenant's own, each with its `tenant` (`null`: store-wide).
+pub async fn list_keys(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let owner = key_owner(&state, &caller, &uri)?;
+    let mut keys: Vec<serde_json::Value> = state
         .store
         .trusted_keys()?
         .iter()
-        .map(|k| serde_json::json!({ "id": k.id(), "public_key": k.to_hex() }))
+        .map(|k| key_json(k, None))
         .collect();
+    if let Some(tenant) = &owner {
+        keys.extend(
+            state
+                .store
+                .tenant_keys(tenant)?
+                .iter()
+                .map(|k| key_json(k, Some(tenant))),
+        );
+    }
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "keys": keys }),
     ))
 }
 
-/// `DELETE /v1/keys/{id}`: stop trusting a key (admin). Stored packs it signed stay stored
-/// and running, but cannot be activated again.
+/// `DELETE /v1/keys/{id}[?tenant=]`: stop trusting a key, store-wide (admin) or for a tenant.
+/// Stored packs it signed stay stored and running, but cannot be activated again.
 pub async fn untrust_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathParam(id): PathParam,
+    uri: Uri,
 ) -> ApiResult<Response> {
-    caller.require(Scope::Admin)?;
-    if !state.store.untrust_key(&id)? {
-        return Err(ApiError::not_found(format!("no trusted key `{id}`")));
+    let owner = key_owner(&state, &caller, &uri)?;
+    let had = match &owner {
+        None => state.store.untrust_key(&id)?,
+        Some(tenant) => state.store.untrust_tenant_key(tenant, &id)?,
+    };
+    if !had {
+        return Err(ApiError::not_found(match &owner {
+            None => format!("no store-wide trusted key `{id}`"),
+            Some(t) => format!("tenant `{t}` trusts no key `{id}` of its own"),
+        }));
     }
     Ok(json_response(
         StatusCode::OK,
-        &serde_json::json!({ "untrusted": id }),
+        &serde_json::json!({ "untrusted": id, "tenant": owner }),
     ))
 }

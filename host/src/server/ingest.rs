@@ -1,7 +1,8 @@
 //! `POST /v1/events`: a body of records in any supported format (`?format=`, or detected from
 //! the content; gzip undone; a JSON array is read as one record per element) parsed into
-//! events and queued for the tenant's engine. The answer counts what was accepted and
-//! rejected, with the line and reason of each rejected record (the first 100).
+//! events, written to the tenant's WAL and queued for its engine; the answer waits until the
+//! WAL is flushed, so a 200 survives a crash (docs/hot-swap.md). It counts what was accepted
+//! and rejected, with the line and reason of each rejected record (the first 100).
 //!
 //! `GET /v1/rules`: the tenant's running rules with their counters.
 //! `GET|PUT /v1/rules/{id}/config`: the tenant's own parameter values for a rule, over its
@@ -83,9 +84,28 @@ pub async fn events(
     let engine = state.engine(&tenant)?;
     let accepted = parsed.events.len();
     let labels = || vec![("tenant", tenant.clone()), ("source", "http".to_owned())];
-    match engine.push(parsed.events) {
+    // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
+    // before the answer (docs/hot-swap.md, "What a crash costs").
+    let queued = {
+        let engine = engine.clone();
+        let events = parsed.events;
+        blocking(move || {
+            let result = engine.push(events).map_err(|(error, _)| error);
+            if result.is_ok() {
+                engine.sync().map_err(|e| {
+                    ApiError::internal(&e.context(
+                        "the events are queued but could not be made durable; they may be \
+                         evaluated without having been acknowledged",
+                    ))
+                })?;
+            }
+            Ok(result)
+        })
+        .await?
+    };
+    match queued {
         Ok(()) => {}
-        Err((QueueError::Full, _)) => {
+        Err(QueueError::Full) => {
             state
                 .metrics
                 .add(metrics::EVENTS_THROTTLED, labels(), accepted as f64);
@@ -98,8 +118,14 @@ pub async fn events(
                 1,
             ));
         }
-        Err((QueueError::Closed, _)) => {
+        Err(QueueError::Closed) if state.shutting_down() => {
             return Err(ApiError::unavailable("the server is shutting down"));
+        }
+        Err(QueueError::Closed) => {
+            return Err(ApiError::unavailable(
+                "the events could not be written to the tenant's write-ahead log (see the \
+                 server log); nothing of this request was accepted",
+            ));
         }
     }
     state

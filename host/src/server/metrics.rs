@@ -18,6 +18,10 @@ pub const RULE_FAULTS: &str = "yagura_rule_faults_total";
 pub const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
 pub const RULE_QUARANTINED: &str = "yagura_rule_quarantined";
 pub const RULE_SKIPPED: &str = "yagura_rule_skipped_events_total";
+pub const SINK_DELIVERED: &str = "yagura_sink_delivered_total";
+pub const SINK_FAILED: &str = "yagura_sink_failed_total";
+pub const SINK_DROPPED: &str = "yagura_sink_dropped_total";
+pub const SINK_RETRIES: &str = "yagura_sink_retries_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
 const FAMILIES: &[(&str, &str, &str)] = &[
@@ -69,6 +73,22 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         RULE_SKIPPED,
         "counter",
         "Events a rule was not called with because it was quarantined",
+    ),
+    (SINK_DELIVERED, "counter", "Alerts a sink delivered"),
+    (
+        SINK_FAILED,
+        "counter",
+        "Alerts a sink could not deliver (write errors; a webhook out of tries)",
+    ),
+    (
+        SINK_DROPPED,
+        "counter",
+        "Alerts dropped because the sink's queue was full (ingest never waits for a sink)",
+    ),
+    (
+        SINK_RETRIES,
+        "counter",
+        "Webhook posts retried after a failure",
     ),
 ];
 

@@ -13,6 +13,7 @@
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
 //! - `syslog`: the UDP and TCP syslog listeners, each feeding one tenant.
+//! - `sinks`: stored alerts out to stdout, a rotating file or a webhook, never blocking ingest.
 //!
 //! Lifecycle: [`App::open`] opens the store, creates the first admin token on a fresh store and
 //! starts every tenant's engine with its active packs; [`serve`] answers requests until its
@@ -27,6 +28,7 @@ mod metrics;
 mod openapi;
 mod packs;
 mod request;
+mod sinks;
 mod syslog;
 mod worker;
 
@@ -47,6 +49,7 @@ use tokio::sync::{broadcast, watch};
 pub use error::ApiError;
 use metrics::Metrics;
 use request::Caller;
+pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
 use worker::{AlertNotice, TenantEngine, WorkerContext};
 
 use crate::engine::EngineOptions;
@@ -83,6 +86,10 @@ pub struct ServerConfig {
     pub syslog_tcp: Option<SocketAddr>,
     pub syslog_tenant: String,
     pub engine: EngineOptions,
+    /// wall time between two checkpoints of each tenant's engine (`None`: only at shutdown)
+    pub checkpoint_every: Option<Duration>,
+    /// where stored alerts also go (none by default)
+    pub sinks: Vec<SinkConfig>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +109,8 @@ impl Default for ServerConfig {
             syslog_tcp: None,
             syslog_tenant: DEFAULT_TENANT.to_owned(),
             engine: EngineOptions::default(),
+            checkpoint_every: Some(Duration::from_secs(10)),
+            sinks: Vec::new(),
         }
     }
 }
@@ -121,6 +130,8 @@ pub struct AppState {
     /// one activation or rollback at a time: each builds the tenant's whole rule set from the
     /// active table and swaps it in, so two at once could swap in a stale set
     activation: Mutex<()>,
+    /// the alert sinks, fed from `alerts`; closed by [`App::close`] after the engines
+    sinks: Mutex<sinks::Sinks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -147,17 +158,22 @@ impl App {
             .clone()
             .unwrap_or_else(|| store.cache_dir());
         let sandbox = Sandbox::builder().cache_dir(cache).build()?;
-        let (alerts, _) = broadcast::channel(1024);
+        let metrics = Arc::new(Metrics::default());
+        // the sink dispatcher only copies each notice into the sinks' queues, so it stays
+        // far less than this many alerts behind the engines
+        let (alerts, _) = broadcast::channel(4096);
+        let sinks = sinks::Sinks::start(&config.sinks, alerts.subscribe(), metrics.clone())?;
         let (shutdown, _) = watch::channel(false);
         let state = Arc::new(AppState {
             store,
             sandbox,
             config,
             engines: Mutex::new(HashMap::new()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             alerts,
             shutdown,
             activation: Mutex::new(()),
+            sinks: Mutex::new(sinks),
         });
         let token = state.first_start()?;
         state.start_engines()?;
@@ -241,6 +257,10 @@ impl App {
             .unwrap_or_default();
         for engine in engines {
             engine.close();
+        }
+        // after the engines: their last alerts are stored and sent to the broadcast
+        if let Ok(mut sinks) = self.state.sinks.lock() {
+            sinks.close();
         }
         self.state.store.flush()
     }
@@ -330,6 +350,7 @@ impl AppState {
                 flush_after: self.config.flush_after,
                 dedup_window_ms: i64::try_from(self.config.dedup_window.as_millis())
                     .unwrap_or(i64::MAX),
+                checkpoint_every: self.config.checkpoint_every,
             },
             rules,
             self.config.queue_events,
@@ -423,10 +444,11 @@ impl AppState {
         Ok(rules)
     }
 
-    /// The keys an upload or activation trusts now.
-    fn trust(&self) -> anyhow::Result<Trust> {
+    /// The keys an upload or activation for `tenant` trusts now: the store-wide ones and the
+    /// tenant's own (never another tenant's).
+    fn trust(&self, tenant: &str) -> anyhow::Result<Trust> {
         self.store.trust(&Trust {
-            keys: Vec::new(),
+            keys: self.store.tenant_keys(tenant)?,
             allow_unsigned: self.config.allow_unsigned,
         })
     }

@@ -21,6 +21,12 @@ const TENANT: (&str, &str) = (
     "act on this tenant (admin tokens only, unless it is the token's own)",
 );
 
+/// `/v1/keys`: an admin without it manages the store-wide keys.
+const KEY_TENANT: (&str, &str) = (
+    "tenant",
+    "this tenant's own keys (default: the token's tenant; an admin without it: the store-wide keys)",
+);
+
 const OPS: &[Op] = &[
     Op {
         method: "get",
@@ -106,27 +112,27 @@ const OPS: &[Op] = &[
     Op {
         method: "get",
         path: "/v1/keys",
-        summary: "List trusted publisher keys",
-        scopes: &["admin"],
-        query: &[],
+        summary: "List trusted publisher keys: the store-wide ones, and a tenant's own (admin: with ?tenant=; packs:write: its tenant's)",
+        scopes: &["admin", "packs:write"],
+        query: &[KEY_TENANT],
         body: None,
         ok: "200",
     },
     Op {
         method: "post",
         path: "/v1/keys",
-        summary: "Trust a publisher key: {public_key}",
-        scopes: &["admin"],
-        query: &[],
+        summary: "Trust a publisher key: {public_key}; store-wide (admin without ?tenant=) or for a tenant",
+        scopes: &["admin", "packs:write"],
+        query: &[KEY_TENANT],
         body: Some("application/json"),
         ok: "201",
     },
     Op {
         method: "delete",
         path: "/v1/keys/{id}",
-        summary: "Stop trusting a key",
-        scopes: &["admin"],
-        query: &[],
+        summary: "Stop trusting a key, store-wide (admin without ?tenant=) or for a tenant",
+        scopes: &["admin", "packs:write"],
+        query: &[KEY_TENANT],
         body: None,
         ok: "200",
     },

@@ -75,7 +75,7 @@ pub async fn upload(
         let bundle =
             Bundle::from_bytes(&bytes, origin).map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         let status = bundle
-            .verify(&st.trust()?, origin)
+            .verify(&st.trust(&tenant)?, origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         bundle
             .check_requirements(origin)
@@ -258,7 +258,7 @@ pub async fn activate(
         let _one_at_a_time = st.activation.lock();
         let bundle = st.store.bundle(&name, &version)?;
         bundle
-            .verify(&st.trust()?, &origin)
+            .verify(&st.trust(&tenant)?, &origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         bundle
             .check_requirements(&origin)

@@ -15,16 +15,25 @@
 //! rule is re-enabled with [`Job::Enable`].
 //!
 //! Lifecycle: the worker runs until every sender is dropped ([`TenantEngine::close`]), then
-//! flushes its engine and ends; `close` joins it. When no job arrives for `flush_after` and
-//! events were pushed since the last flush, the worker flushes, so that a quiet stream still
-//! reaches the rules (the engine has no timer of its own).
+//! flushes its engine, saves a checkpoint and ends; `close` joins it. When no job arrives for
+//! `flush_after` and events were pushed since the last flush, the worker flushes, so that a
+//! quiet stream still reaches the rules (the engine has no timer of its own).
+//!
+//! Durability (docs/hot-swap.md): [`TenantEngine::push`] appends the events to the tenant's
+//! write-ahead log (sled tree `wal`) before queueing them, under a lock so that WAL order is
+//! queue order, and the API acknowledges only after [`TenantEngine::sync`] flushed it. Every
+//! `checkpoint_every` (and at shutdown) the worker saves the engine's position, the events it
+//! holds and each rule's host state, with the last WAL id it had taken in, in one transaction
+//! (`store/checkpoint.rs`). At start, before it takes any job, the worker restores the last
+//! checkpoint and replays the WAL entries after it, so each accepted event reaches the
+//! engine exactly once across a crash, with the seq it had before.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -35,11 +44,13 @@ use crate::event::Event;
 use crate::finding::Finding;
 use crate::rule::RuleInfo;
 use crate::sandbox::RuleInstance;
-use crate::store::{Alert, AlertChange, Store};
+use crate::state::{RuleState, StateLimits};
+use crate::store::{Alert, AlertChange, Checkpoint, Store, checkpoint_time, crash_point};
 
 /// Work for a tenant's engine.
 pub enum Job {
-    Events(Vec<Event>),
+    /// events of one WAL entry (its id)
+    Events(u64, Vec<Event>),
     /// replace the rule set; the worker answers on the sender once the new set runs
     Swap(Vec<RuleInstance>, SyncSender<()>),
     /// re-enable a quarantined rule; the answer is `None` if the rule does not run, else
@@ -50,7 +61,7 @@ pub enum Job {
 impl Job {
     fn into_events(self) -> Vec<Event> {
         match self {
-            Job::Events(events) => events,
+            Job::Events(_, events) => events,
             Job::Swap(..) | Job::Enable(..) => Vec::new(),
         }
     }
@@ -88,7 +99,11 @@ pub struct RuleView {
 /// The handle of a tenant's engine thread.
 pub struct TenantEngine {
     tenant: String,
+    store: Store,
     sender: Mutex<Option<SyncSender<Job>>>,
+    /// held from a WAL append to the queueing of its job, so that the worker takes WAL
+    /// entries in id order (a checkpoint's `wal_applied` then covers every entry below it)
+    order: Mutex<()>,
     /// events sent and not yet pushed into the engine
     queued: Arc<AtomicUsize>,
     capacity: usize,
@@ -107,6 +122,8 @@ pub struct WorkerContext {
     pub flush_after: Duration,
     /// a finding updates the alert of its rule and dedup key seen at most this long before
     pub dedup_window_ms: i64,
+    /// wall time between two checkpoints (`None`: only at shutdown)
+    pub checkpoint_every: Option<Duration>,
 }
 
 /// Why events were not queued.
@@ -118,7 +135,8 @@ pub enum QueueError {
 }
 
 impl TenantEngine {
-    /// Starts the tenant's worker with `rules`.
+    /// Starts the tenant's worker with `rules`, and waits until it has restored the tenant's
+    /// last checkpoint and replayed its WAL (findings of the replay are stored as usual).
     pub fn start(
         context: WorkerContext,
         rules: Vec<RuleInstance>,
@@ -140,18 +158,29 @@ impl TenantEngine {
                 .collect::<Vec<_>>(),
         ));
         let tenant = context.tenant.clone();
+        let store = context.store.clone();
         let worker = Worker {
             context,
             queued: queued.clone(),
             views: views.clone(),
             totals: BTreeMap::new(),
+            wal_applied: 0,
+            last_checkpoint: Instant::now(),
+            unsaved: false,
+            orphans: Vec::new(),
         };
+        let (recovered, recovery) = sync_channel(1);
         let thread = std::thread::Builder::new()
             .name(format!("yagura-engine-{tenant}"))
-            .spawn(move || worker.run(receiver, rules))
+            .spawn(move || worker.run(receiver, rules, recovered))
             .map_err(|e| anyhow::anyhow!("cannot start the engine thread of `{tenant}`: {e}"))?;
+        if recovery.recv().is_err() {
+            anyhow::bail!("the engine thread of `{tenant}` stopped while recovering");
+        }
         Ok(TenantEngine {
             tenant,
+            store,
+            order: Mutex::new(()),
             sender: Mutex::new(Some(sender)),
             queued,
             capacity,
@@ -160,7 +189,9 @@ impl TenantEngine {
         })
     }
 
-    /// Queues events, or says why not and hands them back; nothing is queued on an error.
+    /// Writes events to the WAL and queues them, or says why not and hands them back; nothing
+    /// is queued on an error. The WAL entry is not flushed yet: [`TenantEngine::sync`] before
+    /// acknowledging. A WAL that cannot be written refuses the events as `Closed`.
     pub fn push(&self, events: Vec<Event>) -> Result<(), (QueueError, Vec<Event>)> {
         let n = events.len();
         if n == 0 {
@@ -174,19 +205,53 @@ impl TenantEngine {
         }
         let sender = self.sender.lock().ok().and_then(|s| s.clone());
         let result = match sender {
-            Some(sender) => match sender.try_send(Job::Events(events)) {
-                Ok(()) => Ok(()),
-                Err(TrySendError::Full(job)) => Err((QueueError::Full, job.into_events())),
-                Err(TrySendError::Disconnected(job)) => {
-                    Err((QueueError::Closed, job.into_events()))
-                }
-            },
+            Some(sender) => self.log_and_send(&sender, events),
             None => Err((QueueError::Closed, events)),
         };
         if result.is_err() {
             self.queued.fetch_sub(n, Ordering::SeqCst);
         }
         result
+    }
+
+    fn log_and_send(
+        &self,
+        sender: &SyncSender<Job>,
+        events: Vec<Event>,
+    ) -> Result<(), (QueueError, Vec<Event>)> {
+        let encoded = match Store::wal_encode(&events) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                tracing::error!(tenant = %self.tenant, error = %format!("{e:#}"), "events cannot be written to the WAL; refused");
+                return Err((QueueError::Closed, events));
+            }
+        };
+        // a poisoned lock guards nothing broken: it only orders appends and sends
+        let _order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        let id = match self.store.wal_append(&self.tenant, &encoded) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(tenant = %self.tenant, error = %format!("{e:#}"), "events cannot be written to the WAL; refused");
+                return Err((QueueError::Closed, events));
+            }
+        };
+        let (error, job) = match sender.try_send(Job::Events(id, events)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(job)) => (QueueError::Full, job),
+            Err(TrySendError::Disconnected(job)) => (QueueError::Closed, job),
+        };
+        // refused after all: not acknowledged, so not replayed either (a crash before this
+        // removal replays events nobody was told were accepted, which is allowed)
+        if let Err(e) = self.store.wal_remove(&self.tenant, id) {
+            tracing::warn!(tenant = %self.tenant, wal = id, error = %format!("{e:#}"), "a refused WAL entry could not be removed; it will be replayed at the next start");
+        }
+        Err((error, job.into_events()))
+    }
+
+    /// Makes every event pushed so far durable (flushes the store): call it before
+    /// acknowledging them. Blocking.
+    pub fn sync(&self) -> anyhow::Result<()> {
+        self.store.flush()
     }
 
     /// Replaces the rule set (already instantiated) and waits until the new one runs; the old
@@ -257,27 +322,53 @@ struct Worker {
     /// counters of rules removed by a swap, by rule id, so that a rule that returns later
     /// continues its published counters (the engine keeps those of rules that stay)
     totals: BTreeMap<String, RuleView>,
+    /// the last WAL entry whose events are in the engine
+    wal_applied: u64,
+    last_checkpoint: Instant,
+    /// events, ticks or a swap since the last checkpoint
+    unsaved: bool,
+    /// saved states of rules that were not in the set at start (their pack failed to load,
+    /// say): saved again unchanged, and given to the rule if the next swap brings it back;
+    /// dropped at that swap otherwise
+    orphans: Vec<(String, Vec<u8>)>,
 }
 
 impl Worker {
-    fn run(mut self, receiver: Receiver<Job>, rules: Vec<RuleInstance>) {
+    fn run(mut self, receiver: Receiver<Job>, rules: Vec<RuleInstance>, recovered: SyncSender<()>) {
         let mut engine = self.engine(rules);
-        let mut dirty = false;
+        // restored waiting events need a flush as much as replayed ones
+        let mut dirty = self.recover(&mut engine) || engine.pending() > 0;
+        self.publish(&engine);
+        // `start` waits for this: no job is taken before the recovery
+        let _ = recovered.send(());
+        drop(recovered);
+        let flush_after = self.context.flush_after;
+        let wait = self
+            .context
+            .checkpoint_every
+            .map_or(flush_after, |every| every.min(flush_after));
+        let mut last_job = Instant::now();
         loop {
-            match receiver.recv_timeout(self.context.flush_after) {
-                Ok(Job::Events(events)) => {
+            match receiver.recv_timeout(wait) {
+                Ok(Job::Events(id, events)) => {
                     let n = events.len();
                     let mut sink = self.sink();
                     for event in events {
                         engine.push(event, &mut sink);
                     }
+                    self.wal_applied = id;
                     self.queued.fetch_sub(n, Ordering::SeqCst);
                     dirty = true;
+                    self.unsaved = true;
+                    last_job = Instant::now();
                     self.publish(&engine);
                 }
-                Ok(Job::Swap(rules, done)) => {
+                Ok(Job::Swap(mut rules, done)) => {
+                    crash_point("swap");
                     let before = self.current(&engine);
+                    self.adopt_orphans(&engine, &mut rules);
                     let report = engine.swap_rules(rules);
+                    self.unsaved = true;
                     for (id, _) in &report.removed {
                         if let Some(view) = before.iter().find(|v| &v.id == id) {
                             self.totals.insert(id.clone(), view.clone());
@@ -294,18 +385,138 @@ impl Worker {
                     let _ = done.send(answer);
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if dirty {
+                    if dirty && last_job.elapsed() >= flush_after {
                         engine.flush(&mut self.sink());
                         dirty = false;
+                        // waiting events were evaluated: a checkpoint should no longer hold them
+                        self.unsaved = true;
                         self.publish(&engine);
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     engine.flush(&mut self.sink());
                     self.publish(&engine);
-                    tracing::info!(tenant = %self.context.tenant, "engine flushed and stopped");
+                    self.checkpoint(&engine);
+                    tracing::info!(tenant = %self.context.tenant, "engine flushed, checkpoint saved, stopped");
                     return;
                 }
+            }
+            if let Some(every) = self.context.checkpoint_every
+                && self.unsaved
+                && self.last_checkpoint.elapsed() >= every
+            {
+                self.checkpoint(&engine);
+            }
+        }
+    }
+
+    /// Restores the last checkpoint into `engine` (fresh) and replays the WAL after it;
+    /// whether events were pushed. A checkpoint that cannot be read is logged and skipped:
+    /// rules start empty and the whole WAL is replayed.
+    fn recover(&mut self, engine: &mut Engine) -> bool {
+        let tenant = self.context.tenant.clone();
+        let store = self.context.store.clone();
+        match store.load_checkpoint(&tenant) {
+            Ok(Some(checkpoint)) => {
+                let mut saved = checkpoint.rules;
+                let restored = engine.restore(checkpoint.engine, |info| {
+                    let at = saved.iter().position(|(id, _)| *id == info.id)?;
+                    let (id, bytes) = saved.swap_remove(at);
+                    match RuleState::decode(&bytes, StateLimits::default()) {
+                        Ok(state) => Some(state),
+                        Err(e) => {
+                            tracing::error!(tenant = %tenant, rule = %id, error = %e, "a rule's saved state is unreadable; it starts empty");
+                            None
+                        }
+                    }
+                });
+                self.wal_applied = checkpoint.wal_applied;
+                self.orphans = saved;
+                tracing::info!(tenant = %tenant, restored = restored.len(), kept_aside = self.orphans.len(), next_seq = engine.snapshot().next_seq, "checkpoint restored");
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "the checkpoint cannot be read; rules start empty and the whole WAL is replayed");
+            }
+        }
+        let entries = match store.wal_entries(&tenant, self.wal_applied) {
+            Ok(entries) => entries,
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "the WAL cannot be read; nothing replayed");
+                return false;
+            }
+        };
+        let (mut replayed, mut events_in) = (0u64, 0u64);
+        let mut sink = self.sink();
+        for entry in entries {
+            match entry {
+                Ok((id, events)) => {
+                    events_in += events.len() as u64;
+                    for event in events {
+                        engine.push(event, &mut sink);
+                    }
+                    self.wal_applied = id;
+                    replayed += 1;
+                }
+                Err(e) => {
+                    // the rest may still be readable: skip this entry only
+                    tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "a WAL entry cannot be replayed; skipped");
+                }
+            }
+        }
+        if replayed > 0 {
+            self.unsaved = true;
+            tracing::info!(tenant = %tenant, entries = replayed, events = events_in, "WAL replayed");
+        }
+        replayed > 0
+    }
+
+    /// Gives the saved state of a rule that was not running at start to its instance in the
+    /// incoming set; the other set-aside states are dropped (the tenant's set was rebuilt
+    /// from its active packs without them).
+    fn adopt_orphans(&mut self, engine: &Engine, rules: &mut [RuleInstance]) {
+        for (id, bytes) in std::mem::take(&mut self.orphans) {
+            let running = engine.instances().any(|r| r.info().id == id);
+            let Some(instance) = rules.iter_mut().find(|r| r.info().id == id) else {
+                continue;
+            };
+            if running {
+                continue;
+            }
+            match RuleState::decode(&bytes, StateLimits::default()) {
+                Ok(state) => instance.put_state(state),
+                Err(e) => {
+                    tracing::error!(tenant = %self.context.tenant, rule = %id, error = %e, "a rule's saved state is unreadable; it starts empty");
+                }
+            }
+        }
+    }
+
+    /// Saves the engine's position and every rule's state; on failure the next one retries.
+    fn checkpoint(&mut self, engine: &Engine) {
+        self.last_checkpoint = Instant::now();
+        let mut rules: Vec<(String, Vec<u8>)> = engine
+            .rule_states()
+            .map(|(id, state)| (id.to_owned(), state.encode()))
+            .collect();
+        rules.extend(self.orphans.iter().cloned());
+        let checkpoint = Checkpoint {
+            engine: engine.snapshot(),
+            wal_applied: self.wal_applied,
+            rules,
+            saved_at: checkpoint_time(),
+        };
+        match self
+            .context
+            .store
+            .save_checkpoint(&self.context.tenant, &checkpoint)
+        {
+            Ok(()) => {
+                self.unsaved = false;
+                tracing::debug!(tenant = %self.context.tenant, wal = self.wal_applied, rules = checkpoint.rules.len(), "checkpoint saved");
+            }
+            Err(e) => {
+                tracing::error!(tenant = %self.context.tenant, error = %format!("{e:#}"), "the checkpoint cannot be saved; the WAL keeps the events");
             }
         }
     }
@@ -429,6 +640,7 @@ mod tests {
             // long: only close() flushes here
             flush_after: Duration::from_secs(600),
             dedup_window_ms: 3_600_000,
+            checkpoint_every: None,
         };
         let engine = TenantEngine::start(context, Vec::new(), 10).expect("starts");
         // as if 10 events were waiting: no room for one more

@@ -8,6 +8,14 @@
 //!
 //! Windows are anchored at the latest time seen for their key: a call with an older `at`
 //! (a late event) is counted, and answered over the window ending at the latest time.
+//!
+//! A state is saved as compact JSON ([`RuleState::encode`], [`RuleState::decode`]) for the
+//! server's checkpoints. The encoding holds the content only: limits come from the instance
+//! that takes the state, and the quota accounting (entries, bytes) is recounted on decode.
+
+mod encode;
+
+pub use encode::StateDecodeError;
 
 use std::collections::{HashMap, VecDeque};
 

@@ -10,12 +10,15 @@
 //!   removes only the versions it holds.
 //! - `rule_config`: `tenant \0 rule id` → JSON object: the tenant's parameter values for a rule,
 //!   applied over the pack's config (validated by the rule's `init` before they are stored).
+//! - `tenant_keys`: `tenant \0 key id` → the key's hex: publisher keys one tenant trusts
+//!   besides the store-wide `keys` tree.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Store, now_ms};
+use crate::pack::PublicKey;
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -296,6 +299,44 @@ impl Store {
             }
         }
         Ok(false)
+    }
+}
+
+/// Publisher keys one tenant trusts besides the store-wide ones (tree `tenant_keys`:
+/// `tenant \0 key id` → the key's hex). Its uploads and activations accept either.
+impl Store {
+    /// Trusts `key` for `tenant`'s uploads and activations.
+    pub fn trust_tenant_key(&self, tenant: &str, key: &PublicKey) -> anyhow::Result<()> {
+        self.auth_tree("tenant_keys")?
+            .insert(format!("{tenant}\0{}", key.id()), key.to_hex().as_bytes())?;
+        self.db().flush()?;
+        Ok(())
+    }
+
+    /// Stops trusting a key (by id) for `tenant`; whether it was trusted for it.
+    pub fn untrust_tenant_key(&self, tenant: &str, id: &str) -> anyhow::Result<bool> {
+        let had = self
+            .auth_tree("tenant_keys")?
+            .remove(format!("{tenant}\0{id}"))?
+            .is_some();
+        self.db().flush()?;
+        Ok(had)
+    }
+
+    /// The keys `tenant` trusts besides the store-wide ones.
+    pub fn tenant_keys(&self, tenant: &str) -> anyhow::Result<Vec<PublicKey>> {
+        let mut out = Vec::new();
+        for item in self
+            .auth_tree("tenant_keys")?
+            .scan_prefix(format!("{tenant}\0"))
+        {
+            let (_, v) = item?;
+            out.push(
+                PublicKey::from_hex(&String::from_utf8_lossy(&v))
+                    .context("a stored tenant key is unreadable")?,
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -23,9 +23,11 @@
 
 mod alerts;
 mod auth;
+mod checkpoint;
 
 pub use alerts::{Alert, AlertChange, AlertFilter};
 pub use auth::{NewToken, RuleConfig, Scope, TenantRecord, TokenRecord, check_tenant_name};
+pub use checkpoint::{Checkpoint, checkpoint_time};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -94,8 +96,10 @@ pub struct Store {
 
 /// Test hook: `YAGURA_CRASH_AT=<point>` aborts the process at that point, as a kill would
 /// (`tests/e2e/store.rs`). Points: `import-blobs` (blobs written, no record), `import-record`
-/// (record written, not flushed), `activate` (before the activation's transaction).
-fn crash_point(point: &str) {
+/// (record written, not flushed), `activate` (before the activation's transaction),
+/// `checkpoint-saved` (a checkpoint flushed, the WAL it covers not trimmed; `checkpoint.rs`),
+/// `swap` (the engine thread about to swap in a new rule set; `server/worker.rs`).
+pub(crate) fn crash_point(point: &str) {
     if std::env::var("YAGURA_CRASH_AT").is_ok_and(|p| p == point) {
         std::process::abort();
     }

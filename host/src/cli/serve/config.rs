@@ -1,0 +1,486 @@
+//! `yagura serve`'s settings from three places: flags, `YAGURA_*` environment variables and a
+//! TOML file (`--config FILE` or `YAGURA_CONFIG`). Each setting is taken from the first place
+//! that names it: flag, then environment, then file, then the default. The file also holds
+//! the alert sinks (`[[sink]]`), which have no flag.
+//!
+//! Every key of the file is a flag's name with `_` for `-` (`max_events_mib = 32`); an
+//! unknown key is an error naming the key, the file and its line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::server::{ServerConfig, SinkConfig, SinkKind};
+
+/// The file's keys; all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    listen: Option<SocketAddr>,
+    store: Option<PathBuf>,
+    max_events_mib: Option<u32>,
+    max_bundle_mib: Option<u32>,
+    queue_events: Option<u32>,
+    flush_ms: Option<u32>,
+    allow_unsigned: Option<bool>,
+    dedup_window_s: Option<u32>,
+    syslog_udp: Option<SocketAddr>,
+    syslog_tcp: Option<SocketAddr>,
+    syslog_tenant: Option<String>,
+    /// the flag and `YAGURA_CHECKPOINT_S` are read in `serve.rs`, over this
+    checkpoint_s: Option<u32>,
+    #[serde(default)]
+    sink: Vec<FileSink>,
+}
+
+/// One `[[sink]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSink {
+    kind: String,
+    name: Option<String>,
+    queue: Option<usize>,
+    // file
+    path: Option<PathBuf>,
+    max_mib: Option<u64>,
+    keep: Option<usize>,
+    // webhook
+    url: Option<String>,
+    tries: Option<u32>,
+    backoff_ms: Option<u64>,
+    max_backoff_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads and checks `path`.
+    pub(super) fn read(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        FileConfig::parse(&text, path)
+    }
+
+    fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
+        // toml's message names the key and its line and column
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// Where a setting came from, for error messages.
+fn env_name(key: &str) -> String {
+    format!("YAGURA_{}", key.to_uppercase())
+}
+
+/// The settings the three places agree on, in precedence order.
+pub(super) struct Layers<'a> {
+    pub flags: &'a super::ServeArgs,
+    /// `YAGURA_*` lookup (the process environment, or a map in tests)
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub file: FileConfig,
+    /// the file's path, for error messages
+    pub file_name: String,
+}
+
+impl Layers<'_> {
+    /// The flag, else `YAGURA_KEY`, else the file's key, else `default`; checked against
+    /// `check`, which names the allowed values.
+    fn pick<T: std::str::FromStr + Clone>(
+        &self,
+        key: &str,
+        flag: Option<&T>,
+        file: Option<&T>,
+        default: T,
+    ) -> anyhow::Result<(T, String)>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if let Some(v) = flag {
+            return Ok((v.clone(), format!("--{}", key.replace('_', "-"))));
+        }
+        let var = env_name(key);
+        if let Some(text) = (self.env)(&var) {
+            let v = text
+                .trim()
+                .parse::<T>()
+                .map_err(|e| anyhow::anyhow!("{var}={text:?}: {e}"))?;
+            return Ok((v, var));
+        }
+        if let Some(v) = file {
+            return Ok((v.clone(), format!("`{key}` in {}", self.file_name)));
+        }
+        Ok((default, "the default".to_owned()))
+    }
+
+    fn number(
+        &self,
+        key: &str,
+        flag: Option<u32>,
+        file: Option<u32>,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> anyhow::Result<u32> {
+        let (v, from) = self.pick(key, flag.as_ref(), file.as_ref(), default)?;
+        if !range.contains(&v) {
+            bail!("{from}: {v} is not in {}..={}", range.start(), range.end());
+        }
+        Ok(v)
+    }
+
+    /// The server's config.
+    pub(super) fn resolve(&self) -> anyhow::Result<ServerConfig> {
+        let a = self.flags;
+        let f = &self.file;
+        let defaults = ServerConfig::default();
+        let optional = |key: &str, flag: Option<SocketAddr>, file: Option<SocketAddr>| {
+            let flag = flag.map(|a| OptAddr(Some(a)));
+            let file = file.map(|a| OptAddr(Some(a)));
+            self.pick(key, flag.as_ref(), file.as_ref(), OptAddr(None))
+                .map(|(v, _)| v.0)
+        };
+        let allow_unsigned = if a.allow_unsigned {
+            true
+        } else {
+            self.pick("allow_unsigned", None, f.allow_unsigned.as_ref(), false)?
+                .0
+        };
+        let mib = |n: u32| (n as usize) << 20;
+        let checkpoint_every = match f.checkpoint_s {
+            Some(s) if s > 86_400 => {
+                bail!(
+                    "`checkpoint_s` in {}: {s} is not in 0..=86400",
+                    self.file_name
+                )
+            }
+            Some(s) => (s > 0).then(|| Duration::from_secs(s.into())),
+            None => defaults.checkpoint_every,
+        };
+        Ok(ServerConfig {
+            listen: self
+                .pick(
+                    "listen",
+                    a.listen.as_ref(),
+                    f.listen.as_ref(),
+                    defaults.listen,
+                )?
+                .0,
+            store: self
+                .pick(
+                    "store",
+                    a.store.as_ref(),
+                    f.store.as_ref(),
+                    defaults.store.clone(),
+                )?
+                .0,
+            max_events_bytes: mib(self.number(
+                "max_events_mib",
+                a.max_events_mib,
+                f.max_events_mib,
+                32,
+                1..=1024,
+            )?),
+            max_bundle_bytes: mib(self.number(
+                "max_bundle_mib",
+                a.max_bundle_mib,
+                f.max_bundle_mib,
+                64,
+                1..=256,
+            )?),
+            queue_events: self.number(
+                "queue_events",
+                a.queue_events,
+                f.queue_events,
+                100_000,
+                1..=u32::MAX,
+            )? as usize,
+            flush_after: Duration::from_millis(
+                self.number("flush_ms", a.flush_ms, f.flush_ms, 1_000, 10..=600_000)?
+                    .into(),
+            ),
+            allow_unsigned,
+            dedup_window: Duration::from_secs(
+                self.number(
+                    "dedup_window_s",
+                    a.dedup_window_s,
+                    f.dedup_window_s,
+                    3_600,
+                    1..=u32::MAX,
+                )?
+                .into(),
+            ),
+            syslog_udp: optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
+            syslog_tcp: optional("syslog_tcp", a.syslog_tcp, f.syslog_tcp)?,
+            syslog_tenant: self
+                .pick(
+                    "syslog_tenant",
+                    a.syslog_tenant.as_ref(),
+                    f.syslog_tenant.as_ref(),
+                    defaults.syslog_tenant.clone(),
+                )?
+                .0,
+            sinks: self.sinks()?,
+            checkpoint_every,
+            ..defaults
+        })
+    }
+
+    fn sinks(&self) -> anyhow::Result<Vec<SinkConfig>> {
+        let mut sinks: Vec<SinkConfig> = Vec::new();
+        for (i, s) in self.file.sink.iter().enumerate() {
+            let at = format!(
+                "{}: [[sink]] #{} (kind = {:?})",
+                self.file_name,
+                i + 1,
+                s.kind
+            );
+            let only = |allowed: &[&str]| -> anyhow::Result<()> {
+                let given = [
+                    ("path", s.path.is_some()),
+                    ("max_mib", s.max_mib.is_some()),
+                    ("keep", s.keep.is_some()),
+                    ("url", s.url.is_some()),
+                    ("tries", s.tries.is_some()),
+                    ("backoff_ms", s.backoff_ms.is_some()),
+                    ("max_backoff_ms", s.max_backoff_ms.is_some()),
+                    ("timeout_ms", s.timeout_ms.is_some()),
+                ];
+                for (key, set) in given {
+                    if set && !allowed.contains(&key) {
+                        bail!("{at}: `{key}` is not a key of this kind of sink");
+                    }
+                }
+                Ok(())
+            };
+            let kind = match s.kind.as_str() {
+                "stdout" => {
+                    only(&[])?;
+                    SinkKind::Stdout
+                }
+                "file" => {
+                    only(&["path", "max_mib", "keep"])?;
+                    let path = s
+                        .path
+                        .clone()
+                        .ok_or_else(|| anyhow::anyhow!("{at}: `path` is missing"))?;
+                    let max_mib = s.max_mib.unwrap_or(100);
+                    if !(1..=1 << 20).contains(&max_mib) {
+                        bail!("{at}: `max_mib` = {max_mib} is not in 1..=1048576");
+                    }
+                    SinkKind::File {
+                        path,
+                        max_bytes: max_mib << 20,
+                        keep: s.keep.unwrap_or(5),
+                    }
+                }
+                "webhook" => {
+                    only(&["url", "tries", "backoff_ms", "max_backoff_ms", "timeout_ms"])?;
+                    let url = s
+                        .url
+                        .clone()
+                        .ok_or_else(|| anyhow::anyhow!("{at}: `url` is missing"))?;
+                    if !url.starts_with("http://") {
+                        bail!(
+                            "{at}: `url` {url:?} is not an http:// URL (no TLS is built in: \
+                             for https, post to a local proxy that adds it)"
+                        );
+                    }
+                    let tries = s.tries.unwrap_or(5);
+                    if !(1..=100).contains(&tries) {
+                        bail!("{at}: `tries` = {tries} is not in 1..=100");
+                    }
+                    SinkKind::Webhook {
+                        url,
+                        tries,
+                        backoff: Duration::from_millis(s.backoff_ms.unwrap_or(500)),
+                        max_backoff: Duration::from_millis(s.max_backoff_ms.unwrap_or(30_000)),
+                        timeout: Duration::from_millis(s.timeout_ms.unwrap_or(10_000)),
+                    }
+                }
+                other => bail!(
+                    "{}: [[sink]] #{}: kind {other:?} is not one of \"stdout\", \"file\", \"webhook\"",
+                    self.file_name,
+                    i + 1
+                ),
+            };
+            let name = match &s.name {
+                Some(n) => n.clone(),
+                None if sinks.iter().any(|o| o.name == kind.label()) => {
+                    format!("{}-{}", kind.label(), i + 1)
+                }
+                None => kind.label().to_owned(),
+            };
+            if sinks.iter().any(|o| o.name == name) {
+                bail!("{at}: another sink is already named {name:?}; give it a `name`");
+            }
+            sinks.push(SinkConfig {
+                name,
+                queue: s.queue.unwrap_or(crate::server::DEFAULT_SINK_QUEUE).max(1),
+                kind,
+            });
+        }
+        Ok(sinks)
+    }
+}
+
+/// An optional address that parses from the environment, where empty means "none".
+#[derive(Clone)]
+struct OptAddr(Option<SocketAddr>);
+
+impl std::str::FromStr for OptAddr {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            Ok(OptAddr(None))
+        } else {
+            s.parse().map(|a| OptAddr(Some(a)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::ServeArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn args(flags: &[&str]) -> ServeArgs {
+        let mut argv = vec!["yagura"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).expect("flags parse").serve
+    }
+
+    /// The config of `flags` with `env` as the environment and `file` as `--config`.
+    fn resolve(flags: &[&str], env: &[(&str, &str)], file: &str) -> anyhow::Result<ServerConfig> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("yagura.toml");
+        std::fs::write(&path, file).expect("write");
+        let path = path.display().to_string();
+        let mut argv = flags.to_vec();
+        argv.extend(["--config", &path]);
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        args(&argv).config_with_env(&|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_file_which_beats_the_defaults() {
+        let file = "listen = \"127.0.0.1:1001\"\nqueue_events = 11\nflush_ms = 111\n\
+                    dedup_window_s = 1111\nallow_unsigned = true\ncheckpoint_s = 0\n";
+        let env = [
+            ("YAGURA_LISTEN", "127.0.0.1:2002"),
+            ("YAGURA_QUEUE_EVENTS", "22"),
+        ];
+        let c = resolve(&["--listen", "127.0.0.1:3003"], &env, file).expect("resolves");
+        assert_eq!(c.listen.port(), 3003, "the flag wins");
+        assert_eq!(c.queue_events, 22, "then the environment");
+        assert_eq!(c.flush_after, Duration::from_millis(111), "then the file");
+        assert_eq!(c.dedup_window, Duration::from_secs(1111));
+        assert!(c.allow_unsigned);
+        assert_eq!(c.checkpoint_every, None, "checkpoint_s = 0 in the file");
+        assert_eq!(c.max_events_bytes, 32 << 20, "then the default");
+        assert_eq!(c.store, PathBuf::from(".yagura"));
+        assert_eq!(c.syslog_udp, None);
+
+        // without a file or environment: today's defaults, as before
+        let c = args(&[]).config_with_env(&|_| None).expect("resolves");
+        let d = ServerConfig::default();
+        assert_eq!(
+            (c.listen, c.queue_events, c.sinks.len()),
+            (d.listen, d.queue_events, 0)
+        );
+        // the file can come from YAGURA_CONFIG
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("y.toml");
+        std::fs::write(&path, "max_bundle_mib = 7\n").expect("write");
+        let path = path.display().to_string();
+        let c = args(&[])
+            .config_with_env(&|n| (n == "YAGURA_CONFIG").then(|| path.clone()))
+            .expect("resolves");
+        assert_eq!(c.max_bundle_bytes, 7 << 20);
+    }
+
+    #[test]
+    fn sinks_come_from_the_file() {
+        let file = "[[sink]]\nkind = \"stdout\"\n\n[[sink]]\nkind = \"file\"\npath = \"/tmp/a.jsonl\"\n\
+                    max_mib = 2\nkeep = 3\n\n[[sink]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n\
+                    tries = 4\n\n[[sink]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/g\"\n";
+        let c = resolve(&[], &[], file).expect("resolves");
+        let names: Vec<&str> = c.sinks.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["stdout", "file", "webhook", "webhook-4"]);
+        assert_eq!(
+            c.sinks[1].kind,
+            SinkKind::File {
+                path: "/tmp/a.jsonl".into(),
+                max_bytes: 2 << 20,
+                keep: 3
+            }
+        );
+        assert!(matches!(
+            c.sinks[2].kind,
+            SinkKind::Webhook { tries: 4, .. }
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_key_the_file_and_the_line() {
+        let e = resolve(&[], &[], "listen = \"127.0.0.1:1\"\nqueue_event = 5\n")
+            .expect_err("unknown key");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("yagura.toml") && text.contains("line 2"),
+            "{text}"
+        );
+        assert!(text.contains("queue_event"), "{text}");
+
+        let e = resolve(
+            &[],
+            &[],
+            "[[sink]]\nkind = \"file\"\npath = \"x\"\nurl = \"http://h/\"\n",
+        )
+        .expect_err("a webhook key on a file sink");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("[[sink]] #1") && text.contains("`url`"),
+            "{text}"
+        );
+
+        let e = resolve(
+            &[],
+            &[],
+            "[[sink]]\nkind = \"webhook\"\nurl = \"https://h/\"\n",
+        )
+        .expect_err("https");
+        assert!(format!("{e:#}").contains("not an http:// URL"), "{e:#}");
+
+        let e = resolve(&[], &[], "[[sink]]\nkind = \"kafka\"\n").expect_err("kind");
+        assert!(format!("{e:#}").contains("\"kafka\""), "{e:#}");
+
+        let e = resolve(&[], &[("YAGURA_FLUSH_MS", "5")], "").expect_err("range");
+        assert!(
+            format!("{e:#}").contains("YAGURA_FLUSH_MS: 5 is not in 10..=600000"),
+            "{e:#}"
+        );
+
+        let e = resolve(&[], &[("YAGURA_QUEUE_EVENTS", "many")], "").expect_err("number");
+        assert!(
+            format!("{e:#}").contains("YAGURA_QUEUE_EVENTS=\"many\""),
+            "{e:#}"
+        );
+
+        let e = resolve(&[], &[], "max_events_mib = 4096\n").expect_err("range in the file");
+        assert!(format!("{e:#}").contains("`max_events_mib` in"), "{e:#}");
+    }
+}

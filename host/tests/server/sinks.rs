@@ -1,0 +1,247 @@
+//! Alert sinks: a stored alert reaches a rotating file and a webhook (retried after a 500),
+//! and a webhook that never answers neither slows ingest nor keeps alerts from the store.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use yagura::server::{SinkConfig, SinkKind};
+
+use super::*;
+
+/// `n` port scans from distinct sources: one alert each (threshold 20).
+fn scans(n: usize) -> String {
+    let mut out = String::new();
+    for k in 0..n {
+        for port in 1..=20 {
+            let time = 1_714_557_600_000_i64 + (k * 100 + port) as i64 * 10;
+            out.push_str(&format!(
+                r#"{{"time":{time},"class":"network","activity":"open","outcome":"failure","src":{{"ip":"10.1.{k}.5","port":40000}},"dst":{{"ip":"10.0.0.9","port":{port}}}}}"#
+            ));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A server with `sinks` and the scan pack active for `default`.
+async fn with_sinks(dir: &Path, sinks: Vec<SinkConfig>) -> (App, Router, String) {
+    let (app, admin) = App::open(ServerConfig {
+        sinks,
+        ..config(dir)
+    })
+    .expect("opens");
+    let admin = admin.expect("token");
+    let key = SecretKey::generate().expect("key");
+    app.store().trust_key(&key.public()).expect("trust");
+    let router = app.router();
+    let (status, body) = post(
+        &router,
+        "/v1/packs",
+        &admin,
+        scan_bundle(dir, Some(&key), "1.0.0"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post(
+        &router,
+        "/v1/packs/acme/activate",
+        &admin,
+        r#"{"version":"1.0.0"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (app, router, admin)
+}
+
+async fn metrics(router: &Router, token: &str) -> String {
+    let request = Request::builder()
+        .uri("/metrics")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn webhook(url: String, tries: u32, queue: usize) -> SinkConfig {
+    SinkConfig {
+        name: "hook".into(),
+        queue,
+        kind: SinkKind::Webhook {
+            url,
+            tries,
+            backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+            timeout: Duration::from_secs(60),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_sink_writes_each_alert_as_a_json_line_and_rotates() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("out/alerts.jsonl");
+    let sink = SinkConfig {
+        name: "file".into(),
+        queue: 100,
+        // smaller than one alert: every alert starts a new file
+        kind: SinkKind::File {
+            path: path.clone(),
+            max_bytes: 10,
+            keep: 2,
+        },
+    };
+    let (app, router, admin) = with_sinks(dir.path(), vec![sink]).await;
+    let (status, body) = post(&router, "/v1/events", &admin, scans(4)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (StatusCode::OK, Some(80)),
+        "{body}"
+    );
+    let closing = app.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .expect("joins")
+        .expect("closes");
+    let read =
+        |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut sources = Vec::new();
+    for p in [
+        path.with_extension("jsonl.2"),
+        path.with_extension("jsonl.1"),
+        path.clone(),
+    ] {
+        let text = read(p);
+        assert_eq!(text.lines().count(), 1, "one alert per file: {text}");
+        let line: Value = serde_json::from_str(text.trim()).expect("a JSON line");
+        assert_eq!(line["change"], "new");
+        assert_eq!(line["rule_id"], "vertical-port-scan");
+        assert_eq!(line["tenant"], "default");
+        assert_eq!(
+            line["finding"]["class_uid"], 2004,
+            "the OCSF Detection Finding"
+        );
+        sources.push(line["title"].as_str().expect("title").to_owned());
+    }
+    assert!(
+        !path.with_extension("jsonl.3").exists(),
+        "only `keep` = 2 rotated files stay"
+    );
+    assert!(
+        sources[2].contains("10.1.3.5"),
+        "the newest alert is in the live file: {sources:?}"
+    );
+    let text = metrics(&router, &admin).await;
+    assert!(
+        text.contains("yagura_sink_delivered_total{sink=\"file\"} 4"),
+        "{text}"
+    );
+}
+
+/// What the test's webhook receiver saw.
+#[derive(Default)]
+struct Received {
+    attempts: usize,
+    bodies: Vec<Value>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_sink_posts_each_alert_and_retries_after_a_500() {
+    let received = Arc::new(Mutex::new(Received::default()));
+    async fn hook(State(r): State<Arc<Mutex<Received>>>, body: String) -> StatusCode {
+        let mut r = r.lock().expect("lock");
+        r.attempts += 1;
+        if r.attempts == 1 {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        r.bodies
+            .push(serde_json::from_str(&body).expect("a JSON body"));
+        StatusCode::NO_CONTENT
+    }
+    let receiver = Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = webhook(format!("http://{addr}/hook"), 5, 100);
+    let (_app, router, admin) = with_sinks(dir.path(), vec![sink]).await;
+    let (status, _) = post(&router, "/v1/events", &admin, scans(1)).await;
+    assert_eq!(status, StatusCode::OK);
+    for _ in 0..600 {
+        if !received.lock().expect("lock").bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    {
+        let r = received.lock().expect("lock");
+        assert_eq!(r.attempts, 2, "one 500, then taken");
+        assert_eq!(r.bodies.len(), 1);
+        assert_eq!(r.bodies[0]["change"], "new");
+        assert_eq!(r.bodies[0]["rule_id"], "vertical-port-scan");
+    }
+    let text = metrics(&router, &admin).await;
+    assert!(
+        text.contains("yagura_sink_delivered_total{sink=\"hook\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("yagura_sink_retries_total{sink=\"hook\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_never_answers_does_not_slow_ingest_or_the_store() {
+    // accepts connections and never answers
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    // queue of 1: the first alert hangs in the post, the second waits, the rest are dropped
+    let sink = webhook(format!("http://{addr}/hook"), 3, 1);
+    let (_app, router, admin) = with_sinks(dir.path(), vec![sink]).await;
+    for batch in 0..3 {
+        let events = scans(10).replace("10.1.", &format!("10.{}.", 10 + batch));
+        let answer = tokio::time::timeout(
+            Duration::from_secs(20),
+            post(&router, "/v1/events", &admin, events),
+        )
+        .await
+        .expect("ingest answers while the webhook hangs");
+        assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    }
+    // every alert is stored although the sink holds at most two
+    for _ in 0..600 {
+        let (_, body) = get(&router, "/v1/alerts?limit=100", &admin).await;
+        if body["alerts"].as_array().map_or(0, Vec::len) == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, body) = get(&router, "/v1/alerts?limit=100", &admin).await;
+    assert_eq!(body["alerts"].as_array().map(Vec::len), Some(30), "{body}");
+    let text = metrics(&router, &admin).await;
+    let dropped: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("yagura_sink_dropped_total{sink=\"hook\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no drop count: {text}"));
+    assert!(dropped >= 28.0, "the full queue dropped alerts: {dropped}");
+}

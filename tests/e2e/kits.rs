@@ -1,7 +1,8 @@
-//! Rule kits (issue 8): `yagura rule new` scaffolds a Rust and a Python project, `yagura rule
-//! build` builds each into a component, and its cases pass in the real host; the Python
-//! office-spawns-shell, written with the Python kit, passes the Rust rule's cases with the same
-//! findings; the kit's own unit tests pass.
+//! Rule kits (issue 8): `yagura rule new` scaffolds a Rust, a Python and a JavaScript project,
+//! `yagura rule build` builds each into a component, and its cases pass in the real host; the
+//! Python and JavaScript office-spawns-shell, written with their kits, pass the Rust rule's cases
+//! with the same findings; the kits' own unit tests pass; components that import WASI are
+//! refused.
 //!
 //! The Rust build compiles the SDK's dependencies for wasm32 into `target/kits`, shared between
 //! runs, so only the first run pays for them.
@@ -99,10 +100,10 @@ fn a_scaffolded_rust_rule_builds_and_passes_its_cases() {
     assert_cases_pass(&tmp.path().join("kit-rs").join("cases.toml"), &component);
 }
 
-/// The two cases files of office-spawns-shell are one set of cases: the same text after the
+/// The cases files of office-spawns-shell are one set of cases: the same text after the
 /// `rule = …` line.
 #[test]
-fn the_office_cases_are_shared_by_both_languages() {
+fn the_office_cases_are_shared_by_every_language() {
     let body = |path: &str| {
         let text = std::fs::read_to_string(root().join(path)).expect("the cases file");
         let start = text.find("\n[[case]]").expect("cases");
@@ -113,36 +114,102 @@ fn the_office_cases_are_shared_by_both_languages() {
         body("examples/python/office-spawns-shell/cases.toml"),
         "keep the [[case]] tables of both files identical"
     );
+    assert_eq!(
+        body("rules/office-spawns-shell/cases.toml"),
+        body("examples/js/office-spawns-shell/cases.toml"),
+        "keep the [[case]] tables of the Rust and JavaScript files identical"
+    );
+}
+
+/// Runs a cases file on a built rule; every case passes. Returns each case's name and the
+/// findings it reported, described.
+fn run_cases(cases: &str, rule: &str) -> Vec<(String, Vec<String>)> {
+    let file = CaseFile::load(&root().join(cases)).unwrap_or_else(|e| panic!("{e:#}"));
+    let results = file.run(&load(rule)).unwrap_or_else(|e| panic!("{e:#}"));
+    for r in &results {
+        assert!(r.passed(), "{rule}: {}: {}", r.name, r.explain());
+    }
+    results
+        .iter()
+        .map(|r| {
+            let found: Vec<String> = r
+                .findings
+                .iter()
+                .map(|f| format!("{} evidence {:?} time {}", describe(f), f.evidence, f.time))
+                .collect();
+            (r.name.clone(), found)
+        })
+        .collect()
 }
 
 /// The Python office-spawns-shell (built by `cargo xtask build-rules` with the kit) passes the
 /// shared cases and reports exactly what the Rust rule reports, case by case.
 #[test]
 fn python_office_spawns_shell_matches_the_rust_rule() {
-    let run = |cases: &str, rule: &str| {
-        let file = CaseFile::load(&root().join(cases)).unwrap_or_else(|e| panic!("{e:#}"));
-        let results = file.run(&load(rule)).unwrap_or_else(|e| panic!("{e:#}"));
-        for r in &results {
-            assert!(r.passed(), "{rule}: {}: {}", r.name, r.explain());
-        }
-        results
-            .iter()
-            .map(|r| {
-                let found: Vec<String> = r.findings.iter().map(describe).collect();
-                (r.name.clone(), found)
-            })
-            .collect::<Vec<_>>()
-    };
-    let rust = run(
+    let rust = run_cases(
         "rules/office-spawns-shell/cases.toml",
         "office-spawns-shell",
     );
-    let python = run(
+    let python = run_cases(
         "examples/python/office-spawns-shell/cases.toml",
         "py-office-spawns-shell",
     );
     assert_eq!(rust.len(), 4);
     assert_eq!(rust, python);
+}
+
+/// The JavaScript office-spawns-shell (built by `cargo xtask build-rules` with componentize-js
+/// and the kit) passes the shared cases and reports exactly what the Rust rule reports: the
+/// same titles, entities, context and dedup keys, and the same evidence `seq`s and times
+/// through the kit's BigInt handling.
+#[test]
+fn js_office_spawns_shell_matches_the_rust_rule() {
+    let rust = run_cases(
+        "rules/office-spawns-shell/cases.toml",
+        "office-spawns-shell",
+    );
+    let js = run_cases(
+        "examples/js/office-spawns-shell/cases.toml",
+        "js-office-spawns-shell",
+    );
+    assert_eq!(rust.len(), 4);
+    assert_eq!(rust, js);
+}
+
+/// The JavaScript office-spawns-shell imports only the Yagura world (the sandbox refuses any
+/// other import at load): the kit's build script disables componentize-js's WASI-needing
+/// features. Its `info` comes through the kit's plain objects.
+#[test]
+fn the_js_component_imports_only_the_yagura_world() {
+    let component = load("js-office-spawns-shell");
+    assert_eq!(component.info().id, "js-office-spawns-shell");
+    assert_eq!(component.info().techniques, ["T1204.002", "T1059"]);
+}
+
+/// `yagura rule new --lang js` → `yagura rule build` (componentize-js through sdk/js/build.mjs)
+/// → the scaffold's cases pass, in the host and through `yagura rule test`.
+#[test]
+fn a_scaffolded_js_rule_builds_and_passes_its_cases() {
+    let (tmp, component) = scaffold_and_build("js", "kit-js", &[]);
+    let dir = tmp.path().join("kit-js");
+    assert_cases_pass(&dir.join("cases.toml"), &component);
+    let rules = component.display().to_string();
+    let cases = dir.join("cases.toml").display().to_string();
+    let cache = root().join("target").join("yagura-test-cache");
+    let (said, _) = rule(&[
+        "test",
+        "--rules",
+        &rules,
+        "--cache",
+        &cache.display().to_string(),
+        "--verbose",
+        &cases,
+    ]);
+    assert!(said.ends_with("cases: 2 passed, 0 failed\n"), "{said}");
+    assert!(
+        said.contains("- \"powershell.exe ran an encoded command\" severity medium"),
+        "{said}"
+    );
 }
 
 /// The kit's own unit tests (sdk/python/tests), in plain CPython.
@@ -153,6 +220,23 @@ fn the_python_kit_unit_tests_pass() {
         .arg(&script)
         .output()
         .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JavaScript kit's own unit tests (sdk/js/tests), in plain Node.js with the host's
+/// imports faked.
+#[test]
+fn the_js_kit_unit_tests_pass() {
+    let script = root().join("sdk/js/tests/test_kit.mjs");
+    let out = Command::new("node")
+        .arg(&script)
+        .output()
+        .expect("node runs");
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -193,6 +277,58 @@ fn a_python_rule_built_without_stub_wasi_is_refused_with_the_fix() {
     };
     assert!(
         err.starts_with("wasi-py.wasm: imports `wasi:") && err.contains("--stub-wasi"),
+        "{err}"
+    );
+}
+
+/// A JavaScript component built with componentize-js's default features imports WASI (stdio,
+/// clocks, random…); the host refuses it at load, naming the import. `sdk/js/build.mjs`, which
+/// disables those features, is what makes the other JavaScript tests load.
+#[test]
+fn a_js_rule_built_with_wasi_features_is_refused() {
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let app = tmp.path().join("app.js");
+    std::fs::write(
+        &app,
+        "export const rule = { info() { return { id: 'wasi-js', name: 'w', description: '', \
+         version: '0.1.0', severity: 'low', techniques: [], subscriptions: ['process'], \
+         params: [] }; }, init() {}, onEvents() { console.log('x'); return []; }, \
+         onTick() { return []; } };\n",
+    )
+    .expect("write app.js");
+    let wasm = tmp.path().join("wasi-js.wasm");
+    let componentize =
+        root().join("sdk/js/node_modules/@bytecodealliance/componentize-js/src/componentize.js");
+    assert!(
+        componentize.is_file(),
+        "componentize-js is not installed in sdk/js: run `cargo xtask build-rules` (it runs \
+         `npm ci` there) before the tests"
+    );
+    let script = format!(
+        "import {{ componentize }} from {componentize:?}; import {{ writeFile }} from 'node:fs/promises'; \
+         const {{ component }} = await componentize({{ sourcePath: {app:?}, witPath: {wit:?}, \
+         worldName: 'detection-rule' }}); await writeFile({wasm:?}, component);",
+        componentize = componentize.display().to_string(),
+        app = app.display().to_string(),
+        wit = root().join("wit/types.wit").display().to_string(),
+        wasm = wasm.display().to_string(),
+    );
+    let out = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&wasm).expect("the component");
+    let err = match sandbox().load(&bytes, "wasi-js.wasm") {
+        Ok(_) => panic!("a component importing WASI was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("wasi-js.wasm: imports `wasi:") && err.contains("rules may import only"),
         "{err}"
     );
 }

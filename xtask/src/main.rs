@@ -19,7 +19,9 @@
 //! - `main`: argument parsing and the commands.
 //! - `rules`: Rust rule crates → core modules → components.
 //! - `python`: Python example rules → components (componentize-py).
+//! - `js`: JavaScript example rules → components (componentize-js, via sdk/js/build.mjs).
 
+mod js;
 mod python;
 mod rules;
 
@@ -35,9 +37,9 @@ usage: cargo xtask <command>
 
 commands:
   build-rules [--out DIR] [--only ID]...
-                           build every rule under rules/, tests/rules/ and examples/python/
-                           into components in DIR (default: target/rules); with --only, just
-                           the Rust rules with these ids (crate `rule-ID`)
+                           build every rule under rules/, tests/rules/, examples/python/ and
+                           examples/js/ into components in DIR (default: target/rules); with
+                           --only, just the Rust rules with these ids (crate `rule-ID`)
   test [ARGS...]           build-rules, then `cargo test ARGS...`; without ARGS, also
                            the rule crates' native unit tests
   demo                     build-rules, then build, sign, import and activate the core pack
@@ -46,7 +48,7 @@ commands:
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
   clippy-rules             clippy on the rule crates for wasm32, warnings as errors
 
-Components of rules/ and examples/python/ go to DIR; test fixtures (tests/rules/) go to
+Components of rules/ and examples/{python,js}/ go to DIR; test fixtures (tests/rules/) go to
 DIR/fixtures, so that `yagura replay --rules DIR` runs only real rules.
 ";
 
@@ -171,6 +173,14 @@ fn build_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         );
     }
     built.extend(python);
+    let js = js::build_js_rules(root, out).context("building the JavaScript rules")?;
+    for path in &js {
+        let size = fs::metadata(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        println!("  {:<28} {:>10}  (js)", file_stem(path), rules::human(size));
+    }
+    built.extend(js);
     println!("{} rule components in {}", built.len(), out.display());
     Ok(built)
 }

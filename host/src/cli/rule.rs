@@ -23,13 +23,15 @@ pub enum RuleCommand {
     /// Create a rule project: one example detection and its cases, ready to build and test.
     ///
     /// `yagura rule new --lang python my-rule` writes my-rule/ with app.py, cases.toml and
-    /// pyproject.toml; `--lang rust` writes a crate depending on the Yagura Rust SDK.
+    /// pyproject.toml; `--lang js` app.js, cases.toml and package.json; `--lang rust` a crate
+    /// depending on the Yagura Rust SDK.
     New(RuleNewArgs),
     /// Build a rule project into a component: DIR/target/<name>.wasm.
     ///
     /// Rust projects (Cargo.toml) build with cargo for wasm32-unknown-unknown and are wrapped
     /// into a component; Python projects (app.py) build with componentize-py --stub-wasi and
-    /// the Python kit.
+    /// the Python kit; JavaScript projects (app.js) with componentize-js and the JavaScript kit
+    /// (sdk/js/build.mjs, which `npm ci` sets up on first use).
     Build(RuleBuildArgs),
     /// Run a rule's declarative cases (cases.toml) through the real host and report each one.
     ///
@@ -48,7 +50,7 @@ pub struct RuleTestArgs {
     pub rules: Vec<PathBuf>,
 
     /// Keep compiled components in DIR, so that the next run loads them without compiling
-    /// (Python components take seconds to compile). Default with no --rules:
+    /// (Python and JavaScript components take seconds to compile). Default with no --rules:
     /// `target/yagura-cache`
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,

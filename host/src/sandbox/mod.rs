@@ -340,7 +340,9 @@ fn import_refusal(name: &str) -> Option<String> {
             format!(
                 "{allowed}; rules get no filesystem, network, clock or randomness. Build Rust rules for \
                  wasm32-unknown-unknown and wrap them with `wasm-tools component new` (`cargo xtask build-rules` does), \
-                 and Python rules with `componentize-py … componentize --stub-wasi`"
+                 Python rules with `componentize-py … componentize --stub-wasi`, and JavaScript rules with \
+                 componentize-js and `disableFeatures: ['stdio','random','clocks','http','fetch-event']` \
+                 (`yagura rule build` does both)"
             )
         } else {
             allowed

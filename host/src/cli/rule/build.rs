@@ -8,6 +8,12 @@
 //!   and the WIT this host runs, both built into the binary and written under
 //!   `DIR/target/yagura-kit/`. The name is `[project].name` of `pyproject.toml`, else the
 //!   folder's name.
+//! - **JavaScript** (an `app.js`): `node build.mjs DIR OUT --wit …` of the JavaScript kit, which
+//!   stages the rule with the kit and calls componentize-js's JS API with every WASI-needing
+//!   feature disabled. The kit is the `sdk/js` folder of the checkout this yagura was built
+//!   from (or `$YAGURA_JS_SDK`); its pinned componentize-js is installed there with `npm ci` on
+//!   first use. The WIT is this host's, written under `DIR/target/yagura-kit/`. The name is
+//!   `name` of `package.json`, else the folder's name.
 //!
 //! Errors say what to install or where the problem is, for authors who never used cargo or pip.
 
@@ -26,6 +32,8 @@ const COMPONENTIZE_PY: &str = "componentize-py";
 const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 /// The world every rule targets.
 const WORLD: &str = "detection-rule";
+/// Where the JavaScript kit is, when not in the checkout yagura was built from.
+const JS_SDK_ENV: &str = "YAGURA_JS_SDK";
 
 /// The WIT this host runs, for componentize-py.
 const WIT: &str = include_str!("../../../../wit/types.wit");
@@ -87,10 +95,13 @@ impl RuleBuildArgs {
             ("Rust", self.build_rust(dir)?)
         } else if dir.join("app.py").is_file() {
             ("Python", self.build_python(dir)?)
+        } else if dir.join("app.js").is_file() {
+            ("JavaScript", self.build_js(dir, out)?)
         } else {
             bail!(
-                "{} holds neither a Cargo.toml (a Rust rule) nor an app.py (a Python rule); \
-                 create a rule project with `yagura rule new --lang rust|python NAME`",
+                "{} holds no Cargo.toml (a Rust rule), app.py (a Python rule) or app.js (a \
+                 JavaScript rule); create a rule project with `yagura rule new --lang \
+                 rust|python|js NAME`",
                 dir.display()
             );
         };
@@ -211,6 +222,116 @@ impl RuleBuildArgs {
             .with_context(|| format!("cannot move {} to {}", tmp.display(), output.display()))?;
         Ok(output)
     }
+
+    fn build_js(&self, dir: &Path, out: &mut dyn Write) -> anyhow::Result<PathBuf> {
+        let id = js_name(dir)?;
+        let target = dir.join("target");
+        let wit = target.join("yagura-kit").join("wit").join("types.wit");
+        write_if_changed(&wit, WIT)?;
+        let kit = js_sdk()?;
+        check_node()?;
+        ensure_node_modules(&kit, self.quiet, out)?;
+        let output = target.join(format!("{id}.wasm"));
+        let result = Command::new("node")
+            .arg(kit.join("build.mjs"))
+            .arg(dir)
+            .arg(&output)
+            .arg("--wit")
+            .arg(&wit)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run node")?;
+        if !result.status.success() {
+            bail!(
+                "componentize-js could not build {} ({}). It runs app.js at build time, so a \
+                 JavaScript error in app.js or what it imports shows here:\n{}{}",
+                dir.join("app.js").display(),
+                result.status,
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr).trim_end()
+            );
+        }
+        Ok(output)
+    }
+}
+
+/// The JavaScript kit: `$YAGURA_JS_SDK`, else the `sdk/js` folder of this checkout; checked.
+fn js_sdk() -> anyhow::Result<PathBuf> {
+    let kit = match std::env::var_os(JS_SDK_ENV) {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(|root| root.join("sdk").join("js"))
+            .context("the host crate has no parent folder")?,
+    };
+    if !kit.join("build.mjs").is_file() {
+        bail!(
+            "the Yagura JavaScript kit is not at {} (no build.mjs there): set {JS_SDK_ENV} to \
+             the `sdk/js` folder of a Yagura checkout",
+            kit.display()
+        );
+    }
+    Ok(kit)
+}
+
+/// Checks that Node.js is installed.
+fn check_node() -> anyhow::Result<()> {
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(()),
+        _ => bail!(
+            "node is not installed (or not on PATH); JavaScript rules are built with \
+             componentize-js, which needs Node.js 20 or later with npm"
+        ),
+    }
+}
+
+/// Installs the kit's pinned componentize-js with `npm ci` when its `node_modules` lacks it.
+fn ensure_node_modules(kit: &Path, quiet: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let installed = kit
+        .join("node_modules")
+        .join("@bytecodealliance")
+        .join("componentize-js");
+    if installed.is_dir() {
+        return Ok(());
+    }
+    if !quiet {
+        writeln!(
+            out,
+            "installing componentize-js (npm ci in {}), once",
+            kit.display()
+        )?;
+    }
+    let result = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(kit)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run npm; it comes with Node.js 20 or later")?;
+    if !result.status.success() {
+        bail!(
+            "`npm ci` in {} failed ({}); it installs the componentize-js that package-lock.json \
+             pins:\n{}",
+            kit.display(),
+            result.status,
+            String::from_utf8_lossy(&result.stderr).trim_end()
+        );
+    }
+    Ok(())
+}
+
+/// `name` of `package.json`, else the folder's name.
+fn js_name(dir: &Path) -> anyhow::Result<String> {
+    let package = dir.join("package.json");
+    if package.is_file() {
+        let text = std::fs::read_to_string(&package)
+            .with_context(|| format!("cannot read {}", package.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", package.display(), e))?;
+        if let Some(name) = json.get("name").and_then(|n| n.as_str()) {
+            return Ok(name.to_owned());
+        }
+    }
+    folder_name(dir)
 }
 
 /// componentize-py's error output, shortened for a Python author: without the Rust backtrace,
@@ -303,6 +424,11 @@ fn python_name(dir: &Path) -> anyhow::Result<String> {
             return Ok(name.to_owned());
         }
     }
+    folder_name(dir)
+}
+
+/// The folder's own name (of its canonical path, so that `.` works).
+fn folder_name(dir: &Path) -> anyhow::Result<String> {
     let canonical =
         std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     canonical
@@ -381,6 +507,16 @@ mod tests {
         )
         .expect("write");
         assert_eq!(python_name(&dir).expect("a name"), "my-rule");
+    }
+
+    #[test]
+    fn js_name_comes_from_package_json_else_the_folder() {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let dir = tmp.path().join("folder-name");
+        std::fs::create_dir(&dir).expect("mkdir");
+        assert_eq!(js_name(&dir).expect("a name"), "folder-name");
+        std::fs::write(dir.join("package.json"), r#"{"name": "my-rule"}"#).expect("write");
+        assert_eq!(js_name(&dir).expect("a name"), "my-rule");
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum Lang {
     Rust,
     /// app.py on the Python kit (sdk/python), built with componentize-py
     Python,
+    /// app.js on the JavaScript kit (sdk/js), built with componentize-js
+    Js,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +82,22 @@ const PYTHON: &[Template] = &[
     ),
 ];
 
+const JS: &[Template] = &[
+    ("app.js", include_str!("../../../templates/js/app.js")),
+    (
+        "package.json",
+        include_str!("../../../templates/js/package.json"),
+    ),
+    (
+        "cases.toml",
+        include_str!("../../../templates/js/cases.toml"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../templates/js/gitignore"),
+    ),
+];
+
 impl RuleNewArgs {
     /// Writes the project and tells `out` what to do next; returns the project's folder.
     pub fn run(&self, out: &mut dyn Write) -> anyhow::Result<PathBuf> {
@@ -106,6 +124,15 @@ impl RuleNewArgs {
                 }
                 (PYTHON, None)
             }
+            Lang::Js => {
+                if self.sdk.is_some() {
+                    bail!(
+                        "--sdk is for Rust rules; `yagura rule build` finds the JavaScript kit \
+                         itself (the sdk/js folder of the Yagura checkout, or $YAGURA_JS_SDK)"
+                    );
+                }
+                (JS, None)
+            }
         };
         // A TOML basic string, quoted and escaped (Windows paths have backslashes).
         let sdk_toml = sdk
@@ -130,6 +157,7 @@ impl RuleNewArgs {
         let lang = match self.lang {
             Lang::Rust => "Rust",
             Lang::Python => "Python",
+            Lang::Js => "JavaScript",
         };
         writeln!(
             out,
@@ -225,7 +253,7 @@ mod tests {
     #[test]
     fn scaffolds_fill_every_placeholder() {
         let tmp = tempfile::tempdir().expect("a temp dir");
-        for (lang, templates) in [(Lang::Rust, RUST), (Lang::Python, PYTHON)] {
+        for (lang, templates) in [(Lang::Rust, RUST), (Lang::Python, PYTHON), (Lang::Js, JS)] {
             let dir = tmp.path().join(format!("{lang:?}"));
             let mut out = Vec::new();
             args(lang, "my-rule", &dir)

@@ -195,6 +195,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/v1/rules"),
     ("GET", "/v1/rules/vertical-port-scan/config"),
     ("PUT", "/v1/rules/vertical-port-scan/config"),
+    ("PUT", "/v1/rules/vertical-port-scan/enabled"),
     ("POST", "/v1/events"),
     ("GET", "/v1/alerts"),
     ("GET", "/v1/alerts/1"),
@@ -227,6 +228,7 @@ async fn the_openapi_document_describes_every_route() {
             "/v1/packs/acme@1.0.0" => "/v1/packs/{pack}".to_owned(),
             "/v1/alerts/1" => "/v1/alerts/{id}".to_owned(),
             "/v1/rules/vertical-port-scan/config" => "/v1/rules/{id}/config".to_owned(),
+            "/v1/rules/vertical-port-scan/enabled" => "/v1/rules/{id}/enabled".to_owned(),
             other => other.replace("/acme/", "/{name}/"),
         };
         let op = &doc["paths"][&path][method.to_lowercase()];
@@ -328,6 +330,7 @@ async fn scopes_are_enforced_with_403() {
         ("GET", "/v1/rules", &ingest),
         ("GET", "/v1/rules/x/config", &ingest),
         ("PUT", "/v1/rules/x/config", &reader),
+        ("PUT", "/v1/rules/x/enabled", &reader),
     ];
     for (method, uri, token) in refused {
         let method: Method = method.parse().expect("method");
@@ -1241,3 +1244,6 @@ mod sinks;
 
 #[path = "server/tenant_keys.rs"]
 mod tenant_keys;
+
+#[path = "server/enable_rules.rs"]
+mod enable_rules;

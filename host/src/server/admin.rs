@@ -1,6 +1,11 @@
 //! `/v1/tenants`, `/v1/tokens` and `/v1/keys`: management of who may call the API (admin) and
 //! whose packs the server accepts (store-wide keys: admin; a tenant's own keys: its
 //! `packs:write` token or an admin).
+//!
+//! `PUT /v1/rules/{id}/enabled`: switches one rule of the tenant's active packs off or on. Like
+//! a config change (`ingest::put_config`), the tenant's rule set is rebuilt without (or with)
+//! the rule and swapped in between two batches; the choice is stored (sled tree
+//! `rule_disabled`), so it holds across restarts and later activations.
 
 use std::sync::Arc;
 
@@ -12,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
-use super::{AppState, json_response};
+use super::{AppState, Overrides, blocking, json_response, metrics};
 use crate::pack::PublicKey;
 use crate::store::{Scope, TokenRecord};
 
@@ -255,4 +260,68 @@ pub async fn untrust_key(
         StatusCode::OK,
         &serde_json::json!({ "untrusted": id, "tenant": owner }),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEnabled {
+    enabled: bool,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn put_enabled(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathParam(rule): PathParam,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require(Scope::PacksWrite)?;
+    let q: TenantQuery = parse_query(&uri)?;
+    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let body: NewEnabled = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let st = state.clone();
+    blocking(move || {
+        let _one_at_a_time = st.activation.lock();
+        let was_enabled = !st.store.disabled_rules(&tenant)?.contains_key(&rule);
+        let built = st
+            .build(
+                &tenant,
+                Overrides {
+                    enabled: Some((&rule, body.enabled, &body.reason)),
+                    ..Overrides::default()
+                },
+            )
+            .map_err(|e| ApiError::unprocessable(format!("{e:#}; nothing changed")))?;
+        if !built.ids.contains(&rule) {
+            return Err(ApiError::not_found(format!(
+                "rule `{rule}` is not in the active packs of tenant `{tenant}` (or its pack \
+                 disables it)"
+            )));
+        }
+        st.store
+            .set_rule_enabled(&tenant, &rule, body.enabled, &body.reason)?;
+        let engine = st.engine(&tenant)?;
+        engine.stage_disabled(built.disabled);
+        engine.swap(built.rules)?;
+        let action = if body.enabled { "enable" } else { "disable" };
+        st.metrics.add(
+            metrics::ACTIVATIONS,
+            vec![("tenant", tenant.clone()), ("action", action.into())],
+            1.0,
+        );
+        tracing::info!(tenant = %tenant, rule = %rule, enabled = body.enabled, reason = %body.reason, "rule switched");
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "tenant": tenant,
+                "rule": rule,
+                "enabled": body.enabled,
+                "was_enabled": was_enabled,
+                "reason": body.reason,
+            }),
+        ))
+    })
+    .await
 }

@@ -8,7 +8,7 @@
 //! - `worker`: a tenant's engine on its own thread behind a bounded queue; findings → alerts.
 //! - `metrics`: counter names and the Prometheus text format.
 //! - `openapi`: `/v1/openapi.json`, the routes described.
-//! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`.
+//! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`, `PUT /v1/rules/{id}/enabled`.
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
@@ -43,14 +43,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::sync::{broadcast, watch};
 
 pub use error::ApiError;
 use metrics::Metrics;
 use request::Caller;
 pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
-use worker::{AlertNotice, TenantEngine, WorkerContext};
+use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 use crate::engine::EngineOptions;
 use crate::pack::Trust;
@@ -142,6 +142,28 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// What [`AppState::build`] changes from the stored state of a tenant.
+#[derive(Default, Clone, Copy)]
+struct Overrides<'a> {
+    /// (pack name, version): in place of that pack's active version
+    replace: Option<(&'a str, &'a str)>,
+    /// (rule id, values): in place of the rule's stored values
+    config: Option<(&'a str, &'a RuleConfig)>,
+    /// (rule id, enabled, reason): in place of whether the tenant switched the rule off
+    enabled: Option<(&'a str, bool, &'a str)>,
+}
+
+/// A tenant's rule set, built.
+#[derive(Default)]
+struct Built {
+    /// the instances to run
+    rules: Vec<RuleInstance>,
+    /// the rules the tenant switched off (not instantiated unless new values were checked)
+    disabled: Vec<RuleView>,
+    /// every rule the active packs enable, switched off or not
+    ids: Vec<String>,
+}
+
 /// The server, before and while it serves.
 #[derive(Debug, Clone)]
 pub struct App {
@@ -217,6 +239,7 @@ impl App {
                 get(ingest::get_config).put(ingest::put_config),
             )
             .route("/v1/rules/{id}/enable", post(ingest::enable))
+            .route("/v1/rules/{id}/enabled", put(admin::put_enabled))
             .route("/v1/events", post(ingest::events))
             .route("/v1/alerts", get(alerts::list))
             .route("/v1/alerts/stream", get(alerts::stream))
@@ -319,15 +342,16 @@ impl AppState {
             self.store.grant_pack(&tenant, &name, &version)?;
         }
         for tenant in self.store.tenants()? {
-            let rules = match self.build_rules(&tenant.name, None, None) {
-                Ok(rules) => rules,
+            let built = match self.build(&tenant.name, Overrides::default()) {
+                Ok(built) => built,
                 Err(e) => {
                     // the server still starts: the other tenants and the API keep working
                     tracing::error!(tenant = %tenant.name, error = %format!("{e:#}"), "the tenant's active packs do not load; it runs no rules");
-                    Vec::new()
+                    Built::default()
                 }
             };
-            let engine = self.start_engine(&tenant.name, rules)?;
+            let engine = self.start_engine(&tenant.name, built.rules)?;
+            engine.set_disabled(built.disabled);
             if let Ok(mut engines) = self.engines.lock() {
                 engines.insert(tenant.name.clone(), engine);
             }
@@ -382,12 +406,50 @@ impl AppState {
     /// Instantiates the enabled rules of every pack active for `tenant`, each with its pack's
     /// config and then the tenant's own values; `replace` (`name`, `version`) takes the place
     /// of that pack's active version, `config` (rule id, values) of that rule's stored values.
+    /// Rules the tenant switched off are left out; the tenant's engine lists them once the set
+    /// is swapped in ([`TenantEngine::stage_disabled`]).
     fn build_rules(
         &self,
         tenant: &str,
         replace: Option<(&str, &str)>,
         config: Option<(&str, &RuleConfig)>,
     ) -> anyhow::Result<Vec<RuleInstance>> {
+        let built = self.build(
+            tenant,
+            Overrides {
+                replace,
+                config,
+                enabled: None,
+            },
+        )?;
+        self.engine(tenant)?.stage_disabled(built.disabled);
+        Ok(built.rules)
+    }
+
+    /// [`AppState::build_rules`], with every override, and what it left out.
+    fn build(&self, tenant: &str, over: Overrides<'_>) -> anyhow::Result<Built> {
+        let Overrides {
+            replace,
+            config,
+            enabled,
+        } = over;
+        // rule id → why the tenant switched it off
+        let mut off: HashMap<String, String> = self
+            .store
+            .disabled_rules(tenant)?
+            .into_iter()
+            .map(|(id, record)| (id, record.reason))
+            .collect();
+        match enabled {
+            Some((id, true, _)) => {
+                off.remove(id);
+            }
+            Some((id, false, reason)) => {
+                off.insert(id.to_owned(), reason.to_owned());
+            }
+            None => {}
+        }
+        let mut built = Built::default();
         let mut active: Vec<(String, String)> = self
             .store
             .all_active()?
@@ -400,7 +462,6 @@ impl AppState {
             active.push((name.to_owned(), version.to_owned()));
         }
         active.sort();
-        let mut rules: Vec<RuleInstance> = Vec::new();
         for (name, version) in active {
             let origin = format!("{name}@{version}");
             let bundle = self.store.bundle(&name, &version)?;
@@ -410,11 +471,28 @@ impl AppState {
                 if !rule.enabled {
                     continue;
                 }
-                if rules.iter().any(|r| r.info().id == rule.id) {
+                if built.ids.contains(&rule.id) {
                     anyhow::bail!(
                         "{origin}: rule `{}` is also in another active pack of tenant `{tenant}`",
                         rule.id
                     );
+                }
+                built.ids.push(rule.id.clone());
+                let reason = off.get(&rule.id);
+                let configured = config.is_some_and(|(id, _)| id == rule.id);
+                if let Some(reason) = reason {
+                    built.disabled.push(RuleView {
+                        id: rule.id.clone(),
+                        name: component.info().name.clone(),
+                        version: component.info().version.clone(),
+                        enabled: false,
+                        disabled_reason: Some(reason.clone()),
+                        ..RuleView::default()
+                    });
+                    // new values for a switched-off rule are still checked by its `init`
+                    if !configured {
+                        continue;
+                    }
                 }
                 let mut values = crate::cases::typed_config(component.info(), &rule.config)
                     .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
@@ -438,10 +516,12 @@ impl AppState {
                 let instance = component
                     .instantiate(&values)
                     .with_context(|| format!("{origin}: rule `{}`", rule.id))?;
-                rules.push(instance);
+                if reason.is_none() {
+                    built.rules.push(instance);
+                }
             }
         }
-        Ok(rules)
+        Ok(built)
     }
 
     /// The keys an upload or activation for `tenant` trusts now: the store-wide ones and the

@@ -202,7 +202,7 @@ const OPS: &[Op] = &[
     Op {
         method: "get",
         path: "/v1/rules",
-        summary: "Running rules and their counters",
+        summary: "Running rules and their counters; rules the tenant switched off with enabled: false",
         scopes: &["packs:write", "alerts:read"],
         query: &[TENANT],
         body: None,
@@ -233,6 +233,15 @@ const OPS: &[Op] = &[
         scopes: &["packs:write"],
         query: &[TENANT],
         body: None,
+        ok: "200",
+    },
+    Op {
+        method: "put",
+        path: "/v1/rules/{id}/enabled",
+        summary: "Switch a rule of the tenant's active packs off or on: {enabled, reason}; the rule set is rebuilt and swapped in (a switched-off rule's state is dropped)",
+        scopes: &["packs:write"],
+        query: &[TENANT],
+        body: Some("application/json"),
         ok: "200",
     },
     Op {

@@ -12,7 +12,9 @@
 //! into the running engine between two jobs ([`Engine::swap_rules`]), so between two batches:
 //! events already dispatched met the old rules, events still buffered will meet the new ones,
 //! seq keeps counting and each rule's host state continues in its new version. A quarantined
-//! rule is re-enabled with [`Job::Enable`].
+//! rule is re-enabled with [`Job::Enable`]. A rule the tenant switched off is simply not in the
+//! set it swaps in (its state is dropped with it); [`TenantEngine::rules`] still lists it, as
+//! `enabled: false`, from the list the last swap brought ([`TenantEngine::stage_disabled`]).
 //!
 //! Lifecycle: the worker runs until every sender is dropped ([`TenantEngine::close`]), then
 //! flushes its engine, saves a checkpoint and ends; `close` joins it. When no job arrives for
@@ -94,6 +96,12 @@ pub struct RuleView {
     pub skipped_events: u64,
     /// times a new version or config was swapped in with its state carried over
     pub swaps: u64,
+    /// `false`: the tenant switched the rule off (`PUT /v1/rules/{id}/enabled`); it is not in
+    /// the running set, and its counters are those it had when it was removed
+    pub enabled: bool,
+    /// why the tenant switched it off
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 /// The handle of a tenant's engine thread.
@@ -109,6 +117,13 @@ pub struct TenantEngine {
     capacity: usize,
     /// the active rules and their counters, published by the worker after each job
     rules: Arc<Mutex<Vec<RuleView>>>,
+    /// counters of rules the worker removed in a swap, by id, published with `rules`
+    removed: Arc<Mutex<BTreeMap<String, RuleView>>>,
+    /// the tenant's switched-off rules of its running set (id, name, version, reason)
+    disabled: Mutex<Vec<RuleView>>,
+    /// the switched-off rules of the set built last ([`TenantEngine::stage_disabled`]), taken
+    /// by the next [`TenantEngine::swap`]
+    staged: Mutex<Option<Vec<RuleView>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -153,16 +168,19 @@ impl TenantEngine {
                     id: r.info().id.clone(),
                     name: r.info().name.clone(),
                     version: r.info().version.clone(),
+                    enabled: true,
                     ..RuleView::default()
                 })
                 .collect::<Vec<_>>(),
         ));
+        let removed = Arc::new(Mutex::new(BTreeMap::new()));
         let tenant = context.tenant.clone();
         let store = context.store.clone();
         let worker = Worker {
             context,
             queued: queued.clone(),
             views: views.clone(),
+            removed: removed.clone(),
             totals: BTreeMap::new(),
             wal_applied: 0,
             last_checkpoint: Instant::now(),
@@ -185,6 +203,9 @@ impl TenantEngine {
             queued,
             capacity,
             rules: views,
+            removed,
+            disabled: Mutex::new(Vec::new()),
+            staged: Mutex::new(None),
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -254,9 +275,25 @@ impl TenantEngine {
         self.store.flush()
     }
 
+    /// Sets the tenant's switched-off rules, as of now (at start, with the first rule set).
+    pub fn set_disabled(&self, disabled: Vec<RuleView>) {
+        if let Ok(mut d) = self.disabled.lock() {
+            *d = disabled;
+        }
+    }
+
+    /// Records the switched-off rules of a rule set just built; they are listed once the next
+    /// [`TenantEngine::swap`] runs that set.
+    pub fn stage_disabled(&self, disabled: Vec<RuleView>) {
+        if let Ok(mut s) = self.staged.lock() {
+            *s = Some(disabled);
+        }
+    }
+
     /// Replaces the rule set (already instantiated) and waits until the new one runs; the old
     /// one first evaluates everything queued before it. Blocking.
     pub fn swap(&self, rules: Vec<RuleInstance>) -> anyhow::Result<()> {
+        let staged = self.staged.lock().ok().and_then(|mut s| s.take());
         let sender = self
             .sender
             .lock()
@@ -267,9 +304,13 @@ impl TenantEngine {
         sender
             .send(Job::Swap(rules, done))
             .map_err(|_| anyhow::anyhow!("the engine of `{}` has stopped", self.tenant))?;
-        swapped
-            .recv()
-            .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped during the swap", self.tenant))
+        swapped.recv().map_err(|_| {
+            anyhow::anyhow!("the engine of `{}` stopped during the swap", self.tenant)
+        })?;
+        if let Some(disabled) = staged {
+            self.set_disabled(disabled);
+        }
+        Ok(())
     }
 
     /// Re-enables a quarantined rule (after the jobs queued before this one). `None` if the
@@ -295,9 +336,29 @@ impl TenantEngine {
         self.queued.load(Ordering::SeqCst)
     }
 
-    /// The active rules and their counters.
+    /// The active rules and their counters, then the rules the tenant switched off
+    /// (`enabled: false`, with the counters they had when they were removed).
     pub fn rules(&self) -> Vec<RuleView> {
-        self.rules.lock().map(|r| r.clone()).unwrap_or_default()
+        let mut views = self.rules.lock().map(|r| r.clone()).unwrap_or_default();
+        let disabled = self.disabled.lock().map(|d| d.clone()).unwrap_or_default();
+        let removed = self.removed.lock().map(|r| r.clone()).unwrap_or_default();
+        for off in disabled {
+            if views.iter().any(|v| v.id == off.id) {
+                // switched on again, or a swap still under way
+                continue;
+            }
+            let counters = removed.get(&off.id).cloned().unwrap_or_default();
+            views.push(RuleView {
+                id: off.id,
+                name: off.name,
+                version: off.version,
+                quarantined: false,
+                enabled: false,
+                disabled_reason: off.disabled_reason,
+                ..counters
+            });
+        }
+        views
     }
 
     /// Stops taking events, lets the worker evaluate everything queued and flush, and waits
@@ -319,6 +380,8 @@ struct Worker {
     context: WorkerContext,
     queued: Arc<AtomicUsize>,
     views: Arc<Mutex<Vec<RuleView>>>,
+    /// `totals`, published for the listing of switched-off rules
+    removed: Arc<Mutex<BTreeMap<String, RuleView>>>,
     /// counters of rules removed by a swap, by rule id, so that a rule that returns later
     /// continues its published counters (the engine keeps those of rules that stay)
     totals: BTreeMap<String, RuleView>,
@@ -373,6 +436,9 @@ impl Worker {
                         if let Some(view) = before.iter().find(|v| &v.id == id) {
                             self.totals.insert(id.clone(), view.clone());
                         }
+                    }
+                    if let Ok(mut removed) = self.removed.lock() {
+                        removed.clone_from(&self.totals);
                     }
                     tracing::info!(tenant = %self.context.tenant, carried = report.carried.len(), kept = report.kept.len(), added = report.added.len(), removed = report.removed.len(), pending = report.pending, "rule set swapped; state carried over");
                     self.publish(&engine);
@@ -586,6 +652,8 @@ impl Worker {
                     quarantines: base.quarantines + s.quarantines,
                     skipped_events: base.skipped_events + s.skipped_events,
                     swaps: base.swaps + s.swaps,
+                    enabled: true,
+                    disabled_reason: None,
                 }
             })
             .collect()

@@ -24,6 +24,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apps::{find_apps, is_fresh, mtime, newest_mtime};
+
 /// The kit's directory, relative to the workspace root: `build.mjs`, `yagura-sdk/`,
 /// `package.json` and `package-lock.json`.
 const KIT: &str = "sdk/js";
@@ -34,7 +36,7 @@ pub fn build_js_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let examples = root.join("examples").join("js");
     let wit = root.join("wit");
     let kit = root.join(KIT);
-    let apps = find_apps(&examples)?;
+    let apps = find_apps(&examples, "app.js")?;
     if apps.is_empty() {
         return Ok(Vec::new());
     }
@@ -68,75 +70,6 @@ pub fn build_js_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         built.push(output);
     }
     Ok(built)
-}
-
-/// The rule directories under `examples` that hold an `app.js`, sorted.
-fn find_apps(examples: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(examples) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", examples.display())),
-    };
-    let mut apps = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", examples.display()))?;
-        let path = entry.path();
-        if path.is_dir() && path.join("app.js").is_file() {
-            apps.push(path);
-        }
-    }
-    apps.sort();
-    Ok(apps)
-}
-
-/// The newest modification time of the files ending in one of `exts` under `dir` (recursively,
-/// skipping `node_modules` and `target`), or `None` if there are none.
-fn newest_mtime(dir: &Path, exts: &[&str]) -> Result<Option<SystemTime>> {
-    let mut newest = None;
-    let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let path = entry.path();
-        let file_type = entry
-            .file_type()
-            .with_context(|| format!("reading the type of {}", path.display()))?;
-        let time = if file_type.is_dir() {
-            let skip = matches!(
-                path.file_name().and_then(OsStr::to_str),
-                Some("node_modules" | "target")
-            );
-            if skip {
-                None
-            } else {
-                newest_mtime(&path, exts)?
-            }
-        } else if path
-            .extension()
-            .and_then(OsStr::to_str)
-            .is_some_and(|x| exts.contains(&x))
-        {
-            Some(mtime(&path)?)
-        } else {
-            None
-        };
-        newest = newest.max(time);
-    }
-    Ok(newest)
-}
-
-fn mtime(path: &Path) -> Result<SystemTime> {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .with_context(|| format!("reading the modification time of {}", path.display()))
-}
-
-/// Whether `output` exists and is newer than `inputs_newest`.
-fn is_fresh(output: &Path, inputs_newest: SystemTime) -> Result<bool> {
-    match fs::metadata(output) {
-        Ok(_) => Ok(mtime(output)? > inputs_newest),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("reading {}", output.display())),
-    }
 }
 
 /// Installs the kit's pinned npm dependencies (componentize-js) with `npm ci` when

@@ -20,7 +20,9 @@
 //! - `rules`: Rust rule crates → core modules → components.
 //! - `python`: Python example rules → components (componentize-py).
 //! - `js`: JavaScript example rules → components (componentize-js, via sdk/js/build.mjs).
+//! - `apps`: what the Python and JavaScript builders share (finding `app.*`, freshness).
 
+mod apps;
 mod js;
 mod python;
 mod rules;

@@ -24,6 +24,8 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apps::{find_apps, is_fresh, newest_mtime};
+
 /// The componentize-py release the Python rules are built and documented with.
 const COMPONENTIZE_PY: &str = "componentize-py";
 const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -38,14 +40,14 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let examples = root.join("examples").join("python");
     let wit = root.join("wit");
     let kit = root.join(KIT);
-    let apps = find_apps(&examples)?;
+    let apps = find_apps(&examples, "app.py")?;
     if apps.is_empty() {
         return Ok(Vec::new());
     }
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let wit_newest = newest_mtime(&wit, "wit")?
+    let wit_newest = newest_mtime(&wit, &["wit"])?
         .with_context(|| format!("no .wit files in {}", wit.display()))?;
-    let kit_newest = newest_mtime(&kit, "py")?.unwrap_or(SystemTime::UNIX_EPOCH);
+    let kit_newest = newest_mtime(&kit, &["py"])?.unwrap_or(SystemTime::UNIX_EPOCH);
 
     let mut built = Vec::with_capacity(apps.len());
     for dir in apps {
@@ -55,7 +57,7 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
             .with_context(|| format!("{}: directory name is not UTF-8", dir.display()))?;
         let output = out.join(format!("py-{name}.wasm"));
         let app = dir.join("app.py");
-        let src_newest = newest_mtime(&dir, "py")?.unwrap_or(SystemTime::UNIX_EPOCH);
+        let src_newest = newest_mtime(&dir, &["py"])?.unwrap_or(SystemTime::UNIX_EPOCH);
         if is_fresh(&output, src_newest.max(wit_newest).max(kit_newest))? {
             built.push(output);
             continue;
@@ -66,71 +68,6 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         built.push(output);
     }
     Ok(built)
-}
-
-/// The rule directories under `examples` that hold an `app.py`, sorted.
-fn find_apps(examples: &Path) -> Result<Vec<PathBuf>> {
-    let entries = match fs::read_dir(examples) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", examples.display())),
-    };
-    let mut apps = Vec::new();
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", examples.display()))?;
-        let path = entry.path();
-        if path.is_dir() && path.join("app.py").is_file() {
-            apps.push(path);
-        }
-    }
-    apps.sort();
-    Ok(apps)
-}
-
-/// The newest modification time of the files ending in `.ext` under `dir` (recursively,
-/// skipping `__pycache__` and generated `bindings`), or `None` if there are none.
-fn newest_mtime(dir: &Path, ext: &str) -> Result<Option<SystemTime>> {
-    let mut newest = None;
-    let entries = fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let path = entry.path();
-        let file_type = entry
-            .file_type()
-            .with_context(|| format!("reading the type of {}", path.display()))?;
-        let time = if file_type.is_dir() {
-            let skip = matches!(
-                path.file_name().and_then(OsStr::to_str),
-                Some("__pycache__" | "bindings")
-            );
-            if skip {
-                None
-            } else {
-                newest_mtime(&path, ext)?
-            }
-        } else if path.extension() == Some(OsStr::new(ext)) {
-            Some(mtime(&path)?)
-        } else {
-            None
-        };
-        newest = newest.max(time);
-    }
-    Ok(newest)
-}
-
-fn mtime(path: &Path) -> Result<SystemTime> {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .with_context(|| format!("reading the modification time of {}", path.display()))
-}
-
-/// Whether `output` exists and is newer than `inputs_newest`.
-fn is_fresh(output: &Path, inputs_newest: SystemTime) -> Result<bool> {
-    match fs::metadata(output) {
-        Ok(_) => Ok(mtime(output)? > inputs_newest),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("reading {}", output.display())),
-    }
 }
 
 /// Makes sure the pinned componentize-py is on PATH, installing it with pip when it is not

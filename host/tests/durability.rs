@@ -20,9 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value as Json, json};
-use tower::ServiceExt;
 
 use yagura::engine::{Engine, EngineOptions, EngineSnapshot};
 use yagura::event::Event;
@@ -34,11 +33,10 @@ use yagura::server::{App, ServerConfig};
 use yagura::state::{RuleState, StateLimits};
 use yagura::store::{DEFAULT_TENANT, Store};
 
-const T0: i64 = 1_714_557_600_000;
+mod support;
+use support::{call_as, root};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+const T0: i64 = 1_714_557_600_000;
 
 fn fixture_path(name: &str) -> PathBuf {
     let path = root()
@@ -196,31 +194,6 @@ fn an_engine_restored_from_a_snapshot_goes_on_as_if_it_never_stopped() {
 // ---------------------------------------------------------------------------------------
 // in process: a graceful restart
 
-async fn call(
-    router: &Router,
-    method: Method,
-    uri: &str,
-    token: &str,
-    body: impl Into<Body>,
-) -> (StatusCode, Json) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.into())
-        .expect("request");
-    let response = router.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body");
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Json::String(text)),
-    )
-}
-
 fn config(store: &Path) -> ServerConfig {
     ServerConfig {
         store: store.to_path_buf(),
@@ -247,7 +220,7 @@ async fn wait_for_alerts(
 ) -> Vec<Json> {
     let mut last = Vec::new();
     for _ in 0..600 {
-        let (status, body) = call(
+        let (status, body) = call_as(
             router,
             Method::GET,
             "/v1/alerts?limit=1000",
@@ -278,9 +251,9 @@ async fn a_counting_window_continues_across_a_graceful_restart() {
     app.store().trust_key(&key.public()).expect("trust");
     let router = app.router();
     let bundle = counter_bundle(dir.path(), &key, "1.0.0", "threshold = 10");
-    let (status, body) = call(&router, Method::POST, "/v1/packs", &admin, bundle).await;
+    let (status, body) = call_as(&router, Method::POST, "/v1/packs", &admin, bundle).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = call(
+    let (status, body) = call_as(
         &router,
         Method::POST,
         "/v1/packs/swaptest/activate",
@@ -289,7 +262,7 @@ async fn a_counting_window_continues_across_a_graceful_restart() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(&router, Method::POST, "/v1/events", &admin, ndjson(0, 6)).await;
+    let (status, body) = call_as(&router, Method::POST, "/v1/events", &admin, ndjson(0, 6)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     close(app).await;
     // the router holds the store open
@@ -313,7 +286,7 @@ async fn a_counting_window_continues_across_a_graceful_restart() {
     let (app, none) = App::open(config(&store)).expect("the server opens again");
     assert!(none.is_none(), "no new admin token on a known store");
     let router = app.router();
-    let (status, body) = call(&router, Method::POST, "/v1/events", &admin, ndjson(6, 10)).await;
+    let (status, body) = call_as(&router, Method::POST, "/v1/events", &admin, ndjson(6, 10)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let alerts = wait_for_alerts(&router, &admin, |a| !titled(a, "threshold").is_empty()).await;
     let threshold = titled(&alerts, "threshold");

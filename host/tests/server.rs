@@ -17,9 +17,8 @@ use tower::ServiceExt;
 use yagura::pack::{Bundle, SecretKey};
 use yagura::server::{App, ServerConfig};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
+use support::{call, root};
 
 fn component(name: &str) -> PathBuf {
     let path = root().join("target/rules").join(format!("{name}.wasm"));
@@ -33,18 +32,8 @@ fn component(name: &str) -> PathBuf {
 
 /// A signed one-rule bundle (vertical-port-scan with its cases, threshold 20) at `version`.
 fn scan_bundle(dir: &Path, key: Option<&SecretKey>, version: &str) -> Vec<u8> {
-    let src = root().join("rules/vertical-port-scan");
     let rule_dir = dir.join(format!("src-{version}"));
-    std::fs::create_dir_all(rule_dir.join("cases")).expect("mkdir");
-    std::fs::copy(src.join("cases.toml"), rule_dir.join("cases.toml")).expect("copy cases");
-    for entry in std::fs::read_dir(src.join("cases")).expect("cases dir") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            rule_dir.join("cases").join(path.file_name().expect("name")),
-        )
-        .expect("copy events");
-    }
+    support::copy_scan_cases(&rule_dir);
     let manifest = format!(
         "[pack]\nname = \"acme\"\nversion = \"{version}\"\npublisher = \"ACME\"\n\
          description = \"scans\"\nlicense = \"Apache-2.0\"\n\
@@ -93,31 +82,6 @@ fn fixture() -> Fixture {
         admin,
         key,
     }
-}
-
-/// One request in process: status and JSON body (`Value::Null` for an empty or non-JSON body).
-async fn call(
-    router: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    body: impl Into<Body>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = router
-        .clone()
-        .oneshot(request.body(body.into()).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
 }
 
 async fn get(router: &Router, uri: &str, token: &str) -> (StatusCode, Value) {

@@ -13,25 +13,14 @@ use std::time::Duration;
 use yagura::pack::{Bundle, SecretKey};
 use yagura::store::Store;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
+use support::root;
 
 /// A signed bundle of vertical-port-scan (with its cases) at `version`, written into `dir`;
 /// `edit` changes the manifest text.
 fn bundle(dir: &Path, key: &SecretKey, version: &str, edit: impl Fn(String) -> String) -> PathBuf {
-    let src = root().join("rules/vertical-port-scan");
     let rule_dir = dir.join(format!("src-{version}"));
-    std::fs::create_dir_all(rule_dir.join("cases")).expect("mkdir");
-    std::fs::copy(src.join("cases.toml"), rule_dir.join("cases.toml")).expect("copy cases");
-    for entry in std::fs::read_dir(src.join("cases")).expect("cases dir") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            rule_dir.join("cases").join(path.file_name().expect("name")),
-        )
-        .expect("copy events");
-    }
+    support::copy_scan_cases(&rule_dir);
     let component = root().join("target/rules/vertical-port-scan.wasm");
     assert!(
         component.exists(),

@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value as Json, json};
-use tower::ServiceExt;
 
 use yagura::engine::{Engine, EngineOptions};
 use yagura::event::{Event, parse_event};
@@ -29,9 +28,8 @@ use yagura::rule::{RuleInfo, Value};
 use yagura::sandbox::{RuleComponent, RuleInstance, Sandbox};
 use yagura::server::{App, ServerConfig};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod support;
+use support::{call_as, root};
 
 fn fixture_path(name: &str) -> PathBuf {
     let path = root()
@@ -431,13 +429,13 @@ fn server(engine: EngineOptions) -> Server {
 impl Server {
     async fn upload_and_activate(&self, bundle: Vec<u8>, name: &str, version: &str) {
         let (status, body) =
-            call(&self.router, Method::POST, "/v1/packs", &self.admin, bundle).await;
+            call_as(&self.router, Method::POST, "/v1/packs", &self.admin, bundle).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         self.activate(name, version).await;
     }
 
     async fn activate(&self, name: &str, version: &str) {
-        let (status, body) = call(
+        let (status, body) = call_as(
             &self.router,
             Method::POST,
             &format!("/v1/packs/{name}/activate"),
@@ -449,7 +447,7 @@ impl Server {
     }
 
     async fn ingest(&self, ndjson: String) {
-        let (status, body) = call(
+        let (status, body) = call_as(
             &self.router,
             Method::POST,
             "/v1/events",
@@ -461,7 +459,7 @@ impl Server {
     }
 
     async fn metrics(&self) -> String {
-        let (status, metrics) = call(
+        let (status, metrics) = call_as(
             &self.router,
             Method::GET,
             "/metrics",
@@ -474,7 +472,7 @@ impl Server {
     }
 
     async fn enable(&self, rule: &str) -> (StatusCode, Json) {
-        call(
+        call_as(
             &self.router,
             Method::POST,
             &format!("/v1/rules/{rule}/enable"),
@@ -493,29 +491,6 @@ impl Server {
     }
 }
 
-async fn call(
-    router: &Router,
-    method: Method,
-    uri: &str,
-    token: &str,
-    body: impl Into<Body>,
-) -> (StatusCode, Json) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.into())
-        .expect("request");
-    let response = router.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
-        .await
-        .expect("body");
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Json::String(text));
-    (status, value)
-}
-
 /// Polls `/v1/rules` until rule `id`'s view satisfies `done`; returns the view.
 async fn wait_for_rule(
     router: &Router,
@@ -525,7 +500,7 @@ async fn wait_for_rule(
 ) -> Json {
     let mut last = Json::Null;
     for _ in 0..600 {
-        let (status, body) = call(router, Method::GET, "/v1/rules", token, Body::empty()).await;
+        let (status, body) = call_as(router, Method::GET, "/v1/rules", token, Body::empty()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if let Some(rule) = body["rules"]
             .as_array()
@@ -587,7 +562,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
 
     let mut alerts = Vec::new();
     for _ in 0..600 {
-        let (status, body) = call(
+        let (status, body) = call_as(
             &srv.router,
             Method::GET,
             "/v1/alerts",
@@ -615,7 +590,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
     );
 
     // a rollback swaps back with the window intact too; a config change is a swap as well
-    let (status, body) = call(
+    let (status, body) = call_as(
         &srv.router,
         Method::POST,
         "/v1/packs/swaptest/rollback",
@@ -624,7 +599,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = call(
+    let (status, body) = call_as(
         &srv.router,
         Method::PUT,
         "/v1/rules/counter/config",
@@ -639,7 +614,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
     // the alert of host h1 (one dedup key) is updated by the finding at 12
     let mut latest = Json::Null;
     for _ in 0..600 {
-        let (_, body) = call(
+        let (_, body) = call_as(
             &srv.router,
             Method::GET,
             "/v1/alerts",

@@ -7,18 +7,8 @@ use super::*;
 /// A signed bundle `duo@1.0.0`: vertical-port-scan (threshold 20, with its cases) and
 /// scan-detection, both subscribed to network events.
 fn duo_bundle(dir: &Path, key: &SecretKey) -> Vec<u8> {
-    let src = root().join("rules/vertical-port-scan");
     let rule_dir = dir.join("src-duo");
-    std::fs::create_dir_all(rule_dir.join("cases")).expect("mkdir");
-    std::fs::copy(src.join("cases.toml"), rule_dir.join("cases.toml")).expect("copy cases");
-    for entry in std::fs::read_dir(src.join("cases")).expect("cases dir") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            rule_dir.join("cases").join(path.file_name().expect("name")),
-        )
-        .expect("copy events");
-    }
+    support::copy_scan_cases(&rule_dir);
     let manifest = format!(
         "[pack]\nname = \"duo\"\nversion = \"1.0.0\"\npublisher = \"ACME\"\n\
          description = \"two scan rules\"\nlicense = \"Apache-2.0\"\n\

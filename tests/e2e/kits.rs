@@ -1,4 +1,5 @@
-//! Rule kits (issue 8): `yagura rule new` scaffolds a Rust, a Python and a JavaScript project,
+//! Rule kits (issue 8; the C kit in `kits_c`): `yagura rule new` scaffolds a Rust, a Python and
+//! a JavaScript project,
 //! `yagura rule build` builds each into a component, and its cases pass in the real host; the
 //! Python and JavaScript office-spawns-shell, written with their kits, pass the Rust rule's cases
 //! with the same findings; the kits' own unit tests pass; components that import WASI are
@@ -11,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Parser;
+use yagura::RuleComponent;
 use yagura::cases::{CaseFile, describe};
 use yagura::cli::{Cli, Command as Cmd, RuleCommand, run_rule_test};
 use yagura_tests::{load, root, sandbox};
 
 /// Runs `yagura rule ARGS…` as the binary parses it; returns what it printed.
-fn rule(args: &[&str]) -> (String, Option<PathBuf>) {
+pub(crate) fn rule(args: &[&str]) -> (String, Option<PathBuf>) {
     let argv = ["yagura", "rule"].iter().chain(args);
     let command = match Cli::try_parse_from(argv).expect("arguments parse").command {
         Cmd::Rule(command) => command,
@@ -37,7 +39,7 @@ fn rule(args: &[&str]) -> (String, Option<PathBuf>) {
 }
 
 /// Every case of `cases` passes on `component`.
-fn assert_cases_pass(cases: &Path, component: &Path) {
+pub(crate) fn assert_cases_pass(cases: &Path, component: &Path) {
     let bytes = std::fs::read(component).expect("the component");
     let component = sandbox()
         .load(&bytes, &component.display().to_string())
@@ -53,7 +55,11 @@ fn assert_cases_pass(cases: &Path, component: &Path) {
 }
 
 /// Scaffolds a project of `lang` named `name` in a temp dir and builds it.
-fn scaffold_and_build(lang: &str, name: &str, build_args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn scaffold_and_build(
+    lang: &str,
+    name: &str,
+    build_args: &[&str],
+) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temp dir");
     let dir = tmp.path().join(name);
     let dir_arg = dir.display().to_string();
@@ -101,31 +107,61 @@ fn a_scaffolded_rust_rule_builds_and_passes_its_cases() {
 }
 
 /// The cases files of office-spawns-shell are one set of cases: the same text after the
-/// `rule = …` line.
+/// `rule = …` line, on byte-identical copies of the events files (each example keeps its own
+/// copy so that it packs with its cases).
 #[test]
 fn the_office_cases_are_shared_by_every_language() {
-    let body = |path: &str| {
-        let text = std::fs::read_to_string(root().join(path)).expect("the cases file");
+    let body = |dir: &str| {
+        let text = std::fs::read_to_string(root().join(dir).join("cases.toml")).expect("cases");
         let start = text.find("\n[[case]]").expect("cases");
-        text[start..].replace("../../../rules/office-spawns-shell/cases/", "cases/")
+        text[start..].to_owned()
     };
-    assert_eq!(
-        body("rules/office-spawns-shell/cases.toml"),
-        body("examples/python/office-spawns-shell/cases.toml"),
-        "keep the [[case]] tables of both files identical"
-    );
-    assert_eq!(
-        body("rules/office-spawns-shell/cases.toml"),
-        body("examples/js/office-spawns-shell/cases.toml"),
-        "keep the [[case]] tables of the Rust and JavaScript files identical"
-    );
+    let events = |dir: &str| {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(root().join(dir).join("cases"))
+            .expect("the events folder")
+            .map(|e| {
+                let path = e.expect("an entry").path();
+                let name = path
+                    .file_name()
+                    .expect("a name")
+                    .to_string_lossy()
+                    .into_owned();
+                (name, std::fs::read(&path).expect("an events file"))
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let rust = "rules/office-spawns-shell";
+    for example in [
+        "examples/python/office-spawns-shell",
+        "examples/js/office-spawns-shell",
+        "examples/c/office-spawns-shell",
+    ] {
+        assert_eq!(
+            body(rust),
+            body(example),
+            "keep the [[case]] tables of {rust} and {example} identical"
+        );
+        assert_eq!(
+            events(rust),
+            events(example),
+            "keep the events of {example}/cases those of {rust}/cases"
+        );
+    }
 }
 
 /// Runs a cases file on a built rule; every case passes. Returns each case's name and the
 /// findings it reported, described.
-fn run_cases(cases: &str, rule: &str) -> Vec<(String, Vec<String>)> {
+pub(crate) fn run_cases(cases: &str, rule: &str) -> Vec<(String, Vec<String>)> {
+    run_cases_on(cases, &load(rule))
+}
+
+/// [`run_cases`] on a loaded component.
+pub(crate) fn run_cases_on(cases: &str, component: &RuleComponent) -> Vec<(String, Vec<String>)> {
     let file = CaseFile::load(&root().join(cases)).unwrap_or_else(|e| panic!("{e:#}"));
-    let results = file.run(&load(rule)).unwrap_or_else(|e| panic!("{e:#}"));
+    let results = file.run(component).unwrap_or_else(|e| panic!("{e:#}"));
+    let rule = &component.info().id;
     for r in &results {
         assert!(r.passed(), "{rule}: {}: {}", r.name, r.explain());
     }

@@ -7,6 +7,7 @@ mod dispatch;
 mod evaluation;
 mod intake;
 mod kits;
+mod kits_c;
 mod packs;
 mod python;
 mod replay;

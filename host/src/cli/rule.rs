@@ -23,15 +23,17 @@ pub enum RuleCommand {
     /// Create a rule project: one example detection and its cases, ready to build and test.
     ///
     /// `yagura rule new --lang python my-rule` writes my-rule/ with app.py, cases.toml and
-    /// pyproject.toml; `--lang js` app.js, cases.toml and package.json; `--lang rust` a crate
-    /// depending on the Yagura Rust SDK.
+    /// pyproject.toml; `--lang js` app.js, cases.toml and package.json; `--lang c` rule.c and
+    /// cases.toml; `--lang rust` a crate depending on the Yagura Rust SDK.
     New(RuleNewArgs),
     /// Build a rule project into a component: DIR/target/<name>.wasm.
     ///
     /// Rust projects (Cargo.toml) build with cargo for wasm32-unknown-unknown and are wrapped
     /// into a component; Python projects (app.py) build with componentize-py --stub-wasi and
     /// the Python kit; JavaScript projects (app.js) with componentize-js and the JavaScript kit
-    /// (sdk/js/build.mjs, which `npm ci` sets up on first use).
+    /// (sdk/js/build.mjs, which `npm ci` sets up on first use); C projects (rule.c) with clang
+    /// for wasm32-wasi and the C kit (Debian: clang, lld, wasi-libc, libclang-rt-14-dev-wasm32;
+    /// or a wasi-sdk in $WASI_SDK_PATH). Components that import WASI are refused with the fix.
     Build(RuleBuildArgs),
     /// Run a rule's declarative cases (cases.toml) through the real host and report each one.
     ///

@@ -14,6 +14,12 @@
 //!   from (or `$YAGURA_JS_SDK`); its pinned componentize-js is installed there with `npm ci` on
 //!   first use. The WIT is this host's, written under `DIR/target/yagura-kit/`. The name is
 //!   `name` of `package.json`, else the folder's name.
+//! - **C** (a `rule.c`): clang for `wasm32-wasi` (Debian's clang, lld and wasi-libc, or
+//!   `$WASI_SDK_PATH`'s) compiles every `.c` file of the project with the C kit (yagura.h,
+//!   yagura.c and the `wit-bindgen c` bindings, built into the binary and written under
+//!   `DIR/target/yagura-kit/c/`) into a reactor module; a module that imports WASI is refused
+//!   naming the functions and the libc calls behind them; the rest is wrapped into a component
+//!   with `wit-component`, as for Rust. The name is the folder's name.
 //!
 //! Errors say what to install or where the problem is, for authors who never used cargo or pip.
 
@@ -67,6 +73,32 @@ const KIT: &[(&str, &str)] = &[
     ),
 ];
 
+/// The C kit (sdk/c), written next to the build so that it is always the kit of this host.
+const C_KIT: &[(&str, &[u8])] = &[
+    ("yagura.h", include_bytes!("../../../../sdk/c/yagura.h")),
+    ("yagura.c", include_bytes!("../../../../sdk/c/yagura.c")),
+    (
+        "vendor/stb_sprintf.h",
+        include_bytes!("../../../../sdk/c/vendor/stb_sprintf.h"),
+    ),
+    (
+        "bindings/yagura_rule.h",
+        include_bytes!("../../../../sdk/c/bindings/yagura_rule.h"),
+    ),
+    (
+        "bindings/yagura_rule.c",
+        include_bytes!("../../../../sdk/c/bindings/yagura_rule.c"),
+    ),
+    (
+        "bindings/yagura_rule_component_type.o",
+        include_bytes!("../../../../sdk/c/bindings/yagura_rule_component_type.o"),
+    ),
+];
+/// Where a wasi-sdk is, when clang is not Debian's.
+const WASI_SDK_ENV: &str = "WASI_SDK_PATH";
+/// What to install for C rules on Debian 12 (docs/writing-rules-c.md).
+const C_PACKAGES: &str = "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32";
+
 #[derive(Debug, Args)]
 pub struct RuleBuildArgs {
     /// Cargo's build folder for Rust rules (default: the project's `target`). Share one
@@ -97,11 +129,13 @@ impl RuleBuildArgs {
             ("Python", self.build_python(dir)?)
         } else if dir.join("app.js").is_file() {
             ("JavaScript", self.build_js(dir, out)?)
+        } else if dir.join("rule.c").is_file() {
+            ("C", build_c(dir)?)
         } else {
             bail!(
-                "{} holds no Cargo.toml (a Rust rule), app.py (a Python rule) or app.js (a \
-                 JavaScript rule); create a rule project with `yagura rule new --lang \
-                 rust|python|js NAME`",
+                "{} holds no Cargo.toml (a Rust rule), app.py (a Python rule), app.js (a \
+                 JavaScript rule) or rule.c (a C rule); create a rule project with `yagura rule \
+                 new --lang rust|python|js|c NAME`",
                 dir.display()
             );
         };
@@ -253,6 +287,174 @@ impl RuleBuildArgs {
         }
         Ok(output)
     }
+}
+
+/// Builds a C rule project: clang → a reactor core module → checked imports → a component.
+fn build_c(dir: &Path) -> anyhow::Result<PathBuf> {
+    let id = folder_name(dir)?;
+    let target = dir.join("target");
+    let kit = target.join("yagura-kit").join("c");
+    for (name, bytes) in C_KIT {
+        write_bytes_if_changed(&kit.join(name), bytes)?;
+    }
+    let sources = c_sources(dir)?;
+    let (clang, sysroot) = c_compiler()?;
+    let core = kit.join(format!("{id}.core.wasm"));
+    let mut cmd = Command::new(&clang);
+    cmd.args([
+        "--target=wasm32-wasi",
+        "-O2",
+        "-std=gnu11",
+        "-Wall",
+        "-mexec-model=reactor",
+    ]);
+    if let Some(sysroot) = &sysroot {
+        cmd.arg(format!("--sysroot={}", sysroot.display()));
+    }
+    cmd.arg("-I")
+        .arg(&kit)
+        .arg("-I")
+        .arg(kit.join("bindings"))
+        .args(&sources)
+        .arg(kit.join("yagura.c"))
+        .arg(kit.join("bindings").join("yagura_rule.c"))
+        .arg(kit.join("bindings").join("yagura_rule_component_type.o"))
+        .arg("-o")
+        .arg(&core)
+        .stdin(Stdio::null());
+    let result = cmd
+        .output()
+        .with_context(|| format!("cannot run {}", clang.display()))?;
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    if !result.status.success() {
+        bail!(
+            "clang could not build {} ({}):\n{}{}",
+            dir.display(),
+            result.status,
+            stderr.trim_end(),
+            c_hint(&stderr)
+        );
+    }
+    // warnings are the author's to see
+    if !stderr.trim().is_empty() {
+        eprintln!("{}", stderr.trim_end());
+    }
+    let module = std::fs::read(&core).with_context(|| format!("cannot read {}", core.display()))?;
+    check_c_imports(&module, dir)?;
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .with_context(|| {
+            format!(
+                "{} is not a Yagura rule module (no WIT metadata): was the kit's \
+                 bindings/yagura_rule_component_type.o linked?",
+                core.display()
+            )
+        })?
+        .encode()
+        .with_context(|| format!("cannot make a component of {}", core.display()))?;
+    let output = target.join(format!("{id}.wasm"));
+    write_atomically(&output, &component)?;
+    Ok(output)
+}
+
+/// The project's C sources: every `.c` file in the folder and in its `src/`, sorted.
+fn c_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut sources = Vec::new();
+    for folder in [dir.to_path_buf(), dir.join("src")] {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry
+                .with_context(|| format!("cannot list {}", folder.display()))?
+                .path();
+            if path.extension().is_some_and(|e| e == "c") && path.is_file() {
+                sources.push(path);
+            }
+        }
+    }
+    sources.sort();
+    Ok(sources)
+}
+
+/// clang and the sysroot to pass: `$WASI_SDK_PATH`'s, else `clang` on PATH with its own
+/// (Debian's clang finds wasi-libc under /usr by itself).
+fn c_compiler() -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    let (clang, sysroot) = match std::env::var_os(WASI_SDK_ENV) {
+        Some(sdk) => {
+            let sdk = PathBuf::from(sdk);
+            (
+                sdk.join("bin").join("clang"),
+                Some(sdk.join("share").join("wasi-sysroot")),
+            )
+        }
+        None => (PathBuf::from("clang"), None),
+    };
+    match Command::new(&clang).arg("--version").output() {
+        Ok(out) if out.status.success() => Ok((clang, sysroot)),
+        _ => bail!(
+            "{} is not installed (or not on PATH); C rules are compiled with clang for \
+             wasm32-wasi. On Debian 12: `{C_PACKAGES}`; elsewhere install wasi-sdk and set \
+             {WASI_SDK_ENV}",
+            clang.display()
+        ),
+    }
+}
+
+/// What to do about the usual first-build failures, after clang's own messages.
+fn c_hint(stderr: &str) -> String {
+    let hint = if stderr.contains("undefined symbol: yagura_rule") {
+        "the rule must define its description and callbacks as `const yg_rule yagura_rule = \
+         { .info = &INFO, .on_events = on_events };` (yagura.h)"
+            .to_owned()
+    } else if stderr.contains("wasm-ld") && stderr.contains("not found")
+        || stderr.contains("unable to execute command")
+    {
+        format!("clang needs the wasm linker (wasm-ld): `{C_PACKAGES}`")
+    } else if stderr.contains("file not found") && stderr.contains(".h") {
+        format!("a C library header is missing; the wasi-libc headers come with `{C_PACKAGES}`")
+    } else if stderr.contains("libclang_rt.builtins-wasm32") {
+        format!("clang's wasm32 runtime is missing: `{C_PACKAGES}`")
+    } else {
+        return String::new();
+    };
+    format!("\nhint: {hint}")
+}
+
+/// Refuses a module that imports anything but the Yagura world, naming the functions and the
+/// libc calls that bring them in.
+fn check_c_imports(module: &[u8], dir: &Path) -> anyhow::Result<()> {
+    let mut foreign = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        let payload = payload.context("clang wrote a module wasmparser cannot read")?;
+        if let wasmparser::Payload::ImportSection(imports) = payload {
+            for import in imports {
+                let import = import.context("clang wrote a module with a bad import")?;
+                if !import.module.starts_with("yagura:detection/") && import.module != "$root" {
+                    foreign.push(format!("{}::{}", import.module, import.name));
+                }
+            }
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let wasi = foreign.iter().any(|i| i.starts_with("wasi"));
+    bail!(
+        "the C rule in {} imports {}, which the host does not give rules{}",
+        dir.display(),
+        foreign.join(", "),
+        if wasi {
+            ". These are WASI: rules have no stdout, files, clock or environment. libc's \
+             printf, puts and snprintf (its stdio: fd_write, fd_seek, fd_close), fopen \
+             (path_open), time or clock (clock_time_get), getenv (environ_get) and exit \
+             (proc_exit) bring them in. Use yg_log for messages, yg_fmt or yg_snprintf for \
+             text, and event times instead of the clock (docs/writing-rules-c.md)"
+        } else {
+            ": declare only the functions of yagura.h"
+        }
+    )
 }
 
 /// The JavaScript kit: `$YAGURA_JS_SDK`, else the `sdk/js` folder of this checkout; checked.
@@ -461,10 +663,14 @@ fn check_componentize_py() -> anyhow::Result<()> {
 }
 
 fn write_if_changed(path: &Path, text: &str) -> anyhow::Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+    write_bytes_if_changed(path, text.as_bytes())
+}
+
+fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    write_atomically(path, text.as_bytes())
+    write_atomically(path, bytes)
 }
 
 /// Writes beside and renames, so that a reader never sees half a file.
@@ -543,5 +749,38 @@ mod tests {
         files.sort();
         let embedded: Vec<&str> = KIT.iter().map(|(n, _)| *n).collect();
         assert_eq!(files, embedded, "add new kit modules to KIT");
+    }
+
+    #[test]
+    fn the_embedded_c_kit_is_the_whole_kit() {
+        let kit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/c");
+        let mut files = Vec::new();
+        for sub in ["", "vendor", "bindings"] {
+            for entry in std::fs::read_dir(kit.join(sub)).expect("the kit") {
+                let path = entry.expect("an entry").path();
+                if path.is_file() {
+                    let name = path.file_name().expect("a name").to_string_lossy();
+                    files.push(if sub.is_empty() {
+                        name.into_owned()
+                    } else {
+                        format!("{sub}/{name}")
+                    });
+                }
+            }
+        }
+        files.retain(|f| f != "README.md");
+        files.sort();
+        let mut embedded: Vec<&str> = C_KIT.iter().map(|(n, _)| *n).collect();
+        embedded.sort();
+        assert_eq!(files, embedded, "add new kit files to C_KIT");
+    }
+
+    #[test]
+    fn clang_failures_come_with_the_fix() {
+        let hint = c_hint("wasm-ld: error: undefined symbol: yagura_rule");
+        assert!(hint.contains("const yg_rule yagura_rule"), "{hint}");
+        let hint = c_hint("rule.c:1:10: fatal error: 'stdlib.h' file not found");
+        assert!(hint.contains("wasi-libc"), "{hint}");
+        assert_eq!(c_hint("rule.c:3:1: error: expected ';'"), "");
     }
 }

@@ -16,6 +16,8 @@ pub enum Lang {
     Python,
     /// app.js on the JavaScript kit (sdk/js), built with componentize-js
     Js,
+    /// rule.c on the C kit (sdk/c), built with clang for wasm32-wasi
+    C,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +100,15 @@ const JS: &[Template] = &[
     ),
 ];
 
+const C: &[Template] = &[
+    ("rule.c", include_str!("../../../templates/c/rule.c")),
+    (
+        "cases.toml",
+        include_str!("../../../templates/c/cases.toml"),
+    ),
+    (".gitignore", include_str!("../../../templates/c/gitignore")),
+];
+
 impl RuleNewArgs {
     /// Writes the project and tells `out` what to do next; returns the project's folder.
     pub fn run(&self, out: &mut dyn Write) -> anyhow::Result<PathBuf> {
@@ -133,6 +144,15 @@ impl RuleNewArgs {
                 }
                 (JS, None)
             }
+            Lang::C => {
+                if self.sdk.is_some() {
+                    bail!(
+                        "--sdk is for Rust rules; the C kit is built into yagura and written \
+                         next to the build by `yagura rule build`"
+                    );
+                }
+                (C, None)
+            }
         };
         // A TOML basic string, quoted and escaped (Windows paths have backslashes).
         let sdk_toml = sdk
@@ -158,6 +178,7 @@ impl RuleNewArgs {
             Lang::Rust => "Rust",
             Lang::Python => "Python",
             Lang::Js => "JavaScript",
+            Lang::C => "C",
         };
         writeln!(
             out,
@@ -253,7 +274,12 @@ mod tests {
     #[test]
     fn scaffolds_fill_every_placeholder() {
         let tmp = tempfile::tempdir().expect("a temp dir");
-        for (lang, templates) in [(Lang::Rust, RUST), (Lang::Python, PYTHON), (Lang::Js, JS)] {
+        for (lang, templates) in [
+            (Lang::Rust, RUST),
+            (Lang::Python, PYTHON),
+            (Lang::Js, JS),
+            (Lang::C, C),
+        ] {
             let dir = tmp.path().join(format!("{lang:?}"));
             let mut out = Vec::new();
             args(lang, "my-rule", &dir)

@@ -159,6 +159,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/v1/rules"),
     ("GET", "/v1/rules/vertical-port-scan/config"),
     ("PUT", "/v1/rules/vertical-port-scan/config"),
+    ("POST", "/v1/rules/vertical-port-scan/enable"),
     ("PUT", "/v1/rules/vertical-port-scan/enabled"),
     ("POST", "/v1/events"),
     ("GET", "/v1/alerts"),
@@ -166,9 +167,8 @@ const PROTECTED: &[(&str, &str)] = &[
     ("GET", "/v1/alerts/stream"),
 ];
 
-#[tokio::test]
-async fn the_openapi_document_describes_every_route() {
-    let f = fixture();
+/// `GET /v1/openapi.json`, the document utoipa generates from the handlers.
+async fn openapi_document(f: &Fixture) -> Value {
     let (status, doc) = call(
         &f.router,
         Method::GET,
@@ -178,29 +178,93 @@ async fn the_openapi_document_describes_every_route() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc["openapi"], "3.1.0");
-    let routes = PROTECTED.iter().copied().chain([
-        ("GET", "/healthz"),
-        ("GET", "/readyz"),
-        ("GET", "/v1/openapi.json"),
-    ]);
-    for (method, uri) in routes {
-        // the concrete test URIs back to the templates
-        let path = match uri {
-            "/v1/tokens/abc" => "/v1/tokens/{id}".to_owned(),
-            "/v1/keys/abc" => "/v1/keys/{id}".to_owned(),
-            "/v1/packs/acme@1.0.0" => "/v1/packs/{pack}".to_owned(),
-            "/v1/alerts/1" => "/v1/alerts/{id}".to_owned(),
-            "/v1/rules/vertical-port-scan/config" => "/v1/rules/{id}/config".to_owned(),
-            "/v1/rules/vertical-port-scan/enabled" => "/v1/rules/{id}/enabled".to_owned(),
-            other => other.replace("/acme/", "/{name}/"),
-        };
-        let op = &doc["paths"][&path][method.to_lowercase()];
-        assert!(
-            op.is_object(),
-            "{method} {path} is not in the OpenAPI document"
-        );
+    assert!(doc.is_object(), "not a JSON object: {doc}");
+    doc
+}
+
+/// Routes that need no token.
+const OPEN: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/openapi.json"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let f = fixture();
+    let doc = openapi_document(&f).await;
+    let mut routed: Vec<(String, String)> = PROTECTED
+        .iter()
+        .chain(OPEN)
+        .map(|(method, uri)| {
+            // the concrete test URIs back to the templates
+            let path = match *uri {
+                "/v1/tokens/abc" => "/v1/tokens/{id}".to_owned(),
+                "/v1/keys/abc" => "/v1/keys/{id}".to_owned(),
+                "/v1/packs/acme@1.0.0" => "/v1/packs/{pack}".to_owned(),
+                "/v1/alerts/1" => "/v1/alerts/{id}".to_owned(),
+                "/v1/rules/vertical-port-scan/config" => "/v1/rules/{id}/config".to_owned(),
+                "/v1/rules/vertical-port-scan/enabled" => "/v1/rules/{id}/enabled".to_owned(),
+                "/v1/rules/vertical-port-scan/enable" => "/v1/rules/{id}/enable".to_owned(),
+                other => other.replace("/acme/", "/{name}/"),
+            };
+            (method.to_lowercase(), path)
+        })
+        .collect();
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = item.as_object().expect("a path item");
+            methods.keys().map(|m| (m.clone(), path.clone()))
+        })
+        .collect();
+    routed.sort();
+    documented.sort();
+    // both ways: no route missing from the document, no operation without a route
+    assert_eq!(documented, routed);
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_with_scopes_and_error_bodies() {
+    let f = fixture();
+    let doc = openapi_document(&f).await;
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1."), "openapi: {version:?}");
+    let scheme = &doc["components"]["securitySchemes"]["token"];
+    assert_eq!(
+        (&scheme["type"], &scheme["scheme"]),
+        (&json!("http"), &json!("bearer"))
+    );
+    assert!(doc["components"]["schemas"]["Error"].is_object());
+    let mut unauthorized = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("a path item") {
+            let open = OPEN.contains(&(method.to_uppercase().as_str(), path.as_str()));
+            let security = op["security"].as_array();
+            if open {
+                assert!(security.is_none(), "{method} {path} asks for a token");
+                continue;
+            }
+            // one requirement per scope that allows the route, each naming the token scheme
+            let security = security.unwrap_or_else(|| panic!("{method} {path}: no security"));
+            assert!(!security.is_empty(), "{method} {path}: empty security");
+            for requirement in security {
+                assert!(
+                    requirement["token"].is_array(),
+                    "{method} {path}: {requirement}"
+                );
+            }
+            let schema = &op["responses"]["401"]["content"]["application/json"]["schema"];
+            assert_eq!(
+                schema["$ref"], "#/components/schemas/Error",
+                "{method} {path}: the 401 response"
+            );
+            unauthorized += 1;
+        }
     }
+    assert_eq!(unauthorized, PROTECTED.len());
 }
 
 #[tokio::test]

@@ -16,17 +16,35 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
+use super::openapi::{ErrorBody, KEY_TENANT, TENANT};
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::{AppState, Overrides, blocking, json_response, metrics};
 use crate::pack::PublicKey;
 use crate::store::{Scope, TokenRecord};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
+    /// the new tenant's name
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tenants",
+    tag = "admin",
+    summary = "Create a tenant: {name}",
+    request_body = NewTenant,
+    responses(
+        (status = 201, description = "the tenant: `{name, created_at}` (ms)", body = Object),
+        (status = 400, description = "a bad body or tenant name", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "not an admin token", body = ErrorBody),
+        (status = 409, description = "the tenant exists", body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]))
+)]
 pub async fn create_tenant(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -47,6 +65,18 @@ pub async fn create_tenant(
     Ok(json_response(StatusCode::CREATED, &record))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tenants",
+    tag = "admin",
+    summary = "List tenants",
+    responses(
+        (status = 200, description = "`{tenants: [{name, created_at}]}`", body = Object),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "not an admin token", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]))
+)]
 pub async fn list_tenants(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -59,13 +89,16 @@ pub async fn list_tenants(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     /// default: the caller's tenant
     tenant: Option<String>,
+    /// what the token is for (at most 256 characters)
     #[serde(default)]
     name: String,
+    /// one or more
+    #[schema(value_type = Vec<super::openapi::ScopeName>)]
     scopes: Vec<Scope>,
 }
 
@@ -89,6 +122,23 @@ fn view(t: &TokenRecord) -> TokenView<'_> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tokens",
+    tag = "admin",
+    summary = "Create a token: {tenant?, name, scopes}; the answer holds the token, once",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "`{id, tenant, name, scopes, created_at, token}`: `token` \
+            is the secret, shown this once", body = Object),
+        (status = 400, description = "a bad body, or no scopes", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "not an admin token", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]))
+)]
 pub async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -122,6 +172,22 @@ struct TenantQuery {
     tenant: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tokens",
+    tag = "admin",
+    summary = "List tokens (never their secrets)",
+    params(("tenant" = Option<String>, Query, description = "only this tenant's")),
+    responses(
+        (status = 200, description = "`{tokens: [{id, tenant, name, scopes, created_at}]}`",
+            body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "not an admin token", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]))
+)]
 pub async fn list_tokens(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -142,6 +208,21 @@ pub async fn list_tokens(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/tokens/{id}",
+    tag = "admin",
+    summary = "Revoke a token",
+    params(("id" = String, Path, description = "the token's id")),
+    responses(
+        (status = 200, description = "`{revoked: id}`", body = Object),
+        (status = 400, description = "a bad path", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "not an admin token", body = ErrorBody),
+        (status = 404, description = "no such token", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]))
+)]
 pub async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -157,7 +238,7 @@ pub async fn revoke_token(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
     /// the `.pub` file's text, or the key's 64 hex digits
@@ -183,6 +264,24 @@ fn key_json(key: &PublicKey, tenant: Option<&str>) -> serde_json::Value {
 
 /// `POST /v1/keys[?tenant=]`: trust a publisher key, store-wide (admin) or for one tenant
 /// (its `packs:write` token, or an admin naming the tenant).
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    summary = "Trust a publisher key: {public_key}; store-wide (admin without ?tenant=) or for a tenant",
+    params(("tenant" = Option<String>, Query, description = KEY_TENANT)),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "`{id, public_key, tenant}` (`tenant` null: store-wide)",
+            body = Object),
+        (status = 400, description = "a bad body, key or query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]), ("token" = ["packs:write"]))
+)]
 pub async fn trust_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -210,6 +309,22 @@ pub async fn trust_key(
 
 /// `GET /v1/keys[?tenant=]`: the store-wide keys; with a tenant (named, or the caller's when
 /// it is not admin), also the tenant's own, each with its `tenant` (`null`: store-wide).
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    summary = "List trusted publisher keys: the store-wide ones, and a tenant's own (admin: with ?tenant=; packs:write: its tenant's)",
+    params(("tenant" = Option<String>, Query, description = KEY_TENANT)),
+    responses(
+        (status = 200, description = "`{keys: [{id, public_key, tenant}]}` (`tenant` null: \
+            store-wide)", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]), ("token" = ["packs:write"]))
+)]
 pub async fn list_keys(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -239,6 +354,25 @@ pub async fn list_keys(
 
 /// `DELETE /v1/keys/{id}[?tenant=]`: stop trusting a key, store-wide (admin) or for a tenant.
 /// Stored packs it signed stay stored and running, but cannot be activated again.
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{id}",
+    tag = "keys",
+    summary = "Stop trusting a key, store-wide (admin without ?tenant=) or for a tenant",
+    description = "Stored packs it signed stay stored and running, but cannot be activated again.",
+    params(
+        ("id" = String, Path, description = "the key's id"),
+        ("tenant" = Option<String>, Query, description = KEY_TENANT),
+    ),
+    responses(
+        (status = 200, description = "`{untrusted: id, tenant}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such key, or no such tenant", body = ErrorBody),
+    ),
+    security(("token" = ["admin"]), ("token" = ["packs:write"]))
+)]
 pub async fn untrust_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -262,14 +396,41 @@ pub async fn untrust_key(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewEnabled {
+    /// `false` switches the rule off, `true` back on
     enabled: bool,
+    /// why, for the rule list and the log
     #[serde(default)]
     reason: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/rules/{id}/enabled",
+    operation_id = "put_rule_enabled",
+    tag = "rules",
+    summary = "Switch a rule of the tenant's active packs off or on: {enabled, reason}; the rule set is rebuilt and swapped in (a switched-off rule's state is dropped)",
+    params(
+        ("id" = String, Path, description = "the rule's id"),
+        ("tenant" = Option<String>, Query, description = TENANT),
+    ),
+    request_body = NewEnabled,
+    responses(
+        (status = 200, description = "`{tenant, rule, enabled, was_enabled, reason}`",
+            body = Object),
+        (status = 400, description = "a bad body or query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or the rule is not in its active packs",
+            body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+        (status = 422, description = "the rebuilt rule set does not load; nothing changed",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn put_enabled(
     State(state): State<Arc<AppState>>,
     caller: Caller,

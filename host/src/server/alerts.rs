@@ -14,23 +14,36 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
+use super::openapi::ErrorBody;
 use super::request::{Caller, PathParam, parse_query};
 use super::{AppState, json_response};
 use crate::finding::Severity;
 use crate::store::{AlertChange, AlertFilter, Scope};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AlertsQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
     tenant: Option<String>,
+    /// alerts seen at or after this event time: ms since the Unix epoch, or RFC 3339
     since: Option<String>,
+    /// alerts seen at or before this event time: ms since the Unix epoch, or RFC 3339
     until: Option<String>,
+    /// a rule id
     rule: Option<String>,
+    /// this or higher: informational, low, medium, high, critical
     severity: Option<String>,
+    /// a host the alert names
     host: Option<String>,
+    /// a user the alert names
     user: Option<String>,
+    /// a substring of the alert
     text: Option<String>,
+    /// 1-1000, default 100
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
@@ -57,6 +70,25 @@ fn severity_param(value: &str) -> ApiResult<Severity> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    summary = "Query alerts, newest first",
+    params(AlertsQuery),
+    responses(
+        (status = 200, description = "`{tenant, alerts: [alert], next_cursor}`; an alert is \
+            `{id, tenant, rule_id, rule_name, dedup_key, title, severity, count, first_seen, \
+            last_seen, created_at, updated_at, hosts, users, finding}`", body = Object),
+        (status = 400, description = "a bad filter, limit, cursor or query string",
+            body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["alerts:read"]))
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -111,12 +143,30 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TenantQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
     tenant: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}",
+    operation_id = "get_alert",
+    tag = "alerts",
+    summary = "One alert",
+    params(("id" = String, Path, description = "the alert's id"), TenantQuery),
+    responses(
+        (status = 200, description = "the alert, as in the list", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or it has no such alert", body = ErrorBody),
+    ),
+    security(("token" = ["alerts:read"]))
+)]
 pub async fn one(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -136,6 +186,26 @@ pub async fn one(
 /// `alert.updated`, `id:` the alert id, `data:` the alert. A client too slow to keep up gets
 /// `event: lagged` with how many it missed (query `/v1/alerts` for them). The stream ends at
 /// shutdown.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/stream",
+    operation_id = "stream_alerts",
+    tag = "alerts",
+    summary = "New and updated alerts as Server-Sent Events",
+    description = "`event: alert.new` or `alert.updated`, `id:` the alert id, `data:` the alert. \
+        A client too slow to keep up gets `event: lagged` with `{missed}` (query /v1/alerts for \
+        them). A keep-alive comment every 15 s; the stream ends at shutdown.",
+    params(TenantQuery),
+    responses(
+        (status = 200, description = "an SSE stream", body = String,
+            content_type = "text/event-stream"),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["alerts:read"]))
+)]
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     caller: Caller,

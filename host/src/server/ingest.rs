@@ -23,6 +23,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::metrics;
+use super::openapi::ErrorBody;
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::worker::QueueError;
 use super::{AppState, blocking, json_response};
@@ -33,10 +34,14 @@ use crate::store::{RuleConfig, Scope};
 /// Rejected records reported in the answer; past this, only counted.
 const MAX_REPORTED_ERRORS: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
     tenant: Option<String>,
+    /// the records' format; `auto` (the default) detects it from the content
+    #[param(value_type = Option<super::openapi::FormatName>, inline)]
     format: Option<String>,
 }
 
@@ -53,6 +58,39 @@ struct Parsed {
     errors: Vec<LineError>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "post_events",
+    tag = "events",
+    summary = "Ingest events (NDJSON or JSON array, any supported format, gzip allowed)",
+    description = "The answer waits until the events are in the tenant's write-ahead log, \
+        flushed to disk: a 200 survives a crash. A gzip body (by its magic bytes) is undone \
+        first; a JSON array is read as one record per element. Records that do not parse are \
+        counted, the first 100 with their line and reason.",
+    params(EventsQuery),
+    request_body(description = "records, one per line, or a JSON array of them", content(
+        ("application/x-ndjson"),
+        ("application/json"),
+        ("text/plain"),
+    )),
+    responses(
+        (status = 200, description = "`{tenant, format, accepted, rejected, errors: [{line, \
+            message}]}`", body = Object),
+        (status = 400, description = "an unknown format, a bad query string, or a body that \
+            cannot be read as events", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+        (status = 413, description = "the body is over the events limit (also after gzip)",
+            body = ErrorBody),
+        (status = 429, description = "the tenant's engine queue is full; `Retry-After: 1`; \
+            nothing of the request was taken", body = ErrorBody),
+        (status = 503, description = "shutting down, or the write-ahead log failed; \
+            `Retry-After: 5`; nothing of the request was taken", body = ErrorBody),
+    ),
+    security(("token" = ["events:write"]))
+)]
 pub async fn events(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -214,12 +252,32 @@ fn json_array_to_lines(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
     Ok(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TenantQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
     tenant: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rules",
+    operation_id = "list_rules",
+    tag = "rules",
+    summary = "Running rules and their counters; rules the tenant switched off with enabled: false",
+    params(TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, queued_events, rules: [{id, name, version, \
+            events_in, calls, findings, faults, busy_ms, last_fault, quarantined, quarantines, \
+            skipped_events, swaps, enabled, disabled_reason?}]}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
+)]
 pub async fn rules(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -250,6 +308,23 @@ fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rules/{id}/config",
+    operation_id = "get_rule_config",
+    tag = "rules",
+    summary = "The tenant's parameter values for a rule",
+    params(("id" = String, Path, description = "the rule's id"), TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, rule, config: {name: value}}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or the rule does not run for it",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
+)]
 pub async fn get_config(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -267,6 +342,23 @@ pub async fn get_config(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/rules/{id}/enable",
+    operation_id = "enable_rule",
+    tag = "rules",
+    summary = "Re-enable a quarantined rule (no body); answers whether it was quarantined",
+    params(("id" = String, Path, description = "the rule's id"), TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, rule, was_quarantined}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or the rule does not run for it",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn enable(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -301,13 +393,35 @@ fn not_running(tenant: &str, rule: &str) -> ApiError {
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewConfig {
     /// parameter name → value; `{}` returns the rule to its pack's config
+    #[schema(value_type = Object)]
     config: RuleConfig,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/rules/{id}/config",
+    operation_id = "put_rule_config",
+    tag = "rules",
+    summary = "Set the tenant's parameter values for a rule: {config}; checked by the rule's init, then swapped in",
+    params(("id" = String, Path, description = "the rule's id"), TenantQuery),
+    request_body = NewConfig,
+    responses(
+        (status = 200, description = "`{tenant, rule, config}`", body = Object),
+        (status = 400, description = "a bad body or query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or the rule does not run for it",
+            body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+        (status = 422, description = "the rule refused the values; the config is unchanged",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn put_config(
     State(state): State<Arc<AppState>>,
     caller: Caller,

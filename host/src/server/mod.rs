@@ -7,12 +7,12 @@
 //! - `request`: the caller (bearer token, scopes, tenant), body limits, JSON and query parsing.
 //! - `worker`: a tenant's engine on its own thread behind a bounded queue; findings → alerts.
 //! - `metrics`: counter names and the Prometheus text format.
-//! - `openapi`: `/v1/openapi.json`, the routes described.
+//! - `openapi`: `/v1/openapi.json`, generated (utoipa) from the handlers' `#[utoipa::path]`s.
 //! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`, `PUT /v1/rules/{id}/enabled`.
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
-//! - `syslog`: the UDP and TCP syslog listeners, each feeding one tenant.
+//! - `syslog`: the UDP and TCP syslog listeners (RFC 6587 framing), each feeding one tenant.
 //! - `sinks`: stored alerts out to stdout, a rotating file or a webhook, never blocking ingest.
 //!
 //! Lifecycle: [`App::open`] opens the store, creates the first admin token on a fresh store and
@@ -538,10 +538,29 @@ impl AppState {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    summary = "Liveness",
+    description = "No token. `{\"status\": \"ok\"}` while the process runs.",
+    responses((status = 200, description = "`{status: \"ok\"}`", body = Object))
+)]
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    summary = "Readiness (503 once shutdown began)",
+    description = "No token.",
+    responses(
+        (status = 200, description = "`{status: \"ready\"}`", body = Object),
+        (status = 503, description = "shutting down; `Retry-After: 5`", body = openapi::ErrorBody),
+    )
+)]
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     if state.shutting_down() {
         return ApiError::unavailable("shutting down").into_response();
@@ -549,6 +568,19 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics (a non-admin token sees its tenant's series)",
+    description = "Any token, whatever its scopes.",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "missing or wrong token", body = openapi::ErrorBody),
+    ),
+    security(("token" = []))
+)]
 async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
     let tenant = (!caller.is_admin()).then_some(caller.0.tenant.as_str());
     (
@@ -558,6 +590,14 @@ async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Res
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "service",
+    summary = "This document",
+    description = "No token. OpenAPI 3.1, generated from the handlers.",
+    responses((status = 200, description = "the OpenAPI document", body = Object))
+)]
 async fn openapi_json() -> Response {
     json_response(StatusCode::OK, &openapi::document())
 }

@@ -17,14 +17,17 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::metrics;
+use super::openapi::ErrorBody;
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::{AppState, blocking, json_response};
 use crate::pack::{Bundle, SignatureStatus};
 use crate::store::{Imported, Scope};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TenantQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
     tenant: Option<String>,
 }
 
@@ -58,6 +61,33 @@ fn held_versions(state: &AppState, tenant: &str, name: &str) -> ApiResult<Vec<se
     Ok(versions)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/packs",
+    operation_id = "upload_pack",
+    tag = "packs",
+    summary = "Upload a bundle (digests, signature, requirements, cases checked)",
+    description = "The body is the bundle file (`yagura pack build`), as is. It is stored once for \
+        the server and granted to the tenant; uploading a stored version again only grants it.",
+    params(TenantQuery),
+    request_body(content = inline(super::openapi::BundleBytes),
+        content_type = "application/octet-stream", description = "a pack bundle"),
+    responses(
+        (status = 201, description = "`{name, version, signer, rules: [id], stored: \"new\" | \
+            \"already_stored\"}`", body = Object),
+        (status = 400, description = "a bad query string, or the body could not be read",
+            body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+        (status = 409, description = "another bundle is stored under this name and version",
+            body = ErrorBody),
+        (status = 413, description = "the bundle is over the bundle limit", body = ErrorBody),
+        (status = 422, description = "refused: digests, signature, untrusted key, \
+            requirements or failing cases", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -134,6 +164,22 @@ fn check_cases(state: &AppState, bundle: &Bundle, label: &str) -> ApiResult<()> 
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/packs",
+    operation_id = "list_packs",
+    tag = "packs",
+    summary = "The tenant's pack versions",
+    params(TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, packs: [{name, version, active}]}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -160,6 +206,25 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/packs/{pack}",
+    operation_id = "inspect_pack",
+    tag = "packs",
+    summary = "Inspect NAME@VERSION",
+    params(("pack" = String, Path, description = "NAME@VERSION"), TenantQuery),
+    responses(
+        (status = 200, description = "`{name, version, publisher, description, license, \
+            requires: {wit, host}, signer, imported_at, imported_by, active, rules: [{id, \
+            enabled, sha256, config}], files: [{path, sha256}]}`", body = Object),
+        (status = 400, description = "not NAME@VERSION, or a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist or does not hold the pack",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
+)]
 pub async fn inspect(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -224,15 +289,41 @@ fn not_held(tenant: &str, name: &str, version: &str) -> ApiError {
     ApiError::not_found(format!("tenant `{tenant}` has no pack {name}@{version}"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Activation {
     /// an exact version or a requirement (`^1.2`: the highest held version matching)
     version: String,
+    /// why, for the history
     #[serde(default)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/packs/{name}/activate",
+    operation_id = "activate_pack",
+    tag = "packs",
+    summary = "Activate {version (exact or requirement), reason}",
+    description = "Checks the bundle again (signature against today's trusted keys, \
+        requirements, cases), builds and `init`s the tenant's new rule set, then swaps it in.",
+    params(("name" = String, Path, description = "the pack's name"), TenantQuery),
+    request_body = Activation,
+    responses(
+        (status = 200, description = "`{tenant, name, version, previous, rules: [id]}`",
+            body = Object),
+        (status = 400, description = "a bad body, version or query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or no held version matches",
+            body = ErrorBody),
+        (status = 409, description = "the store refused the activation", body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+        (status = 422, description = "the bundle or the new rule set is refused; the active \
+            version is unchanged", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn activate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -322,13 +413,36 @@ fn resolve(versions: &[semver::Version], name: &str, spec: &str) -> ApiResult<St
         })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Reason {
+    /// why, for the history
     #[serde(default)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/packs/{name}/rollback",
+    operation_id = "rollback_pack",
+    tag = "packs",
+    summary = "Return to the previously active version: {reason} (optional)",
+    params(("name" = String, Path, description = "the pack's name"), TenantQuery),
+    request_body(content = Option<Reason>, description = "optional: an empty body is no reason"),
+    responses(
+        (status = 200, description = "`{tenant, name, version, previous}`", body = Object),
+        (status = 400, description = "a bad body or query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or the pack is not active",
+            body = ErrorBody),
+        (status = 409, description = "no previous version to return to", body = ErrorBody),
+        (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+        (status = 422, description = "the previous version does not load; the active one stays",
+            body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn rollback(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -383,6 +497,23 @@ pub async fn rollback(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/packs/{name}/history",
+    operation_id = "pack_history",
+    tag = "packs",
+    summary = "Activation history",
+    params(("name" = String, Path, description = "the pack's name"), TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, name, history: [{at, who, action, from, to, \
+            reason}]}`", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "no such tenant, or it has no such pack", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
+)]
 pub async fn history(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -417,6 +548,26 @@ pub async fn history(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/packs/{pack}",
+    operation_id = "remove_pack",
+    tag = "packs",
+    summary = "Remove NAME@VERSION from the tenant",
+    description = "The stored copy goes when no tenant holds or runs it any more.",
+    params(("pack" = String, Path, description = "NAME@VERSION"), TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, removed: \"NAME@VERSION\", deleted_from_store}`",
+            body = Object),
+        (status = 400, description = "not NAME@VERSION, or a bad query string", body = ErrorBody),
+        (status = 401, description = "missing or wrong token", body = ErrorBody),
+        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        (status = 404, description = "the tenant does not exist or does not hold the pack",
+            body = ErrorBody),
+        (status = 409, description = "the version is active for the tenant", body = ErrorBody),
+    ),
+    security(("token" = ["packs:write"]))
+)]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -1,4 +1,5 @@
 //! Who may do what on a server: tenants, API tokens, and which pack versions each tenant holds.
+//! A tenant's own settings for the rules it runs are in `tenant`.
 //!
 //! Trees:
 //! - `tenants`: name → [`TenantRecord`] (JSON).
@@ -8,10 +9,6 @@
 //! - `tenant_packs`: `tenant \0 name \0 version` → empty: the pack versions a tenant uploaded.
 //!   Packs are stored once (content-addressed, immutable) but each tenant sees, activates and
 //!   removes only the versions it holds.
-//! - `rule_config`: `tenant \0 rule id` → JSON object: the tenant's parameter values for a rule,
-//!   applied over the pack's config (validated by the rule's `init` before they are stored).
-//! - `rule_disabled`: `tenant \0 rule id` → [`DisabledRule`] (JSON): a rule of the tenant's
-//!   active packs the tenant switched off; no entry: the rule runs (if its pack enables it).
 //! - `tenant_keys`: `tenant \0 key id` → the key's hex: publisher keys one tenant trusts
 //!   besides the store-wide `keys` tree.
 
@@ -339,92 +336,6 @@ impl Store {
             );
         }
         Ok(out)
-    }
-}
-
-/// A tenant's parameter values for one rule (JSON values by parameter name).
-pub type RuleConfig = std::collections::BTreeMap<String, serde_json::Value>;
-
-impl Store {
-    /// The tenant's parameter values for `rule` (empty: none).
-    pub fn rule_config(&self, tenant: &str, rule: &str) -> anyhow::Result<RuleConfig> {
-        match self
-            .auth_tree("rule_config")?
-            .get(format!("{tenant}\0{rule}"))?
-        {
-            Some(v) => serde_json::from_slice(&v).context("a stored rule config is unreadable"),
-            None => Ok(RuleConfig::new()),
-        }
-    }
-
-    /// Replaces the tenant's parameter values for `rule` (an empty map removes them). The
-    /// caller has checked them against the rule.
-    pub fn set_rule_config(
-        &self,
-        tenant: &str,
-        rule: &str,
-        config: &RuleConfig,
-    ) -> anyhow::Result<()> {
-        let tree = self.auth_tree("rule_config")?;
-        let key = format!("{tenant}\0{rule}");
-        if config.is_empty() {
-            tree.remove(key)?;
-        } else {
-            tree.insert(key, serde_json::to_vec(config)?)?;
-        }
-        self.db().flush()?;
-        Ok(())
-    }
-}
-
-/// Why and when a tenant switched one of its rules off (`PUT /v1/rules/{id}/enabled`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DisabledRule {
-    pub reason: String,
-    /// milliseconds since the Unix epoch
-    pub at_ms: i64,
-}
-
-impl Store {
-    /// The rules `tenant` switched off, by rule id.
-    pub fn disabled_rules(
-        &self,
-        tenant: &str,
-    ) -> anyhow::Result<std::collections::BTreeMap<String, DisabledRule>> {
-        let prefix = format!("{tenant}\0");
-        let mut out = std::collections::BTreeMap::new();
-        for item in self.auth_tree("rule_disabled")?.scan_prefix(&prefix) {
-            let (k, v) = item?;
-            let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-            let record =
-                serde_json::from_slice(&v).context("a stored disabled rule is unreadable")?;
-            out.insert(id, record);
-        }
-        Ok(out)
-    }
-
-    /// Switches `rule` off (`enabled` false, with `reason`) or on again for `tenant`, durably.
-    /// The caller has rebuilt the tenant's rule set without (or with) it.
-    pub fn set_rule_enabled(
-        &self,
-        tenant: &str,
-        rule: &str,
-        enabled: bool,
-        reason: &str,
-    ) -> anyhow::Result<()> {
-        let tree = self.auth_tree("rule_disabled")?;
-        let key = format!("{tenant}\0{rule}");
-        if enabled {
-            tree.remove(key)?;
-        } else {
-            let record = DisabledRule {
-                reason: reason.to_owned(),
-                at_ms: now_ms(),
-            };
-            tree.insert(key, serde_json::to_vec(&record)?)?;
-        }
-        self.db().flush()?;
-        Ok(())
     }
 }
 

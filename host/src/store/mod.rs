@@ -24,10 +24,12 @@
 mod alerts;
 mod auth;
 mod checkpoint;
+mod tenant;
 
 pub use alerts::{Alert, AlertChange, AlertFilter};
-pub use auth::{NewToken, RuleConfig, Scope, TenantRecord, TokenRecord, check_tenant_name};
+pub use auth::{NewToken, Scope, TenantRecord, TokenRecord, check_tenant_name};
 pub use checkpoint::{Checkpoint, checkpoint_time};
+pub use tenant::RuleConfig;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use yagura::pack::{Bundle, SecretKey};
-use yagura::server::{App, ServerConfig};
+use yagura::server::{App, ServerConfig, SyslogListener};
 
 mod support;
 use support::{call, root};
@@ -1200,14 +1200,17 @@ async fn syslog_over_udp_and_tcp_feeds_the_tenant() {
     let dir = tempfile::tempdir().expect("tmp");
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let (app, admin) = App::open(ServerConfig {
-        syslog_udp: Some(any),
-        syslog_tcp: Some(any),
+        syslog: vec![SyslogListener {
+            tenant: "default".into(),
+            udp: Some(any),
+            tcp: Some(any),
+        }],
         ..config(dir.path())
     })
     .expect("opens");
     let admin = admin.expect("token");
-    let (udp, tcp) = app.start_syslog().await.expect("listeners");
-    let (udp, tcp) = (udp.expect("udp"), tcp.expect("tcp"));
+    let bound = app.start_syslog().await.expect("listeners");
+    let (udp, tcp) = (bound[0].udp.expect("udp"), bound[0].tcp.expect("tcp"));
     let lines =
         std::fs::read_to_string(root().join("tests/data/network/netfilter.log")).expect("fixture");
     let count = lines.lines().filter(|l| !l.trim().is_empty()).count();
@@ -1275,3 +1278,9 @@ mod tenant_keys;
 
 #[path = "server/enable_rules.rs"]
 mod enable_rules;
+
+#[path = "server/rule_latency.rs"]
+mod rule_latency;
+
+#[path = "server/syslog.rs"]
+mod syslog;

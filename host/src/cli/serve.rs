@@ -64,15 +64,17 @@ pub struct ServeArgs {
     pub dedup_window_s: Option<u32>,
 
     /// Listen for syslog (RFC 5424 / 3164, one message per datagram or line) on this UDP
-    /// address. Unauthenticated: everything received goes to --syslog-tenant.
+    /// address. Unauthenticated: everything received goes to --syslog-tenant. More
+    /// listeners, one per tenant: `[[syslog]]` tables in the config file.
     #[arg(long, value_name = "ADDR:PORT")]
     pub syslog_udp: Option<SocketAddr>,
 
-    /// Listen for newline-delimited syslog on this TCP address (unauthenticated).
+    /// Listen for syslog on this TCP address, octet-counted (RFC 6587) or newline-delimited
+    /// (unauthenticated).
     #[arg(long, value_name = "ADDR:PORT")]
     pub syslog_tcp: Option<SocketAddr>,
 
-    /// The tenant whose engine the syslog listeners feed [default: default].
+    /// The tenant whose engine --syslog-udp and --syslog-tcp feed [default: default].
     #[arg(long, value_name = "TENANT")]
     pub syslog_tenant: Option<String>,
 
@@ -156,7 +158,7 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let local = listener.local_addr().unwrap_or(listen);
-        let (udp, tcp) = app.start_syslog().await?;
+        let syslog = app.start_syslog().await?;
         if let Some(token) = token {
             println!("admin token (shown once, only its hash is stored): {token}");
         }
@@ -164,9 +166,14 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
             "yagura serve: listening on http://{local}, store {}",
             store.display()
         );
-        for (proto, addr) in [("udp", udp), ("tcp", tcp)] {
-            if let Some(addr) = addr {
-                eprintln!("yagura serve: syslog on {proto} {addr}");
+        for listener in &syslog {
+            for (proto, addr) in [("udp", listener.udp), ("tcp", listener.tcp)] {
+                if let Some(addr) = addr {
+                    eprintln!(
+                        "yagura serve: syslog on {proto} {addr} for tenant {}",
+                        listener.tenant
+                    );
+                }
             }
         }
         crate::server::serve(app, listener, shutdown_signal()).await

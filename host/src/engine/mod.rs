@@ -20,12 +20,15 @@
 //! - `swap`: replacing the rule set between two batches, and what it reports.
 //! - `quarantine`: the sliding window of faults that stops a failing rule.
 //! - `checkpoint`: what a restart needs to continue (seq, watermark, waiting events, state).
+//! - `latency`: the histogram of how long each call into a rule took.
 
 mod checkpoint;
+mod latency;
 mod quarantine;
 mod swap;
 
 pub use checkpoint::EngineSnapshot;
+pub use latency::LatencyHistogram;
 pub use swap::SwapReport;
 
 use std::cmp::Reverse;
@@ -88,6 +91,8 @@ pub struct RuleStats {
     pub last_fault: Option<Fault>,
     /// wall time spent in calls into the rule
     pub busy: Duration,
+    /// how long each call took (`on-events` with a batch, `on-tick`)
+    pub latency: LatencyHistogram,
     /// true while the rule is quarantined (not called)
     pub quarantined: bool,
     /// times the rule was quarantined
@@ -99,6 +104,12 @@ pub struct RuleStats {
 }
 
 impl RuleStats {
+    /// The time of one call: its busy time and its latency bucket.
+    fn record_call(&mut self, took: Duration) {
+        self.busy += took;
+        self.latency.record(took);
+    }
+
     fn record_fault(&mut self, fault: &Fault) {
         self.faults += 1;
         match self
@@ -352,7 +363,7 @@ impl Engine {
             rule.stats.events_in += builder.len() as u64;
             let started = Instant::now();
             let outcome = rule.instance.on_events(builder, now);
-            rule.stats.busy += started.elapsed();
+            rule.stats.record_call(started.elapsed());
             handle(rule, outcome, sink);
         }
         // keep the allocation of the batch for the next one
@@ -376,7 +387,7 @@ impl Engine {
             }
             let started = Instant::now();
             let outcome = rule.instance.on_tick(watermark);
-            rule.stats.busy += started.elapsed();
+            rule.stats.record_call(started.elapsed());
             handle(rule, outcome, sink);
         }
     }

@@ -1,9 +1,13 @@
 //! Prometheus metrics: the counters the server keeps, their names (one constant each), and
-//! the text exposition format, written by hand.
+//! the text exposition format, written by hand. Counters and gauges are one value per series;
+//! the histogram of rule call times is copied in whole from the engine's stats
+//! ([`LatencyHistogram`]) and written as `_bucket` (cumulative, `le`), `_sum` and `_count`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use crate::engine::LatencyHistogram;
 
 pub const EVENTS_ACCEPTED: &str = "yagura_events_accepted_total";
 pub const EVENTS_REJECTED: &str = "yagura_events_rejected_total";
@@ -16,6 +20,7 @@ pub const RULE_EVENTS: &str = "yagura_rule_events_total";
 pub const RULE_FINDINGS: &str = "yagura_rule_findings_total";
 pub const RULE_FAULTS: &str = "yagura_rule_faults_total";
 pub const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
+pub const RULE_LATENCY: &str = "yagura_rule_eval_seconds";
 pub const RULE_QUARANTINED: &str = "yagura_rule_quarantined";
 pub const RULE_SKIPPED: &str = "yagura_rule_skipped_events_total";
 pub const SINK_DELIVERED: &str = "yagura_sink_delivered_total";
@@ -28,12 +33,12 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         EVENTS_ACCEPTED,
         "counter",
-        "Events accepted by POST /v1/events",
+        "Events queued for a tenant's engine, by source (http, syslog-udp, syslog-tcp)",
     ),
     (
         EVENTS_REJECTED,
         "counter",
-        "Records rejected by POST /v1/events",
+        "Records rejected (unreadable lines, syslog messages or TCP frames), by source",
     ),
     (
         EVENTS_THROTTLED,
@@ -64,6 +69,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Failed calls into a rule (traps, timeouts, limits, errors)",
     ),
     (RULE_BUSY, "counter", "Wall time spent in calls into a rule"),
+    (
+        RULE_LATENCY,
+        "histogram",
+        "Wall time of each call into a rule (a batch of events or a tick)",
+    ),
     (
         RULE_QUARANTINED,
         "gauge",
@@ -100,6 +110,8 @@ pub type Labels = Vec<(&'static str, String)>;
 pub struct Metrics {
     /// guards the whole map; updates are a few per request or per batch, never per event
     series: Mutex<BTreeMap<&'static str, BTreeMap<Labels, f64>>>,
+    /// histograms, replaced whole by each publication of a tenant's rule stats (per job)
+    histograms: Mutex<BTreeMap<&'static str, BTreeMap<Labels, LatencyHistogram>>>,
 }
 
 fn escape(value: &str) -> String {
@@ -122,33 +134,53 @@ impl Metrics {
         }
     }
 
+    pub fn set_histogram(&self, name: &'static str, labels: Labels, value: LatencyHistogram) {
+        if let Ok(mut histograms) = self.histograms.lock() {
+            histograms.entry(name).or_default().insert(labels, value);
+        }
+    }
+
     /// The exposition text; with `tenant`, only the series labelled with that tenant.
     pub fn render(&self, tenant: Option<&str>) -> String {
         let mut out = String::new();
-        let Ok(series) = self.series.lock() else {
+        let (Ok(series), Ok(histograms)) = (self.series.lock(), self.histograms.lock()) else {
             return out;
+        };
+        let shown = |labels: &Labels| {
+            tenant.is_none_or(|t| labels.iter().any(|(k, v)| *k == "tenant" && v == t))
         };
         for (name, kind, help) in FAMILIES {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
-            let Some(values) = series.get(name) else {
-                continue;
-            };
-            for (labels, value) in values {
-                if let Some(t) = tenant
-                    && !labels.iter().any(|(k, v)| *k == "tenant" && v == t)
-                {
+            for (labels, value) in series.get(name).into_iter().flatten() {
+                if shown(labels) {
+                    let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
+                }
+            }
+            for (labels, histogram) in histograms.get(name).into_iter().flatten() {
+                if !shown(labels) {
                     continue;
                 }
-                let labels: Vec<String> = labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                    .collect();
-                let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+                let text = render_labels(labels);
+                for (le, calls) in histogram.cumulative() {
+                    let _ = writeln!(out, "{name}_bucket{{{text},le=\"{le}\"}} {calls}");
+                }
+                let sum = histogram.sum().as_secs_f64();
+                let _ = writeln!(out, "{name}_sum{{{text}}} {sum}");
+                let _ = writeln!(out, "{name}_count{{{text}}} {}", histogram.count());
             }
         }
         out
     }
+}
+
+/// `k="v",…`, escaped.
+fn render_labels(labels: &Labels) -> String {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    labels.join(",")
 }
 
 #[cfg(test)]
@@ -164,5 +196,43 @@ mod tests {
         assert!(all.contains("yagura_events_accepted_total{tenant=\"a\"} 3"));
         assert!(all.contains("tenant=\"b\\\"x\""));
         assert!(!m.render(Some("a")).contains("b\\\"x"));
+    }
+
+    #[test]
+    fn a_histogram_has_cumulative_buckets_a_sum_and_a_count_per_series() {
+        let m = Metrics::default();
+        let mut h = LatencyHistogram::default();
+        h.record(std::time::Duration::from_micros(20));
+        h.record(std::time::Duration::from_millis(2));
+        let labels = |t: &str| vec![("tenant", t.to_owned()), ("rule", "r".to_owned())];
+        m.set_histogram(RULE_LATENCY, labels("a"), h);
+        m.set_histogram(RULE_LATENCY, labels("b"), LatencyHistogram::default());
+        let text = m.render(Some("a"));
+        assert!(
+            text.contains("# TYPE yagura_rule_eval_seconds histogram"),
+            "{text}"
+        );
+        let series = "tenant=\"a\",rule=\"r\"";
+        for line in [
+            format!("yagura_rule_eval_seconds_bucket{{{series},le=\"0.00001\"}} 0"),
+            format!("yagura_rule_eval_seconds_bucket{{{series},le=\"0.00005\"}} 1"),
+            format!("yagura_rule_eval_seconds_bucket{{{series},le=\"0.001\"}} 1"),
+            format!("yagura_rule_eval_seconds_bucket{{{series},le=\"0.005\"}} 2"),
+            format!("yagura_rule_eval_seconds_bucket{{{series},le=\"+Inf\"}} 2"),
+            format!("yagura_rule_eval_seconds_sum{{{series}}} 0.00202"),
+            format!("yagura_rule_eval_seconds_count{{{series}}} 2"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in:\n{text}");
+        }
+        assert!(
+            !text.contains("tenant=\"b\""),
+            "another tenant's series: {text}"
+        );
+        // a replacement is whole, not added to the previous one
+        m.set_histogram(RULE_LATENCY, labels("a"), LatencyHistogram::default());
+        assert!(
+            m.render(Some("a"))
+                .contains(&format!("yagura_rule_eval_seconds_count{{{series}}} 0"))
+        );
     }
 }

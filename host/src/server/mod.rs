@@ -50,6 +50,7 @@ pub use error::ApiError;
 use metrics::Metrics;
 use request::Caller;
 pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
+pub use syslog::SyslogListener;
 use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 use crate::engine::EngineOptions;
@@ -81,10 +82,8 @@ pub struct ServerConfig {
     /// a finding updates its rule and dedup key's alert last seen at most this long before it
     /// (event time); later, it opens a new alert
     pub dedup_window: Duration,
-    /// syslog listeners (off by default) and the tenant they feed
-    pub syslog_udp: Option<SocketAddr>,
-    pub syslog_tcp: Option<SocketAddr>,
-    pub syslog_tenant: String,
+    /// syslog listeners, each feeding its tenant (none by default)
+    pub syslog: Vec<SyslogListener>,
     pub engine: EngineOptions,
     /// wall time between two checkpoints of each tenant's engine (`None`: only at shutdown)
     pub checkpoint_every: Option<Duration>,
@@ -105,9 +104,7 @@ impl Default for ServerConfig {
             flush_after: Duration::from_secs(1),
             allow_unsigned: false,
             dedup_window: Duration::from_secs(3600),
-            syslog_udp: None,
-            syslog_tcp: None,
-            syslog_tenant: DEFAULT_TENANT.to_owned(),
+            syslog: Vec::new(),
             engine: EngineOptions::default(),
             checkpoint_every: Some(Duration::from_secs(10)),
             sinks: Vec::new(),
@@ -251,17 +248,10 @@ impl App {
             .with_state(self.state.clone())
     }
 
-    /// Starts the syslog listeners the config names (inside a tokio runtime); returns the
-    /// bound UDP and TCP addresses. They stop at shutdown.
-    pub async fn start_syslog(&self) -> anyhow::Result<(Option<SocketAddr>, Option<SocketAddr>)> {
-        let c = &self.state.config;
-        syslog::start(
-            self.state.clone(),
-            c.syslog_tenant.clone(),
-            c.syslog_udp,
-            c.syslog_tcp,
-        )
-        .await
+    /// Starts the syslog listeners the config names (inside a tokio runtime); returns them
+    /// with the UDP and TCP addresses bound. They stop at shutdown.
+    pub async fn start_syslog(&self) -> anyhow::Result<Vec<SyslogListener>> {
+        syslog::start(self.state.clone(), &self.state.config.syslog).await
     }
 
     /// Begins shutdown: readiness fails, ingest is refused, live streams end.

@@ -1,25 +1,32 @@
-//! Syslog listeners (UDP and TCP, RFC 5424 and 3164) feeding one tenant's engine through the
-//! syslog adapter (`intake`, `Format::Syslog`).
+//! Syslog listeners (UDP and TCP, RFC 5424 and 3164), each feeding one tenant's engine
+//! through the syslog adapter (`intake`, `Format::Syslog`). The config names any number of
+//! them ([`SyslogListener`]): a tenant's events come only from its own listeners' sockets.
 //!
 //! UDP: every datagram is one or more lines; the datagrams waiting in the socket are read
 //! together as one batch. When the tenant's queue is full the batch is dropped and counted
 //! (`yagura_events_throttled_total{source="syslog-udp"}`): UDP has no way to slow a sender.
-//! TCP: newline-delimited lines (octet counting, RFC 6587 §3.4.1, is not read); a connection's
-//! lines go in batches of up to 1,024, or whatever arrived within 100 ms. When the queue is full
-//! the connection waits and retries, which slows the sender through TCP's own flow control.
-//! A line longer than 1 MiB closes its connection.
+//! TCP: octet-counted (RFC 6587 §3.4.1) or newline-delimited frames, told apart frame by frame
+//! (`framing`); a frame over 1 MiB, or one that cannot be read, is counted as rejected and
+//! skipped, and the connection goes on. A connection's messages go in batches of up to 1,024
+//! messages or 4 MiB, or whatever arrived within 100 ms of the batch's first message. When
+//! the queue is full the connection waits and retries, which slows the sender through TCP's
+//! own flow control.
 //!
 //! There is no authentication on these sockets: whoever reaches them writes into the tenant.
-//! They are off unless `--syslog-udp` / `--syslog-tcp` name an address.
-//! Every task ends at shutdown (the state's `shutdown` watch).
+//! They are off unless the config names an address (`--syslog-udp` / `--syslog-tcp`,
+//! `[[syslog]]` tables). Every task ends at shutdown (the state's `shutdown` watch).
+
+mod framing;
 
 use std::io::{BufRead, Cursor};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use anyhow::bail;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::time::Instant;
 
 use super::AppState;
 use super::metrics;
@@ -27,10 +34,25 @@ use super::worker::QueueError;
 use crate::event::Event;
 use crate::intake::{self, Format, MAX_LINE_BYTES};
 
-/// Lines per batch from one TCP connection.
-const TCP_BATCH_LINES: usize = 1024;
-/// How long a TCP connection's partial batch waits for more lines.
+use framing::{Frame, Framer};
+
+/// Messages per batch from one TCP connection.
+const TCP_BATCH_MESSAGES: usize = 1024;
+/// Bytes of messages per batch from one TCP connection (then it goes, whatever its count).
+const TCP_BATCH_BYTES: usize = 4 << 20;
+/// How long a TCP connection's batch waits for more messages after its first.
 const TCP_BATCH_WAIT: Duration = Duration::from_millis(100);
+/// The largest message over TCP (a frame's length, or a line without its end).
+const MAX_TCP_MESSAGE: usize = MAX_LINE_BYTES;
+
+/// One syslog listener: the tenant it feeds and where it listens (UDP, TCP or both; port 0
+/// takes any free port). [`start`] answers with the addresses bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogListener {
+    pub tenant: String,
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+}
 /// Datagrams read into one UDP batch at most.
 const UDP_BATCH_DATAGRAMS: usize = 1024;
 
@@ -65,30 +87,52 @@ fn parse(state: &AppState, tenant: &str, source: &'static str, text: Vec<u8>) ->
     events
 }
 
-/// Starts the listeners that `udp` and `tcp` name, for `tenant`; returns the bound addresses.
+/// Binds every listener of `listeners` and starts its tasks; returns them with the addresses
+/// bound, in the same order. Nothing is started unless every tenant exists and every socket
+/// could be bound.
 pub async fn start(
     state: Arc<AppState>,
-    tenant: String,
-    udp: Option<SocketAddr>,
-    tcp: Option<SocketAddr>,
-) -> anyhow::Result<(Option<SocketAddr>, Option<SocketAddr>)> {
-    if !state.store.tenant_exists(&tenant)? {
-        anyhow::bail!("--syslog-tenant `{tenant}` does not exist");
+    listeners: &[SyslogListener],
+) -> anyhow::Result<Vec<SyslogListener>> {
+    let mut sockets = Vec::new();
+    for (i, listener) in listeners.iter().enumerate() {
+        let at = format!("syslog listener #{} (tenant `{}`)", i + 1, listener.tenant);
+        if listener.udp.is_none() && listener.tcp.is_none() {
+            bail!("{at}: names neither a udp nor a tcp address");
+        }
+        if !state.store.tenant_exists(&listener.tenant)? {
+            bail!("{at}: the tenant does not exist (create it first: POST /v1/tenants)");
+        }
+        let udp = match listener.udp {
+            Some(addr) => Some(UdpSocket::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("{at}: cannot listen for syslog on udp {addr}: {e}")
+            })?),
+            None => None,
+        };
+        let tcp = match listener.tcp {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("{at}: cannot listen for syslog on tcp {addr}: {e}")
+            })?),
+            None => None,
+        };
+        sockets.push((listener.tenant.clone(), udp, tcp));
     }
-    let mut bound = (None, None);
-    if let Some(addr) = udp {
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen for syslog on udp {addr}: {e}"))?;
-        bound.0 = Some(socket.local_addr()?);
-        tokio::spawn(run_udp(state.clone(), tenant.clone(), socket));
-    }
-    if let Some(addr) = tcp {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen for syslog on tcp {addr}: {e}"))?;
-        bound.1 = Some(listener.local_addr()?);
-        tokio::spawn(run_tcp(state, tenant, listener));
+    let mut bound = Vec::new();
+    for (tenant, udp, tcp) in sockets {
+        let mut listener = SyslogListener {
+            tenant: tenant.clone(),
+            udp: None,
+            tcp: None,
+        };
+        if let Some(socket) = udp {
+            listener.udp = Some(socket.local_addr()?);
+            tokio::spawn(run_udp(state.clone(), tenant.clone(), socket));
+        }
+        if let Some(socket) = tcp {
+            listener.tcp = Some(socket.local_addr()?);
+            tokio::spawn(run_tcp(state.clone(), tenant, socket));
+        }
+        bound.push(listener);
     }
     Ok(bound)
 }
@@ -165,56 +209,98 @@ async fn run_tcp(state: Arc<AppState>, tenant: String, listener: TcpListener) {
 async fn run_connection(state: Arc<AppState>, tenant: String, stream: TcpStream, peer: SocketAddr) {
     let mut shutdown = state.shutdown.subscribe();
     let mut reader = BufReader::new(stream);
+    // keeps a frame cut by a batch deadline or a short read: no byte is lost between reads
+    let mut framer = Framer::new(MAX_TCP_MESSAGE);
+    let mut frames = Vec::new();
     let mut batch: Vec<u8> = Vec::new();
-    let mut lines = 0usize;
-    // a line being read; a read cut short by the batch timer leaves its bytes here
-    let mut line = Vec::new();
+    let mut messages = 0usize;
+    // when the batch's first message arrived
+    let mut since: Option<Instant> = None;
     loop {
-        let room = (MAX_LINE_BYTES + 1).saturating_sub(line.len()) as u64;
-        let mut limited = (&mut reader).take(room);
-        let read = tokio::select! {
-            r = tokio::time::timeout(TCP_BATCH_WAIT, limited.read_until(b'\n', &mut line)) => r,
-            _ = shutdown.changed() => Ok(Ok(0)),
+        let deadline = since.map(|t| t + TCP_BATCH_WAIT);
+        let read = async {
+            match deadline {
+                Some(at) => {
+                    tokio::time::timeout_at(at, read_frames(&mut reader, &mut framer, &mut frames))
+                        .await
+                }
+                None => Ok(read_frames(&mut reader, &mut framer, &mut frames).await),
+            }
         };
-        let done = match read {
-            Err(_) => false, // no full line within the wait: send what we have
-            Ok(Ok(_)) if line.len() > MAX_LINE_BYTES => {
-                tracing::warn!(%peer, "syslog tcp line longer than 1 MiB; closing the connection");
-                true
-            }
-            Ok(Ok(0)) => {
-                // the end: a last line without its newline still counts
-                if !line.is_empty() {
-                    batch.extend_from_slice(&line);
-                    batch.push(b'\n');
-                }
-                true
-            }
-            Ok(Ok(_)) => {
-                batch.extend_from_slice(&line);
-                if !line.ends_with(b"\n") {
-                    batch.push(b'\n');
-                }
-                line.clear();
-                lines += 1;
-                if lines < TCP_BATCH_LINES {
-                    continue;
-                }
-                false
-            }
+        let read = tokio::select! {
+            r = read => r,
+            // as if the peer had closed: what is complete goes
+            _ = shutdown.changed() => Ok(Ok(true)),
+        };
+        let (ended, waited) = match read {
+            Err(_) => (false, true),
+            Ok(Ok(ended)) => (ended, false),
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "syslog tcp read failed");
-                true
+                (true, false)
             }
         };
-        if !batch.is_empty() && !deliver(&state, &tenant, std::mem::take(&mut batch)).await {
-            return;
+        if ended {
+            frames.extend(framer.finish());
         }
-        lines = 0;
-        if done {
+        let mut rejected = 0u64;
+        for frame in frames.drain(..) {
+            match frame {
+                Frame::Message(message) => {
+                    batch.extend_from_slice(&message);
+                    batch.push(b'\n');
+                    messages += 1;
+                    since.get_or_insert_with(Instant::now);
+                }
+                Frame::Rejected(why) => {
+                    tracing::debug!(%tenant, %peer, reason = %why, "syslog tcp frame rejected");
+                    rejected += 1;
+                }
+            }
+        }
+        if rejected > 0 {
+            state.metrics.add(
+                metrics::EVENTS_REJECTED,
+                vec![("tenant", tenant.clone()), ("source", "syslog-tcp".into())],
+                rejected as f64,
+            );
+        }
+        let full = messages >= TCP_BATCH_MESSAGES || batch.len() >= TCP_BATCH_BYTES;
+        if (ended || waited || full) && !batch.is_empty() {
+            if !deliver(&state, &tenant, std::mem::take(&mut batch)).await {
+                return;
+            }
+            messages = 0;
+            since = None;
+        }
+        if ended {
             return;
         }
     }
+}
+
+/// Reads what the connection has (waiting for some) into `framer`, the frames it completes
+/// into `frames`; whether the stream ended. Cancel-safe: it waits only in `fill_buf`, which
+/// keeps what it read, and takes bytes from the reader only once the framer has them.
+async fn read_frames(
+    reader: &mut BufReader<TcpStream>,
+    framer: &mut Framer,
+    frames: &mut Vec<Frame>,
+) -> std::io::Result<bool> {
+    let input = reader.fill_buf().await?;
+    if input.is_empty() {
+        return Ok(true);
+    }
+    let mut used = 0;
+    while used < input.len() {
+        // `step` takes at least one byte of a non-empty input
+        let (n, frame) = framer.step(&input[used..]);
+        used += n.max(1);
+        frames.extend(frame);
+    }
+    let used = used.min(input.len());
+    reader.consume(used);
+    Ok(false)
 }
 
 /// Parses and queues one TCP batch, waiting while the queue is full; false at shutdown.

@@ -41,7 +41,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::metrics::{self, Metrics};
-use crate::engine::{Engine, EngineOptions};
+use crate::engine::{Engine, EngineOptions, LatencyHistogram};
 use crate::event::Event;
 use crate::finding::Finding;
 use crate::rule::RuleInfo;
@@ -88,6 +88,10 @@ pub struct RuleView {
     pub findings: u64,
     pub faults: u64,
     pub busy_ms: f64,
+    /// how long each call took; `/metrics` shows it (`yagura_rule_eval_seconds`), the API
+    /// does not
+    #[serde(skip)]
+    pub latency: LatencyHistogram,
     pub last_fault: Option<String>,
     /// not called since it faulted too often; `POST /v1/rules/{id}/enable` re-enables it
     pub quarantined: bool,
@@ -643,6 +647,7 @@ impl Worker {
                     findings: base.findings + s.findings,
                     faults: base.faults + s.faults,
                     busy_ms: base.busy_ms + s.busy.as_secs_f64() * 1e3,
+                    latency: base.latency.merged(&s.latency),
                     last_fault: s
                         .last_fault
                         .as_ref()
@@ -669,6 +674,7 @@ impl Worker {
             m.set(metrics::RULE_FINDINGS, labels(), v.findings as f64);
             m.set(metrics::RULE_FAULTS, labels(), v.faults as f64);
             m.set(metrics::RULE_BUSY, labels(), v.busy_ms / 1e3);
+            m.set_histogram(metrics::RULE_LATENCY, labels(), v.latency);
             m.set(
                 metrics::RULE_QUARANTINED,
                 labels(),

@@ -4,7 +4,9 @@
 //! the alert sinks (`[[sink]]`), which have no flag.
 //!
 //! Every key of the file is a flag's name with `_` for `-` (`max_events_mib = 32`); an
-//! unknown key is an error naming the key, the file and its line.
+//! unknown key is an error naming the key, the file and its line. Syslog listeners, one per
+//! tenant, are `[[syslog]]` tables; the `syslog_*` flags and keys name one more (the
+//! shorthand for a single listener).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::server::{ServerConfig, SinkConfig, SinkKind};
+use crate::server::{ServerConfig, SinkConfig, SinkKind, SyslogListener};
+use crate::store::DEFAULT_TENANT;
 
 /// The file's keys; all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +37,17 @@ pub(super) struct FileConfig {
     checkpoint_s: Option<u32>,
     #[serde(default)]
     sink: Vec<FileSink>,
+    #[serde(default)]
+    syslog: Vec<FileSyslog>,
+}
+
+/// One `[[syslog]]` table: a listener feeding `tenant`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSyslog {
+    tenant: String,
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
 }
 
 /// One `[[sink]]` table.
@@ -210,20 +224,49 @@ impl Layers<'_> {
                 )?
                 .into(),
             ),
-            syslog_udp: optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
-            syslog_tcp: optional("syslog_tcp", a.syslog_tcp, f.syslog_tcp)?,
-            syslog_tenant: self
-                .pick(
-                    "syslog_tenant",
-                    a.syslog_tenant.as_ref(),
-                    f.syslog_tenant.as_ref(),
-                    defaults.syslog_tenant.clone(),
-                )?
-                .0,
+            syslog: self.syslog(
+                optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
+                optional("syslog_tcp", a.syslog_tcp, f.syslog_tcp)?,
+            )?,
             sinks: self.sinks()?,
             checkpoint_every,
             ..defaults
         })
+    }
+
+    /// The listener of the `syslog_*` settings (if `udp` or `tcp` is named), then one per
+    /// `[[syslog]]` table.
+    fn syslog(
+        &self,
+        udp: Option<SocketAddr>,
+        tcp: Option<SocketAddr>,
+    ) -> anyhow::Result<Vec<SyslogListener>> {
+        let mut listeners = Vec::new();
+        if udp.is_some() || tcp.is_some() {
+            let (tenant, _) = self.pick(
+                "syslog_tenant",
+                self.flags.syslog_tenant.as_ref(),
+                self.file.syslog_tenant.as_ref(),
+                DEFAULT_TENANT.to_owned(),
+            )?;
+            listeners.push(SyslogListener { tenant, udp, tcp });
+        }
+        for (i, l) in self.file.syslog.iter().enumerate() {
+            if l.udp.is_none() && l.tcp.is_none() {
+                bail!(
+                    "{}: [[syslog]] #{} (tenant = {:?}): name `udp`, `tcp` or both",
+                    self.file_name,
+                    i + 1,
+                    l.tenant
+                );
+            }
+            listeners.push(SyslogListener {
+                tenant: l.tenant.clone(),
+                udp: l.udp,
+                tcp: l.tcp,
+            });
+        }
+        Ok(listeners)
     }
 
     fn sinks(&self) -> anyhow::Result<Vec<SinkConfig>> {
@@ -392,7 +435,7 @@ mod tests {
         assert_eq!(c.checkpoint_every, None, "checkpoint_s = 0 in the file");
         assert_eq!(c.max_events_bytes, 32 << 20, "then the default");
         assert_eq!(c.store, PathBuf::from(".yagura"));
-        assert_eq!(c.syslog_udp, None);
+        assert_eq!(c.syslog, Vec::new());
 
         // without a file or environment: today's defaults, as before
         let c = args(&[]).config_with_env(&|_| None).expect("resolves");
@@ -432,6 +475,47 @@ mod tests {
             c.sinks[2].kind,
             SinkKind::Webhook { tries: 4, .. }
         ));
+    }
+
+    #[test]
+    fn syslog_listeners_come_from_tables_and_the_single_listener_settings() {
+        let file = "syslog_udp = \"127.0.0.1:5514\"\n\n[[syslog]]\ntenant = \"acme\"\n\
+                    tcp = \"127.0.0.1:6514\"\n\n[[syslog]]\ntenant = \"globex\"\n\
+                    udp = \"127.0.0.1:7514\"\ntcp = \"127.0.0.1:7514\"\n";
+        let at = |s: &str| Some(s.parse::<SocketAddr>().expect("addr"));
+        let listener = |tenant: &str, udp, tcp| SyslogListener {
+            tenant: tenant.to_owned(),
+            udp,
+            tcp,
+        };
+        let c = resolve(&["--syslog-tenant", "ops"], &[], file).expect("resolves");
+        assert_eq!(
+            c.syslog,
+            vec![
+                listener("ops", at("127.0.0.1:5514"), None),
+                listener("acme", None, at("127.0.0.1:6514")),
+                listener("globex", at("127.0.0.1:7514"), at("127.0.0.1:7514")),
+            ]
+        );
+        // the shorthand alone, its tenant by default `default`
+        let c = resolve(&["--syslog-tcp", "127.0.0.1:5515"], &[], "").expect("resolves");
+        assert_eq!(
+            c.syslog,
+            vec![listener("default", None, at("127.0.0.1:5515"))]
+        );
+        // a tenant with no address is not a listener
+        let c = resolve(&["--syslog-tenant", "ops"], &[], "").expect("resolves");
+        assert_eq!(c.syslog, Vec::new());
+
+        let e = resolve(&[], &[], "[[syslog]]\ntenant = \"acme\"\n").expect_err("no address");
+        assert!(
+            format!("{e:#}").contains("[[syslog]] #1 (tenant = \"acme\"): name `udp`"),
+            "{e:#}"
+        );
+        let e = resolve(&[], &[], "[[syslog]]\nudp = \"127.0.0.1:1\"\n").expect_err("no tenant");
+        assert!(format!("{e:#}").contains("tenant"), "{e:#}");
+        let e = resolve(&[], &[], "[[syslog]]\ntenant = \"a\"\nport = 5\n").expect_err("key");
+        assert!(format!("{e:#}").contains("port"), "{e:#}");
     }
 
     #[test]

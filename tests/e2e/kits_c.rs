@@ -93,52 +93,39 @@ const ONE_EVENT: &str = "events = '''\n{\"time\":1715677200000,\"class\":\"proce
 /// parameter as another type fail `init` naming the parameter.
 #[test]
 fn c_kit_errors_reach_the_host_with_the_rules_words() {
-    let events = |cmd: &str| ONE_EVENT.replace("%CMD%", cmd);
-
-    let failures = probe_failures(&format!(
-        "[[case]]\nname = \"fail\"\n{}findings = 0\n",
-        events("cmd /c FAIL")
-    ));
-    assert!(
-        failures
-            .iter()
-            .any(|f| f.contains("faulted 1 times") && f.contains("asked to fail at seq 1")),
-        "{failures:?}"
-    );
-
-    let failures = probe_failures(&format!(
-        "[[case]]\nname = \"refused\"\nconfig = {{ label = \"refuse\" }}\n{}findings = 0\n",
-        events("cmd")
-    ));
-    assert!(
-        failures
-            .iter()
-            .any(|f| f.contains("did not start") && f.contains("label `refuse` is refused")),
-        "{failures:?}"
-    );
-
-    let failures = probe_failures(&format!(
-        "[[case]]\nname = \"range\"\nconfig = {{ limit = 500 }}\n{}findings = 0\n",
-        events("cmd")
-    ));
-    assert!(
-        failures
-            .iter()
-            .any(|f| f.contains("`limit` must be between 1 and 100, not 500")),
-        "{failures:?}"
-    );
-
-    let failures = probe_failures(&format!(
-        "[[case]]\nname = \"misread\"\nconfig = {{ misread = true }}\n{}findings = 0\n",
-        events("cmd")
-    ));
-    assert!(
-        failures
-            .iter()
-            .any(|f| f
-                .contains("reads parameter `limit` as a text, but its info declares an integer")),
-        "{failures:?}"
-    );
+    // (config, command line of the one event, what the case's failures must say)
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "{}",
+            "cmd /c FAIL",
+            &["faulted 1 times", "asked to fail at seq 1"],
+        ),
+        (
+            "{ label = \"refuse\" }",
+            "cmd",
+            &["did not start", "label `refuse` is refused"],
+        ),
+        (
+            "{ limit = 500 }",
+            "cmd",
+            &["`limit` must be between 1 and 100, not 500"],
+        ),
+        (
+            "{ misread = true }",
+            "cmd",
+            &["reads parameter `limit` as a text, but its info declares an integer"],
+        ),
+    ];
+    for (config, cmd, words) in expected {
+        let failures = probe_failures(&format!(
+            "[[case]]\nname = \"error\"\nconfig = {config}\n{}findings = 0\n",
+            ONE_EVENT.replace("%CMD%", cmd)
+        ));
+        assert!(
+            failures.iter().any(|f| words.iter().all(|w| f.contains(w))),
+            "{config} {cmd}: {failures:?}"
+        );
+    }
 }
 
 /// A C rule that calls libc's printf links stdio, which imports WASI; `yagura rule build`

@@ -1284,3 +1284,6 @@ mod rule_latency;
 
 #[path = "server/syslog.rs"]
 mod syslog;
+
+#[path = "server/sink_tls.rs"]
+mod sink_tls;

@@ -1,15 +1,22 @@
 //! Alert sinks: every new or updated alert, once stored, goes out as one JSON object (the
 //! alert's fields, its latest finding as an OCSF Detection Finding under `finding`, and
 //! `change`: `new` or `updated`) to each configured sink: stdout (JSON lines), a size-rotated
-//! file, or a webhook (HTTP POST, retried with capped exponential backoff).
+//! file, or a webhook (HTTP POST over http or https, retried with capped exponential backoff).
+//! A sink may take only some tenants' alerts (`tenants`); by default it takes every tenant's.
 //!
 //! Sinks never slow ingest down. They take alerts from the live-alert broadcast that the
 //! engines send to after [`crate::store::Store::record_finding`] returned (so an alert is in
 //! sled before any sink sees it). One dispatcher thread turns each notice into its JSON line
-//! once and offers it to every sink's bounded queue with `try_send`: a full queue drops the
-//! alert for that sink and counts it (`yagura_sink_dropped_total{sink}`), it never waits. A
-//! dispatcher that falls more than the broadcast's capacity behind counts the skipped alerts
-//! as dropped by every sink. Each sink drains its queue on its own thread.
+//! once and offers it to the bounded queue of every sink that takes the alert's tenant, with
+//! `try_send`: a full queue drops the alert for that sink and counts it
+//! (`yagura_sink_dropped_total{sink}`), it never waits. A dispatcher that falls more than the
+//! broadcast's capacity behind counts the skipped alerts as dropped by every sink (their
+//! tenants are unknown). Each sink drains its queue on its own thread.
+//!
+//! Webhooks speak TLS through reqwest's rustls (ring, with the bundled Mozilla roots), plus the
+//! certificates of the sink's `ca_file`: [`Sinks::start`] reads that file and builds each
+//! webhook's client before any thread starts, so a missing or bad file stops the server's
+//! start with an error naming the sink and the file.
 //!
 //! Lifecycle: [`Sinks::start`] starts the threads; [`Sinks::close`], called after the engines
 //! have stored their last alerts, stops the dispatcher once it has taken everything sent,
@@ -24,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::metrics::{self, Metrics};
@@ -42,7 +50,18 @@ pub struct SinkConfig {
     pub name: String,
     /// alerts its queue holds; past that, new alerts are dropped for it and counted
     pub queue: usize,
+    /// the tenants whose alerts it takes; `None`: every tenant's
+    pub tenants: Option<Vec<String>>,
     pub kind: SinkKind,
+}
+
+impl SinkConfig {
+    /// Whether this sink takes the alerts of `tenant`.
+    pub(crate) fn takes(&self, tenant: &str) -> bool {
+        self.tenants
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == tenant))
+    }
 }
 
 /// Where a sink writes.
@@ -57,15 +76,18 @@ pub enum SinkKind {
         max_bytes: u64,
         keep: usize,
     },
-    /// `POST url` with the JSON object as body; an answer other than 2xx or no answer within
-    /// `timeout` is retried after `backoff`, doubled each time up to `max_backoff`, `tries`
-    /// times in all; then the alert is given up and counted as failed
+    /// `POST url` (http:// or https://) with the JSON object as body; an answer other than
+    /// 2xx, a failed TLS handshake or no answer within `timeout` is retried after `backoff`,
+    /// doubled each time up to `max_backoff`, `tries` times in all; then the alert is given
+    /// up and counted as failed. An https server's certificate must chain to a bundled
+    /// Mozilla root or to a certificate of `ca_file` (PEM).
     Webhook {
         url: String,
         tries: u32,
         backoff: Duration,
         max_backoff: Duration,
         timeout: Duration,
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -101,7 +123,8 @@ type Line = Arc<str>;
 
 impl Sinks {
     /// Starts one thread per sink and the dispatcher reading `alerts`; nothing if `configs`
-    /// is empty.
+    /// is empty. Fails, before starting anything, if a webhook's client cannot be built (its
+    /// `ca_file` is missing or holds no valid certificate).
     pub fn start(
         configs: &[SinkConfig],
         alerts: broadcast::Receiver<AlertNotice>,
@@ -117,8 +140,12 @@ impl Sinks {
                 threads,
             });
         }
+        let targets = configs
+            .iter()
+            .map(Target::new)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut queues = Vec::new();
-        for config in configs {
+        for (config, target) in configs.iter().zip(targets) {
             // bounded: a sink that cannot keep up loses alerts (counted), ingest never waits
             let (sender, receiver) = mpsc::channel::<Line>(config.queue.max(1));
             let sink = SinkThread {
@@ -126,13 +153,15 @@ impl Sinks {
                 metrics: metrics.clone(),
                 closing: closing.clone(),
             };
-            let kind = config.kind.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("yagura-sink-{}", config.name))
-                .spawn(move || sink.run(kind, receiver))
+                .spawn(move || sink.run(target, receiver))
                 .map_err(|e| anyhow::anyhow!("cannot start sink `{}`: {e}", config.name))?;
             threads.push(thread);
-            queues.push((config.name.clone(), sender));
+            queues.push(Queue {
+                config: config.clone(),
+                sender,
+            });
         }
         let dispatcher = std::thread::Builder::new()
             .name("yagura-sinks".into())
@@ -179,30 +208,46 @@ fn labels(sink: &str) -> metrics::Labels {
     vec![("sink", sink.to_owned())]
 }
 
-/// The dispatcher: broadcast → every sink's queue, never waiting on a sink.
+/// A sink's queue as the dispatcher sees it.
+struct Queue {
+    /// its name and tenant filter
+    config: SinkConfig,
+    sender: mpsc::Sender<Line>,
+}
+
+/// The dispatcher: broadcast → the queue of every sink that takes the alert's tenant, never
+/// waiting on a sink.
 fn dispatch(
     mut alerts: broadcast::Receiver<AlertNotice>,
     mut stopped: watch::Receiver<bool>,
-    queues: Vec<(String, mpsc::Sender<Line>)>,
+    queues: Vec<Queue>,
     metrics: Arc<Metrics>,
 ) {
     let offer = |notice: AlertNotice| {
+        let mut takers = queues
+            .iter()
+            .filter(|q| q.config.takes(&notice.alert.tenant))
+            .peekable();
+        if takers.peek().is_none() {
+            return;
+        }
         let Some(line) = line(&notice) else {
             return;
         };
-        for (name, queue) in &queues {
-            if queue.try_send(line.clone()).is_err() {
-                metrics.add(metrics::SINK_DROPPED, labels(name), 1.0);
+        for queue in takers {
+            if queue.sender.try_send(line.clone()).is_err() {
+                metrics.add(metrics::SINK_DROPPED, labels(&queue.config.name), 1.0);
             }
         }
     };
+    // skipped alerts are gone before their tenant is known: every sink counts them
     let lagged = |n: u64| {
         tracing::warn!(
             skipped = n,
             "the sink dispatcher fell behind; alerts dropped"
         );
-        for (name, _) in &queues {
-            metrics.add(metrics::SINK_DROPPED, labels(name), n as f64);
+        for queue in &queues {
+            metrics.add(metrics::SINK_DROPPED, labels(&queue.config.name), n as f64);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
@@ -245,11 +290,82 @@ struct SinkThread {
     closing: Arc<AtomicBool>,
 }
 
-impl SinkThread {
-    fn run(self, kind: SinkKind, receiver: mpsc::Receiver<Line>) {
-        match kind {
-            SinkKind::Stdout => self.write_lines(receiver, std::io::stdout()),
+/// What a sink thread writes to, made ready by [`Sinks::start`].
+enum Target {
+    Stdout,
+    File {
+        path: PathBuf,
+        max_bytes: u64,
+        keep: usize,
+    },
+    Webhook(Webhook),
+}
+
+impl Target {
+    fn new(config: &SinkConfig) -> anyhow::Result<Target> {
+        Ok(match &config.kind {
+            SinkKind::Stdout => Target::Stdout,
             SinkKind::File {
+                path,
+                max_bytes,
+                keep,
+            } => Target::File {
+                path: path.clone(),
+                max_bytes: *max_bytes,
+                keep: *keep,
+            },
+            SinkKind::Webhook {
+                url,
+                tries,
+                backoff,
+                max_backoff,
+                timeout,
+                ca_file,
+            } => Target::Webhook(Webhook {
+                url: url.clone(),
+                tries: (*tries).max(1),
+                backoff: *backoff,
+                max_backoff: *max_backoff,
+                client: webhook_client(&config.name, *timeout, ca_file.as_deref())?,
+            }),
+        })
+    }
+}
+
+/// The HTTP client of the webhook `sink`: rustls with the bundled roots and the certificates
+/// of `ca_file`. Errors name the sink and the file.
+fn webhook_client(
+    sink: &str,
+    timeout: Duration,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    if let Some(path) = ca_file {
+        let at = || format!("sink `{sink}`: the CA file {}", path.display());
+        let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{}: not PEM certificates", at()))?;
+        if certificates.is_empty() {
+            anyhow::bail!("{}: holds no `-----BEGIN CERTIFICATE-----` block", at());
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+        // the certificates are parsed here: a block that is no certificate fails the build
+        return builder
+            .build()
+            .with_context(|| format!("{}: not a usable CA certificate", at()));
+    }
+    builder
+        .build()
+        .with_context(|| format!("sink `{sink}`: cannot build its HTTP client"))
+}
+
+impl SinkThread {
+    fn run(self, target: Target, receiver: mpsc::Receiver<Line>) {
+        match target {
+            Target::Stdout => self.write_lines(receiver, std::io::stdout()),
+            Target::File {
                 path,
                 max_bytes,
                 keep,
@@ -260,22 +376,7 @@ impl SinkThread {
                     self.fail_all(receiver);
                 }
             },
-            SinkKind::Webhook {
-                url,
-                tries,
-                backoff,
-                max_backoff,
-                timeout,
-            } => {
-                let webhook = Webhook {
-                    url,
-                    tries: tries.max(1),
-                    backoff,
-                    max_backoff,
-                    timeout,
-                };
-                self.post_all(receiver, &webhook);
-            }
+            Target::Webhook(webhook) => self.post_all(receiver, &webhook),
         }
     }
 
@@ -321,24 +422,19 @@ impl SinkThread {
     }
 
     fn post_all(&self, mut receiver: mpsc::Receiver<Line>, webhook: &Webhook) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build();
-        let client = reqwest::Client::builder().timeout(webhook.timeout).build();
-        let (runtime, client) = match (runtime, client) {
-            (Ok(r), Ok(c)) => (r, c),
-            (Err(e), _) => {
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
                 tracing::error!(sink = %self.name, error = %e, "cannot start the webhook's runtime; its alerts are dropped");
-                return self.fail_all(receiver);
-            }
-            (_, Err(e)) => {
-                tracing::error!(sink = %self.name, error = %e, "cannot build the webhook's client; its alerts are dropped");
                 return self.fail_all(receiver);
             }
         };
         runtime.block_on(async {
             while let Some(line) = receiver.recv().await {
-                if self.post(&client, webhook, &line).await {
+                if self.post(webhook, &line).await {
                     self.count(metrics::SINK_DELIVERED);
                 } else {
                     self.count(metrics::SINK_FAILED);
@@ -348,10 +444,11 @@ impl SinkThread {
     }
 
     /// Posts one alert with retries; whether it was taken.
-    async fn post(&self, client: &reqwest::Client, webhook: &Webhook, line: &str) -> bool {
+    async fn post(&self, webhook: &Webhook, line: &str) -> bool {
         let mut wait = webhook.backoff;
         for attempt in 1..=webhook.tries {
-            let answer = client
+            let answer = webhook
+                .client
                 .post(&webhook.url)
                 .header("content-type", "application/json")
                 .body(line.to_owned())
@@ -360,7 +457,8 @@ impl SinkThread {
             let problem = match answer {
                 Ok(r) if r.status().is_success() => return true,
                 Ok(r) => format!("answered {}", r.status()),
-                Err(e) => e.to_string(),
+                // the chain: reqwest's own message is only "error sending request"
+                Err(e) => format!("{:#}", anyhow::Error::new(e)),
             };
             if attempt == webhook.tries || self.closing.load(Ordering::SeqCst) {
                 tracing::warn!(sink = %self.name, url = %webhook.url, attempts = attempt, problem = %problem, "webhook gave up on an alert");
@@ -380,7 +478,8 @@ struct Webhook {
     tries: u32,
     backoff: Duration,
     max_backoff: Duration,
-    timeout: Duration,
+    /// has the timeout per post and the trusted roots
+    client: reqwest::Client,
 }
 
 /// JSON lines appended to a file that rotates by size: `path` → `path.1` → … → `path.keep`.
@@ -485,5 +584,58 @@ mod tests {
             !rotated(&path, 3).exists(),
             "only `keep` rotated files stay"
         );
+    }
+
+    #[test]
+    fn a_missing_or_bad_ca_file_is_an_error_naming_the_sink_and_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let timeout = Duration::from_secs(1);
+        let missing = dir.path().join("missing.pem");
+        let e = webhook_client("soar", timeout, Some(&missing)).expect_err("missing");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("sink `soar`") && text.contains(&missing.display().to_string()),
+            "{text}"
+        );
+        assert!(text.contains("cannot read it"), "{text}");
+
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "just text\n").expect("write");
+        let e = webhook_client("soar", timeout, Some(&not_pem)).expect_err("no certificate");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("sink `soar`")
+                && text.contains(&not_pem.display().to_string())
+                && text.contains("no `-----BEGIN CERTIFICATE-----` block"),
+            "{text}"
+        );
+
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(
+            &garbage,
+            "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let e = webhook_client("soar", timeout, Some(&garbage)).expect_err("not a certificate");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("sink `soar`") && text.contains(&garbage.display().to_string()),
+            "{text}"
+        );
+
+        webhook_client("soar", timeout, None).expect("no CA file: the bundled roots");
+    }
+
+    #[test]
+    fn a_sink_takes_the_tenants_it_names_or_all() {
+        let sink = |tenants: Option<&[&str]>| SinkConfig {
+            name: "s".into(),
+            queue: 1,
+            tenants: tenants.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+            kind: SinkKind::Stdout,
+        };
+        assert!(sink(None).takes("acme"));
+        assert!(sink(Some(&["acme", "globex"])).takes("globex"));
+        assert!(!sink(Some(&["acme"])).takes("globex"));
     }
 }

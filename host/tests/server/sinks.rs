@@ -1,5 +1,6 @@
 //! Alert sinks: a stored alert reaches a rotating file and a webhook (retried after a 500),
-//! and a webhook that never answers neither slows ingest nor keeps alerts from the store.
+//! a webhook that never answers neither slows ingest nor keeps alerts from the store, and a
+//! sink filtered to some tenants gets only their alerts. Webhooks over https: `sink_tls.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use yagura::server::{SinkConfig, SinkKind};
 use super::*;
 
 /// `n` port scans from distinct sources: one alert each (threshold 20).
-fn scans(n: usize) -> String {
+pub(super) fn scans(n: usize) -> String {
     let mut out = String::new();
     for k in 0..n {
         for port in 1..=20 {
@@ -25,7 +26,7 @@ fn scans(n: usize) -> String {
 }
 
 /// A server with `sinks` and the scan pack active for `default`.
-async fn with_sinks(dir: &Path, sinks: Vec<SinkConfig>) -> (App, Router, String) {
+pub(super) async fn with_sinks(dir: &Path, sinks: Vec<SinkConfig>) -> (App, Router, String) {
     let (app, admin) = App::open(ServerConfig {
         sinks,
         ..config(dir)
@@ -54,7 +55,7 @@ async fn with_sinks(dir: &Path, sinks: Vec<SinkConfig>) -> (App, Router, String)
     (app, router, admin)
 }
 
-async fn metrics(router: &Router, token: &str) -> String {
+pub(super) async fn metrics(router: &Router, token: &str) -> String {
     let request = Request::builder()
         .uri("/metrics")
         .header("authorization", format!("Bearer {token}"))
@@ -71,12 +72,14 @@ fn webhook(url: String, tries: u32, queue: usize) -> SinkConfig {
     SinkConfig {
         name: "hook".into(),
         queue,
+        tenants: None,
         kind: SinkKind::Webhook {
             url,
             tries,
             backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(100),
             timeout: Duration::from_secs(60),
+            ca_file: None,
         },
     }
 }
@@ -88,6 +91,7 @@ async fn the_file_sink_writes_each_alert_as_a_json_line_and_rotates() {
     let sink = SinkConfig {
         name: "file".into(),
         queue: 100,
+        tenants: None,
         // smaller than one alert: every alert starts a new file
         kind: SinkKind::File {
             path: path.clone(),
@@ -244,4 +248,105 @@ async fn a_webhook_that_never_answers_does_not_slow_ingest_or_the_store() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no drop count: {text}"));
     assert!(dropped >= 28.0, "the full queue dropped alerts: {dropped}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_filtered_to_tenants_gets_only_their_alerts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = |name: &str, tenants: Option<&[&str]>| SinkConfig {
+        name: name.into(),
+        queue: 100,
+        tenants: tenants.map(|t| t.iter().map(|s| (*s).to_owned()).collect()),
+        kind: SinkKind::File {
+            path: dir.path().join(format!("{name}.jsonl")),
+            max_bytes: 1 << 20,
+            keep: 1,
+        },
+    };
+    let sinks = vec![
+        file("only-default", Some(&["default"])),
+        file("only-globex", Some(&["globex"])),
+        file("all", None),
+    ];
+    let (app, router, admin) = with_sinks(dir.path(), sinks).await;
+
+    // a second tenant with the same pack active
+    let (status, body) = post(&router, "/v1/tenants", &admin, r#"{"name":"globex"}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let scopes =
+        json!({ "tenant": "globex", "name": "t", "scopes": ["packs:write", "events:write"] });
+    let (status, body) = post(&router, "/v1/tokens", &admin, scopes.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let globex = body["token"].as_str().expect("token").to_owned();
+    let key = SecretKey::generate().expect("key");
+    app.store().trust_key(&key.public()).expect("trust");
+    let bundle = scan_bundle(dir.path(), Some(&key), "1.0.0");
+    let (status, body) = post(&router, "/v1/packs", &globex, bundle).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let activate = r#"{"version":"1.0.0"}"#;
+    let (status, body) = post(&router, "/v1/packs/acme/activate", &globex, activate).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // two alerts for `default`, three for `globex`
+    let (status, body) = post(&router, "/v1/events", &admin, scans(2)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = scans(3).replace("10.1.", "10.20.");
+    let (status, body) = post(&router, "/v1/events", &globex, events).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // close evaluates the accepted events, stores their alerts and lets the sinks write them
+    let closing = app.clone();
+    tokio::task::spawn_blocking(move || closing.close())
+        .await
+        .expect("joins")
+        .expect("closes");
+
+    let tenants = |name: &str| -> Vec<String> {
+        let path = dir.path().join(format!("{name}.jsonl"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut tenants: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let line: Value = serde_json::from_str(l).expect("a JSON line");
+                assert_eq!(line["rule_id"], "vertical-port-scan", "{line}");
+                line["tenant"].as_str().expect("tenant").to_owned()
+            })
+            .collect();
+        tenants.sort();
+        tenants
+    };
+    assert_eq!(tenants("only-default"), ["default"; 2]);
+    assert_eq!(tenants("only-globex"), ["globex"; 3]);
+    assert_eq!(
+        tenants("all"),
+        ["default", "default", "globex", "globex", "globex"],
+        "an unfiltered sink gets every tenant's alerts"
+    );
+    let text = metrics(&router, &admin).await;
+    for (sink, n) in [("only-default", 2), ("only-globex", 3), ("all", 5)] {
+        assert!(
+            text.contains(&format!(
+                "yagura_sink_delivered_total{{sink=\"{sink}\"}} {n}"
+            )),
+            "{sink}: {text}"
+        );
+    }
+    for sink in ["only-default", "only-globex"] {
+        assert_eq!(
+            metric(
+                &text,
+                &format!("yagura_sink_dropped_total{{sink=\"{sink}\"}}")
+            )
+            .unwrap_or(0.0),
+            0.0,
+            "another tenant's alert is not a drop: {text}"
+        );
+    }
+}
+
+/// The value of the sample `series` (name and labels) in a /metrics text.
+pub(super) fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
 }

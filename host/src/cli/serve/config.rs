@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::server::{ServerConfig, SinkConfig, SinkKind, SyslogListener};
-use crate::store::DEFAULT_TENANT;
+use crate::store::{DEFAULT_TENANT, check_tenant_name};
 
 /// The file's keys; all optional.
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +57,8 @@ struct FileSink {
     kind: String,
     name: Option<String>,
     queue: Option<usize>,
+    /// only these tenants' alerts; absent: every tenant's
+    tenants: Option<Vec<String>>,
     // file
     path: Option<PathBuf>,
     max_mib: Option<u64>,
@@ -67,6 +69,8 @@ struct FileSink {
     backoff_ms: Option<u64>,
     max_backoff_ms: Option<u64>,
     timeout_ms: Option<u64>,
+    /// PEM certificates trusted besides the bundled roots, for an https `url`
+    ca_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -288,6 +292,7 @@ impl Layers<'_> {
                     ("backoff_ms", s.backoff_ms.is_some()),
                     ("max_backoff_ms", s.max_backoff_ms.is_some()),
                     ("timeout_ms", s.timeout_ms.is_some()),
+                    ("ca_file", s.ca_file.is_some()),
                 ];
                 for (key, set) in given {
                     if set && !allowed.contains(&key) {
@@ -318,15 +323,26 @@ impl Layers<'_> {
                     }
                 }
                 "webhook" => {
-                    only(&["url", "tries", "backoff_ms", "max_backoff_ms", "timeout_ms"])?;
+                    only(&[
+                        "url",
+                        "tries",
+                        "backoff_ms",
+                        "max_backoff_ms",
+                        "timeout_ms",
+                        "ca_file",
+                    ])?;
                     let url = s
                         .url
                         .clone()
                         .ok_or_else(|| anyhow::anyhow!("{at}: `url` is missing"))?;
-                    if !url.starts_with("http://") {
+                    let https = url.starts_with("https://");
+                    if !https && !url.starts_with("http://") {
+                        bail!("{at}: `url` {url:?} is not an http:// or https:// URL");
+                    }
+                    if let Some(ca) = s.ca_file.as_ref().filter(|_| !https) {
                         bail!(
-                            "{at}: `url` {url:?} is not an http:// URL (no TLS is built in: \
-                             for https, post to a local proxy that adds it)"
+                            "{at}: `ca_file` {} is for an https:// `url`, and {url:?} is not one",
+                            ca.display()
                         );
                     }
                     let tries = s.tries.unwrap_or(5);
@@ -339,6 +355,7 @@ impl Layers<'_> {
                         backoff: Duration::from_millis(s.backoff_ms.unwrap_or(500)),
                         max_backoff: Duration::from_millis(s.max_backoff_ms.unwrap_or(30_000)),
                         timeout: Duration::from_millis(s.timeout_ms.unwrap_or(10_000)),
+                        ca_file: s.ca_file.clone(),
                     }
                 }
                 other => bail!(
@@ -357,9 +374,20 @@ impl Layers<'_> {
             if sinks.iter().any(|o| o.name == name) {
                 bail!("{at}: another sink is already named {name:?}; give it a `name`");
             }
+            // names only: a tenant may be created after the start, through the API
+            if let Some(tenants) = &s.tenants {
+                if tenants.is_empty() {
+                    bail!("{at}: sink {name:?}: `tenants` is empty; leave it out for every tenant");
+                }
+                for tenant in tenants {
+                    check_tenant_name(tenant)
+                        .with_context(|| format!("{at}: sink {name:?}: `tenants`"))?;
+                }
+            }
             sinks.push(SinkConfig {
                 name,
                 queue: s.queue.unwrap_or(crate::server::DEFAULT_SINK_QUEUE).max(1),
+                tenants: s.tenants.clone(),
                 kind,
             });
         }
@@ -459,10 +487,21 @@ mod tests {
     fn sinks_come_from_the_file() {
         let file = "[[sink]]\nkind = \"stdout\"\n\n[[sink]]\nkind = \"file\"\npath = \"/tmp/a.jsonl\"\n\
                     max_mib = 2\nkeep = 3\n\n[[sink]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n\
-                    tries = 4\n\n[[sink]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/g\"\n";
+                    tries = 4\n\n[[sink]]\nkind = \"webhook\"\nurl = \"https://soar.example/g\"\n\
+                    ca_file = \"/etc/yagura/ca.pem\"\ntenants = [\"acme\", \"globex\"]\n";
         let c = resolve(&[], &[], file).expect("resolves");
         let names: Vec<&str> = c.sinks.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["stdout", "file", "webhook", "webhook-4"]);
+        assert_eq!(c.sinks[0].tenants, None, "every tenant by default");
+        assert_eq!(
+            c.sinks[3].tenants,
+            Some(vec!["acme".to_owned(), "globex".to_owned()])
+        );
+        assert!(matches!(
+            &c.sinks[3].kind,
+            SinkKind::Webhook { url, ca_file: Some(ca), .. }
+                if url == "https://soar.example/g" && ca == Path::new("/etc/yagura/ca.pem")
+        ));
         assert_eq!(
             c.sinks[1].kind,
             SinkKind::File {
@@ -544,10 +583,49 @@ mod tests {
         let e = resolve(
             &[],
             &[],
-            "[[sink]]\nkind = \"webhook\"\nurl = \"https://h/\"\n",
+            "[[sink]]\nkind = \"webhook\"\nurl = \"ftp://h/\"\n",
         )
-        .expect_err("https");
-        assert!(format!("{e:#}").contains("not an http:// URL"), "{e:#}");
+        .expect_err("ftp");
+        assert!(
+            format!("{e:#}").contains("not an http:// or https:// URL"),
+            "{e:#}"
+        );
+
+        let e = resolve(
+            &[],
+            &[],
+            "[[sink]]\nkind = \"webhook\"\nurl = \"http://h/\"\nca_file = \"ca.pem\"\n",
+        )
+        .expect_err("a CA for plain http");
+        assert!(
+            format!("{e:#}").contains("`ca_file` ca.pem is for an https:// `url`"),
+            "{e:#}"
+        );
+
+        let e = resolve(
+            &[],
+            &[],
+            "[[sink]]\nkind = \"file\"\npath = \"x\"\nca_file = \"ca.pem\"\n",
+        )
+        .expect_err("a CA on a file sink");
+        assert!(format!("{e:#}").contains("`ca_file` is not a key"), "{e:#}");
+
+        let e = resolve(
+            &[],
+            &[],
+            "[[sink]]\nkind = \"stdout\"\nname = \"siem\"\ntenants = [\"acme\", \"Bad Name\"]\n",
+        )
+        .expect_err("a bad tenant name");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("[[sink]] #1") && text.contains("sink \"siem\": `tenants`"),
+            "{text}"
+        );
+        assert!(text.contains("tenant name `Bad Name`"), "{text}");
+
+        let e = resolve(&[], &[], "[[sink]]\nkind = \"stdout\"\ntenants = []\n")
+            .expect_err("no tenant");
+        assert!(format!("{e:#}").contains("`tenants` is empty"), "{e:#}");
 
         let e = resolve(&[], &[], "[[sink]]\nkind = \"kafka\"\n").expect_err("kind");
         assert!(format!("{e:#}").contains("\"kafka\""), "{e:#}");

@@ -1,7 +1,8 @@
 //! The pack store: sled on disk (`<store>/db`), holding what a host runs.
 //!
 //! Trees:
-//! - `meta`: `schema` → the store's schema version (u32, big-endian), checked on open.
+//! - `meta`: `schema` → the store's schema version (u32, big-endian), checked on open. Version
+//!   1 had no alert query indexes: opening it builds them from the alerts, then marks it 2.
 //! - `blobs`: sha256 (hex) → bytes; every component and case file of every stored pack,
 //!   content-addressed, so versions that share a component store it once.
 //! - `packs`: `name \0 version` → [`PackRecord`] (JSON): the bundled manifest's exact text and
@@ -21,6 +22,7 @@
 //! Compiled artifacts are not kept here: the sandbox's artifact cache (`<store>/cache`, keyed by
 //! component digest and engine fingerprint) is rebuildable and never imported.
 
+mod alert_index;
 mod alerts;
 mod auth;
 mod checkpoint;
@@ -42,8 +44,9 @@ use sled::transaction::ConflictableTransactionError;
 use crate::pack::bundle::{Bundle, Signature, sha256_hex};
 use crate::pack::{PublicKey, Trust};
 
-/// The schema version this host reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this host reads and writes. 2: the alert query indexes
+/// (`alert_index.rs`); a store of version 1 is upgraded on open.
+pub const SCHEMA_VERSION: u32 = 2;
 /// The tenant of a single-tenant host.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -221,6 +224,20 @@ impl Store {
                 let version = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).ok();
                 match version {
                     Some(SCHEMA_VERSION) => Ok(()),
+                    Some(1) => {
+                        // A store written by a host without the alert indexes: build them,
+                        // and only then mark the store, so an interrupted build starts over
+                        // at the next open (and a version-1 host refuses it from then on).
+                        let indexed = self.rebuild_alert_indexes()?;
+                        self.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+                        self.db.flush()?;
+                        tracing::info!(
+                            store = %self.dir.display(),
+                            alerts = indexed,
+                            "upgraded the store to schema version {SCHEMA_VERSION}"
+                        );
+                        Ok(())
+                    }
                     Some(other) => bail!(
                         "the store {} has schema version {other}; this Yagura reads version \
                          {SCHEMA_VERSION}",

@@ -1,12 +1,19 @@
-//! Firewall syslog into events: the syslog header (RFC 5424, or RFC 3164 with or without its
-//! PRI), then the payload: netfilter/iptables `KEY=value` logs and CEF records become network
-//! events; any other message becomes an `other` event carrying it. The mapping, and the year
+//! Syslog into events: the syslog header (RFC 5424, or RFC 3164 with or without its PRI), then
+//! the payload: netfilter/iptables `KEY=value` logs and CEF records become network events; a
+//! JSON message (a Windows event forwarded by NXLog, an ECS, OCSF, Zeek or normalized event) is
+//! read by the adapter of its shape; any other message becomes an `other` event carrying it. The mapping, and the year
 //! an RFC 3164 time is given, are in docs/adapters-network.md.
 
 use super::common::{bad, cut};
 use std::net::IpAddr;
 
-use super::LineAdapter;
+use super::detect::detect_line;
+use super::ecs::Ecs;
+use super::normalized::Normalized;
+use super::ocsf::Ocsf;
+use super::winjson::WinJson;
+use super::zeek::ZeekConn;
+use super::{Format, LineAdapter};
 use crate::event::{
     Activity, Direction, Disposition, Endpoint, Event, EventClass, Network, Transport,
 };
@@ -37,16 +44,10 @@ impl Syslog {
 impl LineAdapter for Syslog {
     fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
         let header = self.header(line)?;
-        let mut event = Event::default();
-        event.source.format = "syslog".to_owned();
-        event.device.hostname = header.host.map(str::to_owned);
+        let mut attributes = Vec::new();
         if let Some(pri) = header.pri {
-            event
-                .attributes
-                .push(("syslog.facility".to_owned(), (pri / 8).to_string()));
-            event
-                .attributes
-                .push(("syslog.severity".to_owned(), (pri % 8).to_string()));
+            attributes.push(("syslog.facility".to_owned(), (pri / 8).to_string()));
+            attributes.push(("syslog.severity".to_owned(), (pri % 8).to_string()));
         }
         for (key, value) in [
             ("syslog.app", header.app),
@@ -54,11 +55,18 @@ impl LineAdapter for Syslog {
             ("syslog.msgid", header.msgid),
         ] {
             if let Some(value) = value {
-                event.attributes.push((key.to_owned(), value.to_owned()));
+                attributes.push((key.to_owned(), value.to_owned()));
             }
         }
-        event.attributes.extend(header.structured_data);
+        attributes.extend(header.structured_data);
         let msg = header.msg;
+        if msg.starts_with('{') {
+            return json_payload(msg, header.host, header.time, attributes);
+        }
+        let mut event = Event::default();
+        event.source.format = "syslog".to_owned();
+        event.device.hostname = header.host.map(str::to_owned);
+        event.attributes = attributes;
         let mut time = header.time;
         if let Some(cef) = msg.strip_prefix("CEF:") {
             if let Some(rt) = cef_payload(cef, &mut event)? {
@@ -76,6 +84,38 @@ impl LineAdapter for Syslog {
         event.time = time.ok_or("TIMESTAMP: `-`, and the message gives no time")?;
         Ok(Some(event))
     }
+}
+
+/// A JSON event forwarded in a syslog message (NXLog's `to_json()` of a Windows event,
+/// Winlogbeat, an OCSF or Zeek shipper): read by the adapter of its shape, as a file of such
+/// lines would be. The event keeps its own time and host; the syslog header's fill in what it
+/// lacks, and the syslog fields follow its attributes.
+fn json_payload(
+    msg: &str,
+    host: Option<&str>,
+    time: Option<i64>,
+    attributes: Attributes,
+) -> Result<Option<Event>, String> {
+    let format = detect_line(msg).map_err(|why| format!("JSON message: {why}"))?;
+    let parsed = match format {
+        Format::WineventJson => WinJson.parse(msg),
+        Format::Ecs => Ecs.parse(msg),
+        Format::Ocsf => Ocsf.parse(msg),
+        Format::Ndjson => Normalized.parse(msg),
+        Format::ZeekConn => ZeekConn::default().parse(msg),
+        other => return Err(format!("JSON message read as {}", other.as_str())),
+    };
+    let Some(mut event) = parsed.map_err(|e| format!("{} message: {e}", format.as_str()))? else {
+        return Ok(None);
+    };
+    if event.device.hostname.is_none() {
+        event.device.hostname = host.map(str::to_owned);
+    }
+    if event.time == 0 {
+        event.time = time.ok_or("TIMESTAMP: `-`, and the JSON message gives no time")?;
+    }
+    event.attributes.extend(attributes);
+    Ok(Some(event))
 }
 
 /// The syslog header of one line, and the message after it.
@@ -674,6 +714,50 @@ mod tests {
         Syslog::with_year(2024)
             .parse(line)
             .map(|e| e.expect("syslog lines always give an event"))
+    }
+
+    #[test]
+    fn json_messages_are_read_by_the_adapter_of_their_shape() {
+        // NXLog forwarding a Sysmon process creation as JSON, RFC 3164 framed
+        let line = r#"<14>May  1 10:00:00 collector nxlog: {"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WS01.corp","@timestamp":"2024-05-01T09:59:58.000Z","ProcessId":"4242","Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Office\\WINWORD.EXE","CommandLine":"cmd /c whoami","User":"CORP\\alice"}"#;
+        let e = one(line).expect("a Windows event");
+        assert_eq!(e.class, EventClass::Process);
+        assert_eq!(e.source.format, "winevent-json");
+        assert_eq!(
+            e.device.hostname.as_deref(),
+            Some("WS01"),
+            "its own host, not the collector"
+        );
+        assert_eq!(
+            e.time, 1_714_557_598_000,
+            "the event's own time, not the header's"
+        );
+        let attr = |k: &str| {
+            e.attributes
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(attr("syslog.app"), Some("nxlog"));
+        assert_eq!(attr("syslog.severity"), Some("6"));
+
+        // a normalized event without a host takes the syslog header's
+        let line = r#"<14>1 2024-05-01T10:00:00Z fw01 shipper - - - {"time":1714557600000,"class":"network","src":{"ip":"10.0.0.5"},"dst":{"ip":"10.0.0.6","port":445}}"#;
+        let e = one(line).expect("a normalized event");
+        assert_eq!(e.class, EventClass::Network);
+        assert_eq!(e.device.hostname.as_deref(), Some("fw01"));
+
+        // JSON of no known shape is an error that says so
+        let err = one(r#"<14>1 2024-05-01T10:00:00Z h app - - - {"hello":"world"}"#)
+            .expect_err("unknown JSON");
+        assert!(
+            err.contains("JSON message") && err.contains("no known shape"),
+            "{err}"
+        );
+        let err =
+            one(r#"<14>1 2024-05-01T10:00:00Z h app - - - {"EventID":"x","Channel":"Security"}"#)
+                .expect_err("a bad Windows event");
+        assert!(err.starts_with("winevent-json message: "), "{err}");
     }
 
     fn net(e: &Event) -> &Network {

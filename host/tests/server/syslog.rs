@@ -243,3 +243,97 @@ async fn a_listener_for_a_tenant_that_does_not_exist_does_not_start() {
         "{text}"
     );
 }
+
+/// The OTRF Empire PsExec capture (real Windows events as NXLog writes them, JSON) sent over
+/// syslog TCP the way NXLog's `om_tcp` with `to_syslog_ietf()` and octet counting sends it: each
+/// event's JSON is the message of an RFC 5424 line. The core pack, active for the listener's
+/// tenant, reports the lateral movement to WORKSTATION6, read back through `/v1/alerts`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (app, admin) = App::open(ServerConfig {
+        syslog: vec![SyslogListener {
+            tenant: "default".into(),
+            udp: None,
+            tcp: Some(any()),
+        }],
+        ..config(dir.path())
+    })
+    .expect("opens");
+    let admin = admin.expect("token");
+    let key = SecretKey::generate().expect("key");
+    app.store().trust_key(&key.public()).expect("trust");
+    let mut bundle = Bundle::build(&root().join("rules/pack.toml")).expect("the core pack builds");
+    bundle.sign(&key);
+    let router = app.router();
+    let (status, body) = post(
+        &router,
+        "/v1/packs",
+        &admin,
+        bundle.to_bytes().expect("bytes"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post(
+        &router,
+        "/v1/packs/yagura-core/activate",
+        &admin,
+        br#"{"version":"^0.1","reason":"syslog e2e"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let bound = app.start_syslog().await.expect("listeners");
+    let tcp = bound[0].tcp.expect("tcp");
+
+    let gz =
+        std::fs::read(root().join("tests/data/windows/otrf_empire_psexec_lines_1150-1449.json.gz"))
+            .expect("capture");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+        .expect("gunzip");
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut frames = Vec::new();
+    for line in &lines {
+        let message = format!("<14>1 2020-09-21T12:00:00Z collector nxlog - - - {line}");
+        frames.extend(counted(&message));
+    }
+    let mut stream = tokio::net::TcpStream::connect(tcp)
+        .await
+        .expect("tcp client");
+    stream.write_all(&frames).await.expect("write");
+    stream.shutdown().await.expect("shutdown");
+
+    let metrics = metrics_until(&router, &admin, |m| {
+        sample(
+            m,
+            "yagura_events_accepted_total{tenant=\"default\",source=\"syslog-tcp\"}",
+        ) == Some(lines.len() as f64)
+    })
+    .await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "yagura_events_accepted_total{tenant=\"default\",source=\"syslog-tcp\"}"
+        ),
+        Some(lines.len() as f64),
+        "every forwarded event is accepted: {metrics}"
+    );
+    let mut list = Vec::new();
+    for _ in 0..600 {
+        let (status, body) = get(
+            &router,
+            "/v1/alerts?rule=lateral-movement&host=WORKSTATION6",
+            &admin,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        list = body["alerts"].as_array().cloned().unwrap_or_default();
+        if !list.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!list.is_empty(), "a lateral-movement alert on WORKSTATION6");
+    let finding = list[0]["finding"].to_string();
+    assert!(finding.contains("WORKSTATION6"), "{finding}");
+}

@@ -1101,8 +1101,8 @@ async fn a_tenants_rule_config_is_checked_by_init_stored_and_swapped_in() {
     wait_for_alerts(r, &token, "rule=vertical-port-scan").await;
 }
 
-/// Packs imported and activated from the CLI before the first `serve` run at start, and a
-/// tenant name the API would refuse does not stop the server.
+/// Packs imported and activated from the CLI before the first `serve` run at start; the store
+/// refuses to activate for a tenant name the API would refuse, so none is stranded there.
 #[tokio::test]
 async fn packs_activated_from_the_cli_run_at_start() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -1118,11 +1118,16 @@ async fn packs_activated_from_the_cli_run_at_start() {
         store
             .activate("default", "acme", "1.0.0", "cli", "")
             .expect("activate");
-        store
+        let err = store
             .activate("Not A Tenant", "acme", "1.0.0", "cli", "")
-            .expect("the CLI takes any name");
+            .expect_err("a name the API refuses");
+        assert!(
+            err.to_string()
+                .contains("tenant name `Not A Tenant` must be"),
+            "{err}"
+        );
     }
-    let (app, admin) = App::open(config(dir.path())).expect("starts all the same");
+    let (app, admin) = App::open(config(dir.path())).expect("starts");
     let admin = admin.expect("token");
     let router = app.router();
     let (_, rules) = get(&router, "/v1/rules", &admin).await;

@@ -180,6 +180,18 @@ fn import_activate_rollback_remove_through_the_cli() {
     );
     let e = refused(&["pack", "activate", "acme", "1.x.y", "--store", store]);
     assert!(e.contains("neither a version nor a requirement"), "{e}");
+    // the tenant names the API accepts, no others (a name the API refuses would be stranded)
+    let e = refused(&[
+        "pack",
+        "activate",
+        "acme",
+        "2.0.0",
+        "--store",
+        store,
+        "--tenant",
+        "Customer C",
+    ]);
+    assert!(e.contains("tenant name `Customer C` must be"), "{e}");
 
     // removing an active version is refused
     let e = refused(&["pack", "remove", "acme@2.0.0", "--store", store]);

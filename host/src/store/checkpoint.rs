@@ -144,7 +144,7 @@ impl Store {
     /// Saves `tenant`'s checkpoint (replacing the previous one: rules not in it lose their
     /// saved state), flushes, then trims the WAL it covers.
     pub fn save_checkpoint(&self, tenant: &str, checkpoint: &Checkpoint) -> anyhow::Result<()> {
-        super::check_name("tenant", tenant)?;
+        super::check_tenant_name(tenant)?;
         let (_, state) = self.durable_trees()?;
         let meta = serde_json::to_vec(&Meta {
             v: FORMAT,

@@ -145,13 +145,6 @@ fn key2(a: &str, b: &str) -> Vec<u8> {
     k
 }
 
-fn check_name(what: &str, s: &str) -> anyhow::Result<()> {
-    if s.is_empty() || s.len() > 128 || s.contains('\0') {
-        bail!("{what} `{s}` must be 1-128 characters without NUL");
-    }
-    Ok(())
-}
-
 impl Store {
     /// Opens (or creates) the store in `dir`; `dir/db` is the sled database.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
@@ -540,7 +533,7 @@ impl Store {
         reason: &str,
         action: &str,
     ) -> anyhow::Result<Option<String>> {
-        check_name("tenant", tenant)?;
+        check_tenant_name(tenant)?;
         if self.packs.get(key2(name, version))?.is_none() {
             bail!("{name}@{version} is not in the store");
         }

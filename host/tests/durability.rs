@@ -1,7 +1,7 @@
 //! Durability (issue 7, items 2, 3 and 6): rule state is checkpointed and restored across a
 //! restart; an acknowledged event survives `kill -9` (write-ahead log) and is evaluated once
 //! into the state; a crash during an activation leaves the old or the new version running,
-//! never a mix.
+//! never a mix. The real binary also shows its stdout alert sink here (one JSON line per alert).
 //!
 //! The proofs use the fixture rule `counter` (tests/rules/counter): it counts events per host
 //! and in total in host state, and can report every event with its seq and the running total
@@ -312,17 +312,30 @@ struct Server {
     base: String,
     /// the admin token, on the first start of a store
     token: Option<String>,
+    /// what it prints after it listens: (from stdout, the line)
+    output: mpsc::Receiver<(bool, String)>,
 }
 
 impl Server {
     /// Starts `yagura serve` on `store` (free port), checkpointing every `checkpoint_s`, with
     /// the crash hook at `crash_at`; returns once it listens (after its recovery).
     fn start(store: &Path, checkpoint_s: u32, crash_at: Option<&str>) -> Server {
+        Server::start_with(store, checkpoint_s, crash_at, &[])
+    }
+
+    /// [`Server::start`] with more arguments (`--config FILE`…).
+    fn start_with(
+        store: &Path,
+        checkpoint_s: u32,
+        crash_at: Option<&str>,
+        args: &[&str],
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_yagura"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--flush-ms", "50"])
             .arg("--store")
             .arg(store)
             .args(["--checkpoint-s", &checkpoint_s.to_string()])
+            .args(args)
             .env_remove("YAGURA_CONFIG")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -381,6 +394,7 @@ impl Server {
             child,
             base: base.expect("an address"),
             token,
+            output: read,
         }
     }
 
@@ -752,4 +766,56 @@ async fn killed_during_an_activation_the_old_or_the_new_version_runs() {
             .bundle("swaptest", expected)
             .expect("the active version loads");
     }
+}
+
+/// The real binary's stdout sink, set in a config file (`[[sink]] kind = "stdout"`): every
+/// alert comes out on stdout as one JSON line, with its tenant, rule, change and the OCSF
+/// finding, after the `listening` line and apart from the logs (stderr).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdout_sink_writes_each_alert_as_one_json_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = SecretKey::generate().expect("key");
+    let store = store_trusting(dir.path(), &key);
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, "[[sink]]\nkind = \"stdout\"\n").expect("config");
+    let config = config.to_str().expect("utf-8 path");
+    let server = Server::start_with(&store, 60, None, &["--config", config]);
+    let token = server
+        .token
+        .clone()
+        .expect("a fresh store prints an admin token");
+    let bundle = counter_bundle(dir.path(), &key, "1.0.0", "report_each = true");
+    upload_and_activate(&server, &token, bundle, "1.0.0").await;
+    ok(
+        &server.base,
+        &token,
+        reqwest::Method::POST,
+        "/v1/events",
+        ndjson(0, 3),
+    )
+    .await;
+
+    let mut alerts = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while alerts.len() < 3 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok((from_stdout, line)) = server.output.recv_timeout(left) else {
+            panic!("3 alerts on stdout within 60 s; got {alerts:?}");
+        };
+        if from_stdout {
+            let alert: Json = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout carries only JSON alerts: {e}: {line}"));
+            alerts.push(alert);
+        }
+    }
+    for alert in &alerts {
+        assert_eq!(alert["change"], "new", "{alert}");
+        assert_eq!(alert["tenant"], DEFAULT_TENANT, "{alert}");
+        assert_eq!(alert["rule_id"], "counter", "{alert}");
+        assert_eq!(alert["title"], "event", "{alert}");
+        assert_eq!(alert["finding"]["class_uid"], 2004, "{alert}");
+    }
+    let ids: BTreeSet<String> = alerts.iter().map(|a| a["id"].to_string()).collect();
+    assert_eq!(ids.len(), 3, "one line per alert");
+    server.stop();
 }

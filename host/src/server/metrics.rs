@@ -140,6 +140,27 @@ impl Metrics {
         }
     }
 
+    /// Drops the per-rule series (`rule` label) of `tenant` whose rule is not in `rules`: a
+    /// rule switched off or removed from the tenant's packs stops being reported instead of
+    /// staying at its last values.
+    pub fn retain_rules(&self, tenant: &str, rules: &[&str]) {
+        let keep = |labels: &Labels| {
+            let of_tenant = labels.iter().any(|(k, v)| *k == "tenant" && v == tenant);
+            let rule = labels.iter().find(|(k, _)| *k == "rule");
+            !of_tenant || rule.is_none_or(|(_, r)| rules.contains(&r.as_str()))
+        };
+        if let Ok(mut series) = self.series.lock() {
+            for by_labels in series.values_mut() {
+                by_labels.retain(|labels, _| keep(labels));
+            }
+        }
+        if let Ok(mut histograms) = self.histograms.lock() {
+            for by_labels in histograms.values_mut() {
+                by_labels.retain(|labels, _| keep(labels));
+            }
+        }
+    }
+
     /// The exposition text; with `tenant`, only the series labelled with that tenant.
     pub fn render(&self, tenant: Option<&str>) -> String {
         let mut out = String::new();
@@ -186,6 +207,37 @@ fn render_labels(labels: &Labels) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_no_longer_running_stop_being_reported() {
+        let m = Metrics::default();
+        let rule =
+            |tenant: &str, rule: &str| vec![("tenant", tenant.into()), ("rule", rule.into())];
+        for (tenant, r) in [("a", "kept"), ("a", "gone"), ("b", "gone")] {
+            m.set(RULE_EVENTS, rule(tenant, r), 5.0);
+            m.set_histogram(RULE_LATENCY, rule(tenant, r), LatencyHistogram::default());
+        }
+        m.set(QUEUE_DEPTH, vec![("tenant", "a".into())], 1.0);
+        m.retain_rules("a", &["kept"]);
+        let text = m.render(None);
+        assert!(
+            text.contains(r#"yagura_rule_events_total{tenant="a",rule="kept"} 5"#),
+            "{text}"
+        );
+        assert!(!text.contains(r#"tenant="a",rule="gone""#), "{text}");
+        assert!(
+            text.contains(r#"yagura_rule_events_total{tenant="b",rule="gone"} 5"#),
+            "another tenant's rules stay: {text}"
+        );
+        assert!(
+            text.contains(r#"yagura_rule_eval_seconds_count{tenant="b",rule="gone"}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"yagura_engine_queue_events{tenant="a"} 1"#),
+            "series without a rule stay: {text}"
+        );
+    }
 
     #[test]
     fn renders_and_filters_by_tenant() {

@@ -682,6 +682,8 @@ impl Worker {
             );
             m.set(metrics::RULE_SKIPPED, labels(), v.skipped_events as f64);
         }
+        let running: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
+        m.retain_rules(tenant, &running);
         m.set(
             metrics::QUEUE_DEPTH,
             vec![("tenant", tenant.clone())],

@@ -1292,3 +1292,6 @@ mod syslog;
 
 #[path = "server/sink_tls.rs"]
 mod sink_tls;
+
+#[path = "server/limits.rs"]
+mod limits;

@@ -78,6 +78,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TENANT")]
     pub syslog_tenant: Option<String>,
 
+    /// Linear memory each rule instance may use, MiB; past it the call traps and counts as a
+    /// fault [default: 64]. JavaScript rules under sustained load want 128
+    /// (docs/writing-rules-js.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub memory_mib: Option<u32>,
+
+    /// Wall-clock budget of one call into a rule, ms; a call past it is interrupted and
+    /// counts as a fault [default: 100].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub deadline_ms: Option<u32>,
+
     /// Save each tenant's rule state and engine position every N seconds of wall time, and
     /// at shutdown; 0: only at shutdown (a crash then replays the whole WAL) [default: 10;
     /// also `YAGURA_CHECKPOINT_S`].

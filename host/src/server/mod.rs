@@ -55,7 +55,7 @@ use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 use crate::engine::EngineOptions;
 use crate::pack::Trust;
-use crate::sandbox::{RuleInstance, Sandbox};
+use crate::sandbox::{Limits, RuleInstance, Sandbox};
 use crate::store::{DEFAULT_TENANT, RuleConfig, Scope, Store};
 
 /// How the server runs; `yagura serve`'s flags.
@@ -84,6 +84,8 @@ pub struct ServerConfig {
     pub dedup_window: Duration,
     /// syslog listeners, each feeding its tenant (none by default)
     pub syslog: Vec<SyslogListener>,
+    /// what each rule instance may use: memory, time per call, output
+    pub limits: Limits,
     pub engine: EngineOptions,
     /// wall time between two checkpoints of each tenant's engine (`None`: only at shutdown)
     pub checkpoint_every: Option<Duration>,
@@ -105,6 +107,7 @@ impl Default for ServerConfig {
             allow_unsigned: false,
             dedup_window: Duration::from_secs(3600),
             syslog: Vec::new(),
+            limits: Limits::default(),
             engine: EngineOptions::default(),
             checkpoint_every: Some(Duration::from_secs(10)),
             sinks: Vec::new(),
@@ -176,7 +179,10 @@ impl App {
             .cache_dir
             .clone()
             .unwrap_or_else(|| store.cache_dir());
-        let sandbox = Sandbox::builder().cache_dir(cache).build()?;
+        let sandbox = Sandbox::builder()
+            .cache_dir(cache)
+            .limits(config.limits)
+            .build()?;
         let metrics = Arc::new(Metrics::default());
         // the sink dispatcher only copies each notice into the sinks' queues, so it stays
         // far less than this many alerts behind the engines

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::sandbox::Limits;
 use crate::server::{ServerConfig, SinkConfig, SinkKind, SyslogListener};
 use crate::store::{DEFAULT_TENANT, check_tenant_name};
 
@@ -30,6 +31,8 @@ pub(super) struct FileConfig {
     flush_ms: Option<u32>,
     allow_unsigned: Option<bool>,
     dedup_window_s: Option<u32>,
+    memory_mib: Option<u32>,
+    deadline_ms: Option<u32>,
     syslog_udp: Option<SocketAddr>,
     syslog_tcp: Option<SocketAddr>,
     syslog_tenant: Option<String>,
@@ -228,6 +231,20 @@ impl Layers<'_> {
                 )?
                 .into(),
             ),
+            limits: Limits {
+                memory_bytes: mib(self.number(
+                    "memory_mib",
+                    a.memory_mib,
+                    f.memory_mib,
+                    64,
+                    1..=4096,
+                )?),
+                call_deadline: Duration::from_millis(
+                    self.number("deadline_ms", a.deadline_ms, f.deadline_ms, 100, 1..=60_000)?
+                        .into(),
+                ),
+                ..defaults.limits
+            },
             syslog: self.syslog(
                 optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
                 optional("syslog_tcp", a.syslog_tcp, f.syslog_tcp)?,
@@ -644,5 +661,31 @@ mod tests {
 
         let e = resolve(&[], &[], "max_events_mib = 4096\n").expect_err("range in the file");
         assert!(format!("{e:#}").contains("`max_events_mib` in"), "{e:#}");
+    }
+
+    #[test]
+    fn rule_limits_come_from_flags_environment_or_file() {
+        let d = ServerConfig::default();
+        let c = args(&[]).config_with_env(&|_| None).expect("resolves");
+        assert_eq!(c.limits.memory_bytes, d.limits.memory_bytes);
+        assert_eq!(c.limits.call_deadline, Duration::from_millis(100));
+        let c = resolve(
+            &["--memory-mib", "128"],
+            &[("YAGURA_DEADLINE_MS", "250")],
+            "memory_mib = 32\ndeadline_ms = 50\n",
+        )
+        .expect("resolves");
+        assert_eq!(c.limits.memory_bytes, 128 << 20, "the flag");
+        assert_eq!(
+            c.limits.call_deadline,
+            Duration::from_millis(250),
+            "the environment"
+        );
+        assert_eq!(
+            c.limits.max_findings_per_call, d.limits.max_findings_per_call,
+            "the rest stays"
+        );
+        let e = resolve(&[], &[], "deadline_ms = 0\n").expect_err("range");
+        assert!(format!("{e:#}").contains("`deadline_ms` in"), "{e:#}");
     }
 }

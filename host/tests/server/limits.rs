@@ -1,0 +1,137 @@
+//! The rule limits of `yagura serve` (`--memory-mib`, `--deadline-ms`) reach the sandbox its
+//! tenants' rules run in, and an engine that cannot keep up turns ingest away with 429 and
+//! `Retry-After` instead of queueing without end.
+
+use tower::ServiceExt;
+use yagura::sandbox::Limits;
+
+use super::*;
+
+/// A signed one-rule pack `hostile` of the hostile fixture, misbehaving as `mode`.
+fn hostile_bundle(dir: &Path, key: &SecretKey, mode: &str) -> Vec<u8> {
+    let rule_dir = dir.join(format!("hostile-{mode}"));
+    std::fs::create_dir_all(&rule_dir).expect("mkdir");
+    let component = root().join("target/rules/fixtures/hostile.wasm");
+    assert!(
+        component.exists(),
+        "{} is missing: run `cargo xtask build-rules` first",
+        component.display()
+    );
+    let manifest = format!(
+        "[pack]\nname = \"hostile\"\nversion = \"1.0.0\"\npublisher = \"ACME\"\n\
+         description = \"misbehaves\"\nlicense = \"Apache-2.0\"\n\
+         [requires]\nwit = \"^0.1\"\nhost = \">=0.1.0\"\n\
+         [[rule]]\nid = \"hostile\"\ncomponent = \"{}\"\n[rule.config]\nmode = \"{mode}\"\n",
+        component.display()
+    );
+    let path = rule_dir.join("pack.toml");
+    std::fs::write(&path, manifest).expect("manifest");
+    let mut bundle = Bundle::build(&path).expect("builds");
+    bundle.sign(key);
+    bundle.to_bytes().expect("bytes")
+}
+
+/// A server on a fresh store with `limits`, `queue_events` and a 10 ms idle flush; trusting
+/// the fixture's key.
+fn server_with(limits: Limits, queue_events: usize) -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (app, admin) = App::open(ServerConfig {
+        limits,
+        queue_events,
+        flush_after: Duration::from_millis(10),
+        ..config(dir.path())
+    })
+    .expect("opens");
+    let admin = admin.expect("token");
+    let key = SecretKey::generate().expect("key");
+    app.store().trust_key(&key.public()).expect("trust");
+    let router = app.router();
+    Fixture {
+        dir,
+        app,
+        router,
+        admin,
+        key,
+    }
+}
+
+/// With 1 MiB per instance, a Rust rule whose module asks for more memory at start cannot
+/// run: its pack is refused, saying why. The default 64 MiB takes it (every other test).
+#[tokio::test]
+async fn the_memory_limit_reaches_the_tenants_rules() {
+    let f = server_with(
+        Limits {
+            memory_bytes: 1 << 20,
+            ..Limits::default()
+        },
+        100_000,
+    );
+    let bundle = scan_bundle(f.dir.path(), Some(&f.key), "1.0.0");
+    let (status, body) = post(&f.router, "/v1/packs", &f.admin, bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("memory"), "{body}");
+}
+
+/// A rule that spins until its deadline (2 s) keeps the engine busy: with room for one queued
+/// event, the first request is taken and evaluated, the second waits in the queue, and the
+/// third is answered 429 with `Retry-After: 1`, counted as throttled; nothing of it is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_engine_answers_429_with_retry_after() {
+    let f = server_with(
+        Limits {
+            call_deadline: Duration::from_secs(2),
+            ..Limits::default()
+        },
+        1,
+    );
+    let bundle = hostile_bundle(f.dir.path(), &f.key, "loop");
+    let (status, body) = post(&f.router, "/v1/packs", &f.admin, bundle).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post(
+        &f.router,
+        "/v1/packs/hostile/activate",
+        &f.admin,
+        r#"{"version":"1.0.0"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let event = |t: i64| format!(r#"{{"time":{t},"class":"process","activity":"create"}}"#);
+    let (status, body) = post(&f.router, "/v1/events", &f.admin, event(1_000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // the 10 ms idle flush hands the event to the rule, which spins for 2 s
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = post(&f.router, "/v1/events", &f.admin, event(2_000)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "queued behind the busy rule: {body}"
+    );
+
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/events")
+        .header("authorization", format!("Bearer {}", f.admin))
+        .body(Body::from(event(3_000)))
+        .expect("request");
+    let response = f.router.clone().oneshot(request).await.expect("answers");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let (status, metrics) = get(&f.router, "/metrics", &f.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().expect("text");
+    assert!(
+        text.contains(r#"yagura_events_throttled_total{tenant="default",source="http"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"yagura_events_accepted_total{tenant="default",source="http"} 2"#),
+        "the refused event is not counted as accepted: {text}"
+    );
+}

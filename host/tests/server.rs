@@ -69,8 +69,13 @@ fn config(dir: &Path) -> ServerConfig {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(|c| c)
+}
+
+/// A server on a fresh store with the test config as `edit` changes it, trusting a new key.
+fn fixture_with(edit: impl FnOnce(ServerConfig) -> ServerConfig) -> Fixture {
     let dir = tempfile::tempdir().expect("tmp");
-    let (app, admin) = App::open(config(dir.path())).expect("the server opens");
+    let (app, admin) = App::open(edit(config(dir.path()))).expect("the server opens");
     let admin = admin.expect("a fresh store prints an admin token");
     let key = SecretKey::generate().expect("key");
     app.store().trust_key(&key.public()).expect("trust");

@@ -34,25 +34,12 @@ fn hostile_bundle(dir: &Path, key: &SecretKey, mode: &str) -> Vec<u8> {
 /// A server on a fresh store with `limits`, `queue_events` and a 10 ms idle flush; trusting
 /// the fixture's key.
 fn server_with(limits: Limits, queue_events: usize) -> Fixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let (app, admin) = App::open(ServerConfig {
+    fixture_with(|c| ServerConfig {
         limits,
         queue_events,
         flush_after: Duration::from_millis(10),
-        ..config(dir.path())
+        ..c
     })
-    .expect("opens");
-    let admin = admin.expect("token");
-    let key = SecretKey::generate().expect("key");
-    app.store().trust_key(&key.public()).expect("trust");
-    let router = app.router();
-    Fixture {
-        dir,
-        app,
-        router,
-        admin,
-        key,
-    }
 }
 
 /// With 1 MiB per instance, a Rust rule whose module asks for more memory at start cannot

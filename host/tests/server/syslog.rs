@@ -52,23 +52,10 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn app_with_listeners(
     listeners: Vec<SyslogListener>,
 ) -> (Fixture, Vec<SyslogListener>, Vec<String>) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let (app, admin) = App::open(ServerConfig {
+    let f = fixture_with(|c| ServerConfig {
         syslog: listeners.clone(),
-        ..config(dir.path())
-    })
-    .expect("opens");
-    let admin = admin.expect("token");
-    let key = SecretKey::generate().expect("key");
-    app.store().trust_key(&key.public()).expect("trust");
-    let router = app.router();
-    let f = Fixture {
-        dir,
-        app,
-        router,
-        admin,
-        key,
-    };
+        ..c
+    });
     let mut tokens = Vec::new();
     for l in &listeners {
         let token = tenant_token(&f, &l.tenant, &["packs:write", "alerts:read"]).await;
@@ -250,34 +237,29 @@ async fn a_listener_for_a_tenant_that_does_not_exist_does_not_start() {
 /// tenant, reports the lateral movement to WORKSTATION6, read back through `/v1/alerts`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let (app, admin) = App::open(ServerConfig {
+    let f = fixture_with(|c| ServerConfig {
         syslog: vec![SyslogListener {
             tenant: "default".into(),
             udp: None,
             tcp: Some(any()),
         }],
-        ..config(dir.path())
-    })
-    .expect("opens");
-    let admin = admin.expect("token");
-    let key = SecretKey::generate().expect("key");
-    app.store().trust_key(&key.public()).expect("trust");
+        ..c
+    });
+    let (app, router, admin) = (&f.app, &f.router, &f.admin);
     let mut bundle = Bundle::build(&root().join("rules/pack.toml")).expect("the core pack builds");
-    bundle.sign(&key);
-    let router = app.router();
+    bundle.sign(&f.key);
     let (status, body) = post(
-        &router,
+        router,
         "/v1/packs",
-        &admin,
+        admin,
         bundle.to_bytes().expect("bytes"),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = post(
-        &router,
+        router,
         "/v1/packs/yagura-core/activate",
-        &admin,
+        admin,
         br#"{"version":"^0.1","reason":"syslog e2e"}"#.to_vec(),
     )
     .await;
@@ -303,7 +285,7 @@ async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
     stream.write_all(&frames).await.expect("write");
     stream.shutdown().await.expect("shutdown");
 
-    let metrics = metrics_until(&router, &admin, |m| {
+    let metrics = metrics_until(router, admin, |m| {
         sample(
             m,
             "yagura_events_accepted_total{tenant=\"default\",source=\"syslog-tcp\"}",
@@ -321,9 +303,9 @@ async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
     let mut list = Vec::new();
     for _ in 0..600 {
         let (status, body) = get(
-            &router,
+            router,
             "/v1/alerts?rule=lateral-movement&host=WORKSTATION6",
-            &admin,
+            admin,
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -89,6 +89,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub deadline_ms: Option<u32>,
 
+    /// Quarantine a rule whose calls faulted N times within its last --quarantine-calls calls:
+    /// it is not called again until re-enabled (POST /v1/rules/{id}/enable); 0 turns
+    /// quarantine off [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub quarantine_faults: Option<u32>,
+
+    /// The window of a rule's most recent calls over which its faults are counted [default:
+    /// 20].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub quarantine_calls: Option<u32>,
+
     /// Save each tenant's rule state and engine position every N seconds of wall time, and
     /// at shutdown; 0: only at shutdown (a crash then replays the whole WAL) [default: 10;
     /// also `YAGURA_CHECKPOINT_S`].

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::engine::EngineOptions;
 use crate::sandbox::Limits;
 use crate::server::{ServerConfig, SinkConfig, SinkKind, SyslogListener};
 use crate::store::{DEFAULT_TENANT, check_tenant_name};
@@ -33,6 +34,8 @@ pub(super) struct FileConfig {
     dedup_window_s: Option<u32>,
     memory_mib: Option<u32>,
     deadline_ms: Option<u32>,
+    quarantine_faults: Option<u32>,
+    quarantine_calls: Option<u32>,
     syslog_udp: Option<SocketAddr>,
     syslog_tcp: Option<SocketAddr>,
     syslog_tenant: Option<String>,
@@ -244,6 +247,23 @@ impl Layers<'_> {
                         .into(),
                 ),
                 ..defaults.limits
+            },
+            engine: EngineOptions {
+                quarantine_faults: self.number(
+                    "quarantine_faults",
+                    a.quarantine_faults,
+                    f.quarantine_faults,
+                    defaults.engine.quarantine_faults,
+                    0..=10_000,
+                )?,
+                quarantine_calls: self.number(
+                    "quarantine_calls",
+                    a.quarantine_calls,
+                    f.quarantine_calls,
+                    defaults.engine.quarantine_calls,
+                    1..=10_000,
+                )?,
+                ..defaults.engine
             },
             syslog: self.syslog(
                 optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
@@ -687,5 +707,26 @@ mod tests {
         );
         let e = resolve(&[], &[], "deadline_ms = 0\n").expect_err("range");
         assert!(format!("{e:#}").contains("`deadline_ms` in"), "{e:#}");
+    }
+
+    #[test]
+    fn the_quarantine_policy_comes_from_flags_environment_or_file() {
+        let d = ServerConfig::default();
+        let c = args(&[]).config_with_env(&|_| None).expect("resolves");
+        assert_eq!(
+            (c.engine.quarantine_faults, c.engine.quarantine_calls),
+            (d.engine.quarantine_faults, d.engine.quarantine_calls)
+        );
+        let c = resolve(
+            &["--quarantine-faults", "0"],
+            &[("YAGURA_QUARANTINE_CALLS", "50")],
+            "quarantine_faults = 3\n",
+        )
+        .expect("resolves");
+        assert_eq!(c.engine.quarantine_faults, 0, "the flag: quarantine off");
+        assert_eq!(c.engine.quarantine_calls, 50, "the environment");
+        assert_eq!(c.engine.batch_size, d.engine.batch_size, "the rest stays");
+        let e = resolve(&[], &[], "quarantine_calls = 0\n").expect_err("range");
+        assert!(format!("{e:#}").contains("`quarantine_calls` in"), "{e:#}");
     }
 }

@@ -107,7 +107,8 @@ pub struct ServeArgs {
     pub checkpoint_s: Option<u32>,
 
     /// A TOML file with any of these settings (keys: the flags' names with `_`, e.g.
-    /// `max_events_mib = 32`) and the alert sinks (`[[sink]]`). Precedence: flags, then
+    /// `max_events_mib = 32`), the alert sinks (`[[sink]]`) and the syslog listeners of
+    /// several tenants (`[[syslog]]`; docs/operations.md). Precedence: flags, then
     /// `YAGURA_*` variables (`YAGURA_MAX_EVENTS_MIB`), then the file, then the defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

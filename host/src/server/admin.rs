@@ -16,7 +16,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
-use super::openapi::{ErrorBody, KEY_TENANT, TENANT};
+use super::openapi::{AdminOnly, Denied, ErrorBody, KEY_TENANT, TENANT};
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::{AppState, Overrides, blocking, json_response, metrics};
 use crate::pack::PublicKey;
@@ -38,8 +38,7 @@ struct NewTenant {
     responses(
         (status = 201, description = "the tenant: `{name, created_at}` (ms)", body = Object),
         (status = 400, description = "a bad body or tenant name", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "not an admin token", body = ErrorBody),
+        AdminOnly,
         (status = 409, description = "the tenant exists", body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
     ),
@@ -72,8 +71,7 @@ pub async fn create_tenant(
     summary = "List tenants",
     responses(
         (status = 200, description = "`{tenants: [{name, created_at}]}`", body = Object),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "not an admin token", body = ErrorBody),
+        AdminOnly,
     ),
     security(("token" = ["admin"]))
 )]
@@ -132,8 +130,7 @@ fn view(t: &TokenRecord) -> TokenView<'_> {
         (status = 201, description = "`{id, tenant, name, scopes, created_at, token}`: `token` \
             is the secret, shown this once", body = Object),
         (status = 400, description = "a bad body, or no scopes", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "not an admin token", body = ErrorBody),
+        AdminOnly,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
     ),
@@ -182,8 +179,7 @@ struct TenantQuery {
         (status = 200, description = "`{tokens: [{id, tenant, name, scopes, created_at}]}`",
             body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "not an admin token", body = ErrorBody),
+        AdminOnly,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["admin"]))
@@ -217,8 +213,7 @@ pub async fn list_tokens(
     responses(
         (status = 200, description = "`{revoked: id}`", body = Object),
         (status = 400, description = "a bad path", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "not an admin token", body = ErrorBody),
+        AdminOnly,
         (status = 404, description = "no such token", body = ErrorBody),
     ),
     security(("token" = ["admin"]))
@@ -275,8 +270,7 @@ fn key_json(key: &PublicKey, tenant: Option<&str>) -> serde_json::Value {
         (status = 201, description = "`{id, public_key, tenant}` (`tenant` null: store-wide)",
             body = Object),
         (status = 400, description = "a bad body, key or query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
     ),
@@ -319,8 +313,7 @@ pub async fn trust_key(
         (status = 200, description = "`{keys: [{id, public_key, tenant}]}` (`tenant` null: \
             store-wide)", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["admin"]), ("token" = ["packs:write"]))
@@ -367,8 +360,7 @@ pub async fn list_keys(
     responses(
         (status = 200, description = "`{untrusted: id, tenant}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such key, or no such tenant", body = ErrorBody),
     ),
     security(("token" = ["admin"]), ("token" = ["packs:write"]))
@@ -421,8 +413,7 @@ struct NewEnabled {
         (status = 200, description = "`{tenant, rule, enabled, was_enabled, reason}`",
             body = Object),
         (status = 400, description = "a bad body or query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or the rule is not in its active packs",
             body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),

@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
-use super::openapi::ErrorBody;
+use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, parse_query};
 use super::{AppState, json_response};
 use crate::finding::Severity;
@@ -83,8 +83,7 @@ fn severity_param(value: &str) -> ApiResult<Severity> {
             last_seen, created_at, updated_at, hosts, users, finding}`", body = Object),
         (status = 400, description = "a bad filter, limit, cursor or query string",
             body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["alerts:read"]))
@@ -161,8 +160,7 @@ struct TenantQuery {
     responses(
         (status = 200, description = "the alert, as in the list", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or it has no such alert", body = ErrorBody),
     ),
     security(("token" = ["alerts:read"]))
@@ -200,8 +198,7 @@ pub async fn one(
         (status = 200, description = "an SSE stream", body = String,
             content_type = "text/event-stream"),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["alerts:read"]))

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::metrics;
-use super::openapi::ErrorBody;
+use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::worker::QueueError;
 use super::{AppState, blocking, json_response};
@@ -79,8 +79,7 @@ struct Parsed {
             message}]}`", body = Object),
         (status = 400, description = "an unknown format, a bad query string, or a body that \
             cannot be read as events", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the events limit (also after gzip)",
             body = ErrorBody),
@@ -272,8 +271,7 @@ struct TenantQuery {
             events_in, calls, findings, faults, busy_ms, last_fault, quarantined, quarantines, \
             skipped_events, swaps, enabled, disabled_reason?}]}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
@@ -318,8 +316,7 @@ fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
     responses(
         (status = 200, description = "`{tenant, rule, config: {name: value}}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or the rule does not run for it",
             body = ErrorBody),
     ),
@@ -352,8 +349,7 @@ pub async fn get_config(
     responses(
         (status = 200, description = "`{tenant, rule, was_quarantined}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or the rule does not run for it",
             body = ErrorBody),
     ),
@@ -412,8 +408,7 @@ struct NewConfig {
     responses(
         (status = 200, description = "`{tenant, rule, config}`", body = Object),
         (status = 400, description = "a bad body or query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or the rule does not run for it",
             body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),

@@ -16,7 +16,7 @@ use clap::ValueEnum;
 use serde::Deserialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::intake::Format;
 use crate::store::Scope;
@@ -104,6 +104,30 @@ impl Modify for BearerToken {
             .get_or_insert_with(Default::default)
             .add_security_scheme("token", SecurityScheme::Http(scheme));
     }
+}
+
+/// The refusals of a route behind a scoped token, besides its own answers: 401 and 403.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description of responses, never built
+pub(super) enum Denied {
+    /// missing or wrong token
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// insufficient scope, or another tenant
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
+/// The refusals of an admin-only route: 401 and 403.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description of responses, never built
+pub(super) enum AdminOnly {
+    /// missing or wrong token
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// not an admin token
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
 }
 
 /// Every failure's body (`ApiError`): `{"error": {"code", "message"}}`.

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::metrics;
-use super::openapi::ErrorBody;
+use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
 use super::{AppState, blocking, json_response};
 use crate::pack::{Bundle, SignatureStatus};
@@ -77,8 +77,7 @@ fn held_versions(state: &AppState, tenant: &str, name: &str) -> ApiResult<Vec<se
             \"already_stored\"}`", body = Object),
         (status = 400, description = "a bad query string, or the body could not be read",
             body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 409, description = "another bundle is stored under this name and version",
             body = ErrorBody),
@@ -174,8 +173,7 @@ fn check_cases(state: &AppState, bundle: &Bundle, label: &str) -> ApiResult<()> 
     responses(
         (status = 200, description = "`{tenant, packs: [{name, version, active}]}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
     ),
     security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
@@ -218,8 +216,7 @@ pub async fn list(
             requires: {wit, host}, signer, imported_at, imported_by, active, rules: [{id, \
             enabled, sha256, config}], files: [{path, sha256}]}`", body = Object),
         (status = 400, description = "not NAME@VERSION, or a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist or does not hold the pack",
             body = ErrorBody),
     ),
@@ -313,8 +310,7 @@ struct Activation {
         (status = 200, description = "`{tenant, name, version, previous, rules: [id]}`",
             body = Object),
         (status = 400, description = "a bad body, version or query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or no held version matches",
             body = ErrorBody),
         (status = 409, description = "the store refused the activation", body = ErrorBody),
@@ -432,8 +428,7 @@ struct Reason {
     responses(
         (status = 200, description = "`{tenant, name, version, previous}`", body = Object),
         (status = 400, description = "a bad body or query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or the pack is not active",
             body = ErrorBody),
         (status = 409, description = "no previous version to return to", body = ErrorBody),
@@ -508,8 +503,7 @@ pub async fn rollback(
         (status = 200, description = "`{tenant, name, history: [{at, who, action, from, to, \
             reason}]}`", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "no such tenant, or it has no such pack", body = ErrorBody),
     ),
     security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
@@ -560,8 +554,7 @@ pub async fn history(
         (status = 200, description = "`{tenant, removed: \"NAME@VERSION\", deleted_from_store}`",
             body = Object),
         (status = 400, description = "not NAME@VERSION, or a bad query string", body = ErrorBody),
-        (status = 401, description = "missing or wrong token", body = ErrorBody),
-        (status = 403, description = "insufficient scope, or another tenant", body = ErrorBody),
+        Denied,
         (status = 404, description = "the tenant does not exist or does not hold the pack",
             body = ErrorBody),
         (status = 409, description = "the version is active for the tenant", body = ErrorBody),

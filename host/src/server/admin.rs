@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{AdminOnly, Denied, ErrorBody, KEY_TENANT, TENANT};
-use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
 use super::{AppState, Overrides, blocking, json_response, metrics};
 use crate::pack::PublicKey;
 use crate::store::{Scope, TokenRecord};
@@ -161,12 +161,6 @@ pub async fn create_token(
         .map_err(|e| ApiError::internal(&anyhow::anyhow!("{e}")))?;
     answer["token"] = serde_json::Value::String(new.token);
     Ok(json_response(StatusCode::CREATED, &answer))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantQuery {
-    tenant: Option<String>,
 }
 
 #[utoipa::path(
@@ -430,8 +424,7 @@ pub async fn put_enabled(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let body: NewEnabled = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     let st = state.clone();
     blocking(move || {

@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, parse_query};
+use super::request::{Caller, PathParam, TenantQuery, parse_query};
 use super::{AppState, json_response};
 use crate::finding::Severity;
 use crate::store::{AlertChange, AlertFilter, Scope};
@@ -142,14 +142,6 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct TenantQuery {
-    /// act on this tenant (admin tokens only, unless it is the token's own)
-    tenant: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/alerts/{id}",
@@ -172,8 +164,7 @@ pub async fn one(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require(Scope::AlertsRead)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let missing = || ApiError::not_found(format!("tenant `{tenant}` has no alert `{id}`"));
     let number = id.parse::<u64>().map_err(|_| missing())?;
     let alert = state.store.alert(&tenant, number)?.ok_or_else(missing)?;
@@ -209,8 +200,7 @@ pub async fn stream(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require(Scope::AlertsRead)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let receiver = state.alerts.subscribe();
     let shutdown = state.shutdown.subscribe();
     let events = futures_util::stream::unfold(

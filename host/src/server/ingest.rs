@@ -24,7 +24,7 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult};
 use super::metrics;
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
 use super::worker::QueueError;
 use super::{AppState, blocking, json_response};
 use crate::event::Event;
@@ -251,14 +251,6 @@ fn json_array_to_lines(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
     Ok(out)
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct TenantQuery {
-    /// act on this tenant (admin tokens only, unless it is the token's own)
-    tenant: Option<String>,
-}
-
 #[utoipa::path(
     get,
     path = "/v1/rules",
@@ -282,8 +274,7 @@ pub async fn rules(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let (rules, queued) = match state.existing_engine(&tenant) {
         Some(engine) => (engine.rules(), engine.queued()),
         None => (Vec::new(), 0),
@@ -329,8 +320,7 @@ pub async fn get_config(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     running(&state, &tenant, &rule)?;
     let config = state.store.rule_config(&tenant, &rule)?;
     Ok(json_response(
@@ -362,8 +352,7 @@ pub async fn enable(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let st = state.clone();
     blocking(move || {
         let Some(engine) = st.existing_engine(&tenant) else {
@@ -425,8 +414,7 @@ pub async fn put_config(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let body: NewConfig = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     running(&state, &tenant, &rule)?;
     let st = state.clone();

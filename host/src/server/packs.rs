@@ -18,18 +18,10 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult};
 use super::metrics;
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, parse_json, parse_query, read_body};
+use super::request::{Caller, PathParam, TenantQuery, parse_json, read_body};
 use super::{AppState, blocking, json_response};
 use crate::pack::{Bundle, SignatureStatus};
 use crate::store::{Imported, Scope};
-
-#[derive(Deserialize, Default, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct TenantQuery {
-    /// act on this tenant (admin tokens only, unless it is the token's own)
-    tenant: Option<String>,
-}
 
 fn who(caller: &Caller) -> String {
     if caller.0.name.is_empty() {
@@ -94,8 +86,7 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let bytes = read_body(body, state.config.max_bundle_bytes).await?;
     let who = who(&caller);
     let st = state.clone();
@@ -184,8 +175,7 @@ pub async fn list(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let active = state.store.all_active()?;
     let packs: Vec<serde_json::Value> = state
         .store
@@ -229,8 +219,7 @@ pub async fn inspect(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let (name, version) = split(&spec)?;
     if !held(&state, &tenant, name, version)? {
         return Err(not_held(&tenant, name, version));
@@ -328,8 +317,7 @@ pub async fn activate(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let body: Activation = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     let who = who(&caller);
     let st = state.clone();
@@ -446,8 +434,7 @@ pub async fn rollback(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let bytes = read_body(body, state.config.max_json_bytes).await?;
     let body: Reason = if bytes.is_empty() {
         Reason::default()
@@ -515,8 +502,7 @@ pub async fn history(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let history = state.store.history(&tenant, &name)?;
     if history.is_empty() && held_versions(&state, &tenant, &name)?.is_empty() {
         return Err(ApiError::not_found(format!(
@@ -568,8 +554,7 @@ pub async fn remove(
     uri: Uri,
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
-    let q: TenantQuery = parse_query(&uri)?;
-    let tenant = caller.tenant(&state, q.tenant.as_deref())?;
+    let tenant = caller.tenant_of(&state, &uri)?;
     let (name, version) = split(&spec)?;
     let (name, version) = (name.to_owned(), version.to_owned());
     let st = state.clone();

@@ -13,6 +13,15 @@ use super::error::{ApiError, ApiResult};
 use crate::store::{Scope, TokenRecord};
 use std::sync::Arc;
 
+/// `?tenant=NAME`: the tenant a route acts on (default: the token's own).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TenantQuery {
+    /// act on this tenant (admin tokens only, unless it is the token's own)
+    pub tenant: Option<String>,
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub TokenRecord);
@@ -55,6 +64,12 @@ impl Caller {
 
     /// The tenant a request acts on: the token's own, or `requested` (`?tenant=`), which only
     /// an admin token may name when it is another tenant. The tenant must exist.
+    /// The tenant a route with only `?tenant=` in its query acts on: [`Caller::tenant`] of it.
+    pub fn tenant_of(&self, state: &AppState, uri: &axum::http::Uri) -> ApiResult<String> {
+        let q: TenantQuery = parse_query(uri)?;
+        self.tenant(state, q.tenant.as_deref())
+    }
+
     pub fn tenant(&self, state: &AppState, requested: Option<&str>) -> ApiResult<String> {
         let tenant = match requested {
             None => self.0.tenant.clone(),

@@ -251,28 +251,22 @@ fn a_scaffolded_js_rule_builds_and_passes_its_cases() {
 /// The kit's own unit tests (sdk/python/tests), in plain CPython.
 #[test]
 fn the_python_kit_unit_tests_pass() {
-    let script = root().join("sdk/python/tests/test_kit.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_script_passes("python3", "sdk/python/tests/test_kit.py");
 }
 
 /// The JavaScript kit's own unit tests (sdk/js/tests), in plain Node.js with the host's
 /// imports faked.
 #[test]
 fn the_js_kit_unit_tests_pass() {
-    let script = root().join("sdk/js/tests/test_kit.mjs");
-    let out = Command::new("node")
-        .arg(&script)
+    assert_script_passes("node", "sdk/js/tests/test_kit.mjs");
+}
+
+/// `interpreter SCRIPT` (relative to the root) exits 0; its output is the failure message.
+fn assert_script_passes(interpreter: &str, script: &str) {
+    let out = Command::new(interpreter)
+        .arg(root().join(script))
         .output()
-        .expect("node runs");
+        .unwrap_or_else(|e| panic!("{interpreter} runs: {e}"));
     assert!(
         out.status.success(),
         "{}\n{}",

@@ -102,6 +102,10 @@ async fn post(
     call(router, Method::POST, uri, Some(token), body).await
 }
 
+async fn delete(router: &Router, uri: &str, token: &str) -> (StatusCode, Value) {
+    call(router, Method::DELETE, uri, Some(token), Body::empty()).await
+}
+
 /// Creates a tenant and a token of it with `scopes`.
 async fn tenant_token(f: &Fixture, tenant: &str, scopes: &[&str]) -> String {
     let (status, _) = post(
@@ -297,14 +301,7 @@ async fn every_route_but_health_answers_401_with_a_json_error_without_a_valid_to
         let token = tenant_token(&f, "acme", &["alerts:read"]).await;
         let (_, list) = get(&f.router, "/v1/tokens?tenant=acme", &f.admin).await;
         let id = list["tokens"][0]["id"].as_str().expect("id").to_owned();
-        let (status, _) = call(
-            &f.router,
-            Method::DELETE,
-            &format!("/v1/tokens/{id}"),
-            Some(&f.admin),
-            Body::empty(),
-        )
-        .await;
+        let (status, _) = delete(&f.router, &format!("/v1/tokens/{id}"), &f.admin).await;
         assert_eq!(status, StatusCode::OK);
         (id, token)
     };
@@ -444,25 +441,11 @@ async fn tenants_and_tokens_are_created_listed_and_revoked() {
     let (status, _) = get(&f.router, "/v1/alerts", token).await;
     assert_eq!(status, StatusCode::OK, "the new token works");
     let id = tokens[0]["id"].as_str().expect("id");
-    let (status, _) = call(
-        &f.router,
-        Method::DELETE,
-        &format!("/v1/tokens/{id}"),
-        Some(&f.admin),
-        Body::empty(),
-    )
-    .await;
+    let (status, _) = delete(&f.router, &format!("/v1/tokens/{id}"), &f.admin).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = get(&f.router, "/v1/alerts", token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
-    let (status, _) = call(
-        &f.router,
-        Method::DELETE,
-        &format!("/v1/tokens/{id}"),
-        Some(&f.admin),
-        Body::empty(),
-    )
-    .await;
+    let (status, _) = delete(&f.router, &format!("/v1/tokens/{id}"), &f.admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -492,14 +475,7 @@ async fn trusted_keys_are_managed_by_the_admin_and_gate_uploads_and_activations(
 
     let (status, body) = post(&f.router, "/v1/packs", &token, bundle).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, _) = call(
-        &f.router,
-        Method::DELETE,
-        &format!("/v1/keys/{id}"),
-        Some(&f.admin),
-        Body::empty(),
-    )
-    .await;
+    let (status, _) = delete(&f.router, &format!("/v1/keys/{id}"), &f.admin).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = post(
         &f.router,
@@ -513,14 +489,7 @@ async fn trusted_keys_are_managed_by_the_admin_and_gate_uploads_and_activations(
         StatusCode::UNPROCESSABLE_ENTITY,
         "untrusted since: {body}"
     );
-    let (status, _) = call(
-        &f.router,
-        Method::DELETE,
-        &format!("/v1/keys/{id}"),
-        Some(&f.admin),
-        Body::empty(),
-    )
-    .await;
+    let (status, _) = delete(&f.router, &format!("/v1/keys/{id}"), &f.admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -773,23 +742,9 @@ async fn packs_upload_activate_rollback_history_and_remove() {
     assert_eq!(actions, ["activate", "activate", "rollback"]);
     assert_eq!(history["history"][2]["reason"], "too noisy");
 
-    let (status, body) = call(
-        r,
-        Method::DELETE,
-        "/v1/packs/acme@1.0.0",
-        Some(&token),
-        Body::empty(),
-    )
-    .await;
+    let (status, body) = delete(r, "/v1/packs/acme@1.0.0", &token).await;
     assert_eq!(status, StatusCode::CONFLICT, "active: {body}");
-    let (status, body) = call(
-        r,
-        Method::DELETE,
-        "/v1/packs/acme@1.1.0",
-        Some(&token),
-        Body::empty(),
-    )
-    .await;
+    let (status, body) = delete(r, "/v1/packs/acme@1.1.0", &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deleted_from_store"], true);
     let (_, list) = get(r, "/v1/packs", &token).await;

@@ -68,14 +68,9 @@ async fn a_key_trusted_by_tenant_a_does_not_let_tenant_b_upload_a_pack_signed_wi
         "the admin sees A's keys by naming A: {list}"
     );
     // B can neither remove A's key nor name A
-    let delete = |token: &str, uri: String| {
-        let token = token.to_owned();
-        let router = f.router.clone();
-        async move { call(&router, Method::DELETE, &uri, Some(&token), Body::empty()).await }
-    };
-    let (status, _) = delete(&b, format!("/v1/keys/{id}")).await;
+    let (status, _) = delete(&f.router, &format!("/v1/keys/{id}"), &b).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = delete(&b, format!("/v1/keys/{id}?tenant=tenant-a")).await;
+    let (status, _) = delete(&f.router, &format!("/v1/keys/{id}?tenant=tenant-a"), &b).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // an admin may trust a key for B by naming it; then B may upload
@@ -89,7 +84,7 @@ async fn a_key_trusted_by_tenant_a_does_not_let_tenant_b_upload_a_pack_signed_wi
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // once A stops trusting it, A cannot activate the pack it holds
-    let (status, _) = delete(&a, format!("/v1/keys/{id}")).await;
+    let (status, _) = delete(&f.router, &format!("/v1/keys/{id}"), &a).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = post(
         &f.router,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::io::{BufRead, Cursor};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
@@ -19,7 +20,22 @@ use crate::event::Event;
 use crate::finding::{Finding, Severity};
 use crate::intake::{self, Format};
 use crate::rule::Value;
-use crate::sandbox::RuleComponent;
+use crate::sandbox::{Limits, RuleComponent};
+
+/// Cases check what a rule finds, not how fast it finds it: each call of a case may spend this
+/// much CPU time (or the sandbox's deadline, where that is longer), so that a slow machine —
+/// a debug build, an emulator, a sanitizer — cannot fail a case, while a rule that never
+/// returns still fails it. Speed is measured by the benchmarks (docs/performance.md), and
+/// the running host keeps its own deadline.
+pub const CASE_CALL_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The limits a case runs under: `limits` with the deadline raised to [`CASE_CALL_DEADLINE`].
+pub fn case_limits(limits: Limits) -> Limits {
+    Limits {
+        call_deadline: limits.call_deadline.max(CASE_CALL_DEADLINE),
+        ..limits
+    }
+}
 
 /// A cases file: the rule it is for and its cases.
 #[derive(Debug, Clone)]
@@ -254,7 +270,8 @@ impl Case {
                 return result;
             }
         };
-        let instance = match component.instantiate(&overrides) {
+        let limits = case_limits(component.default_limits());
+        let instance = match component.instantiate_with(&overrides, limits) {
             Ok(i) => i,
             Err(e) => {
                 result.failures.push(format!("the rule did not start: {e}"));

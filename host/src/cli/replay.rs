@@ -114,7 +114,8 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub memory_mib: u32,
 
-    /// Wall-clock deadline of one call into a rule, ms.
+    /// Deadline of one call into a rule, in ms of the CPU time of the thread that runs it
+    /// (time spent waiting for a core does not count).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=600_000))]
     pub deadline_ms: u32,
 

@@ -84,8 +84,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub memory_mib: Option<u32>,
 
-    /// Wall-clock budget of one call into a rule, ms; a call past it is interrupted and
-    /// counts as a fault [default: 100].
+    /// Budget of one call into a rule, in ms of the CPU time of the thread that runs it (time
+    /// spent waiting for a core does not count); a call past it is interrupted and counts as
+    /// a fault [default: 100].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub deadline_ms: Option<u32>,
 

@@ -34,6 +34,8 @@ pub(crate) struct RuleCtx {
     /// the last error-level log line of the current call: a Rust guest's panic message
     /// arrives here just before its trap, and the fault report quotes it
     pub last_error: Option<String>,
+    /// the CPU-time budget of the current call (deadline.rs)
+    pub clock: super::deadline::CallClock,
 }
 
 impl wasmtime::ResourceLimiter for RuleCtx {

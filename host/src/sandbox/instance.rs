@@ -6,12 +6,14 @@
 //! config. The rule's host-kept state moves to the new store untouched.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::Store;
 
 use super::bindings::{
     self, DetectionRule, DetectionRulePre, RuleCtx, RuleExports, WitFinding, WitValue,
 };
+use super::deadline::{self, CallClock};
 use super::lower::BatchBuilder;
 use super::{Limits, RuleComponent, Sandbox, SandboxError};
 use crate::finding::Finding;
@@ -106,6 +108,7 @@ fn new_ctx(rule_id: &str, limits: &Limits) -> RuleCtx {
         log_lines_left: limits.max_log_lines_per_call,
         log_lines_dropped: 0,
         last_error: None,
+        clock: CallClock::default(),
     }
 }
 
@@ -119,20 +122,18 @@ fn new_store(sandbox: &Sandbox, mut ctx: RuleCtx, limits: &Limits) -> Store<Rule
     ctx.last_error = None;
     let mut store = Store::new(&sandbox.inner.engine, ctx);
     store.limiter(|ctx| ctx);
-    store.epoch_deadline_trap();
+    deadline::install(&mut store);
     store
 }
 
-/// Epoch ticks that make up a deadline (at least two, so a tick landing right after the
-/// deadline is set cannot cut a call short).
-fn deadline_ticks(sandbox: &Sandbox, limits: &Limits) -> u64 {
-    let tick = sandbox.inner.epoch_tick.as_micros().max(1);
-    (limits.call_deadline.as_micros().div_ceil(tick) as u64).max(2)
+/// Starts the clock of a call (or of instantiation and `init`) on `store`.
+fn arm(store: &mut Store<RuleCtx>, sandbox: &Sandbox, budget: Duration) {
+    deadline::arm(store, budget, sandbox.inner.epoch_tick);
 }
 
 /// Instantiation and `init` run once per instance and may set up tables (a Python guest
 /// imports its modules): they get ten call deadlines.
-const START_DEADLINE_FACTOR: u64 = 10;
+const START_DEADLINE_FACTOR: u32 = 10;
 
 /// Instantiates once to read `info` (used by [`Sandbox::load`]).
 pub(super) fn read_info(
@@ -142,7 +143,11 @@ pub(super) fn read_info(
 ) -> Result<RuleInfo, SandboxError> {
     let limits = sandbox.limits();
     let mut store = new_store(sandbox, new_ctx(origin, &limits), &limits);
-    store.set_epoch_deadline(deadline_ticks(sandbox, &limits) * START_DEADLINE_FACTOR);
+    arm(
+        &mut store,
+        sandbox,
+        limits.call_deadline * START_DEADLINE_FACTOR,
+    );
     let bindings = pre
         .instantiate(&mut store)
         .map_err(|e| SandboxError::Instantiate {
@@ -281,7 +286,11 @@ impl RuleInstance {
             .take()
             .unwrap_or_else(|| new_ctx(&rule, &self.limits));
         let mut store = new_store(sandbox, ctx, &self.limits);
-        store.set_epoch_deadline(deadline_ticks(sandbox, &self.limits) * START_DEADLINE_FACTOR);
+        arm(
+            &mut store,
+            sandbox,
+            self.limits.call_deadline * START_DEADLINE_FACTOR,
+        );
         let bindings = match self.component.pre.instantiate(&mut store) {
             Ok(b) => b,
             Err(e) => {
@@ -354,7 +363,6 @@ impl RuleInstance {
                 ..CallOutcome::default()
             };
         }
-        let ticks = deadline_ticks(&self.component.sandbox, &self.limits);
         let Some(live) = self.live.as_mut() else {
             unreachable!("start() succeeded, so an instance is live")
         };
@@ -366,7 +374,11 @@ impl RuleInstance {
             ctx.memory_limit_hit = false;
             ctx.last_error = None;
         }
-        live.store.set_epoch_deadline(ticks);
+        arm(
+            &mut live.store,
+            &self.component.sandbox,
+            self.limits.call_deadline,
+        );
         let result = f(live.bindings.yagura_detection_rule(), &mut live.store);
         let log_lines_dropped = live.store.data().log_lines_dropped;
         match result {
@@ -456,7 +468,10 @@ fn classify(e: &wasmtime::Error, ctx: &RuleCtx) -> Fault {
 /// One line describing a wasmtime error, with the limit it hit when we know it.
 fn describe(e: &wasmtime::Error, ctx: &RuleCtx) -> String {
     let mut text = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => "ran past its call deadline".to_owned(),
+        Some(wasmtime::Trap::Interrupt) => format!(
+            "ran past its call deadline ({} ms of CPU time)",
+            ctx.clock.budget().as_millis()
+        ),
         Some(trap) => format!("trapped: {trap}"),
         None => format!("{e:#}"),
     };

@@ -15,10 +15,12 @@
 //! - `lower`: [`BatchBuilder`], our events in the WIT batch form (header, per-class body,
 //!   string blob, attributes).
 //! - `cache`: compiled components on disk, keyed by component digest and engine fingerprint.
+//! - `deadline`: call deadlines in the calling thread's CPU time, so load cannot fault a rule.
 //! - `instance`: one rule instance: calls with deadlines, fault classification, fresh instances.
 
 mod bindings;
 mod cache;
+mod deadline;
 mod instance;
 mod lower;
 
@@ -46,7 +48,8 @@ pub const WIT_VERSION: &str = "0.1.0";
 pub struct Limits {
     /// Linear memory per instance (all its memories together), in bytes.
     pub memory_bytes: usize,
-    /// Wall-clock budget of one call into a rule.
+    /// Budget of one call into a rule, in CPU time of the calling thread (wall time where
+    /// the platform has no thread clock): time spent waiting for a core does not count.
     pub call_deadline: Duration,
     /// Findings kept from one call; the rest are dropped and counted.
     pub max_findings_per_call: usize,
@@ -311,6 +314,11 @@ impl RuleComponent {
 
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// The limits [`RuleComponent::instantiate`] gives an instance: its sandbox's.
+    pub fn default_limits(&self) -> Limits {
+        self.sandbox.limits()
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use yagura::engine::{Engine, EngineOptions, RuleStats};
 use yagura::event::{Event, parse_event};
@@ -28,12 +29,24 @@ pub fn rules_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target").join("rules"))
 }
 
+/// The limits of the tests' sandbox: the defaults with a per-call deadline no slow machine
+/// reaches (a debug build, an emulator, a sanitizer; load does not count, the deadline being
+/// CPU time), so that only the tests of the deadline itself — with a rule that never returns
+/// — see it fire.
+pub fn test_limits() -> Limits {
+    Limits {
+        call_deadline: Duration::from_secs(60),
+        ..Limits::default()
+    }
+}
+
 /// One sandbox for the whole test binary, with a compiled-artifact cache under target/ so
 /// that the Python component is compiled once, not once per test.
 pub fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         Sandbox::builder()
+            .limits(test_limits())
             .cache_dir(root().join("target").join("yagura-test-cache"))
             .build()
             .expect("the sandbox starts")

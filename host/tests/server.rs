@@ -18,7 +18,7 @@ use yagura::pack::{Bundle, SecretKey};
 use yagura::server::{App, ServerConfig, SyslogListener};
 
 mod support;
-use support::{call, root};
+use support::{POLLS, call, root};
 
 fn component(name: &str) -> PathBuf {
     let path = root().join("target/rules").join(format!("{name}.wasm"));
@@ -64,6 +64,7 @@ fn config(dir: &Path) -> ServerConfig {
         store: dir.join("store"),
         cache_dir: Some(root().join("target/yagura-test-cache")),
         flush_after: Duration::from_millis(50),
+        limits: support::test_limits(),
         ..ServerConfig::default()
     }
 }
@@ -134,9 +135,25 @@ fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error body>")
 }
 
+/// Polls `/metrics` (as `token`) until `done` holds for it; the text. Returns the last text
+/// when it never does, for the caller's assertion to show.
+async fn metrics_until(router: &Router, token: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..POLLS {
+        let (status, body) = get(router, "/metrics", token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        text = body.as_str().expect("text").to_owned();
+        if done(&text) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    text
+}
+
 /// Polls the alerts of `token`'s tenant until one matches `query`.
 async fn wait_for_alerts(router: &Router, token: &str, query: &str) -> Vec<Value> {
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (status, body) = get(router, &format!("/v1/alerts?{query}"), token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let alerts = body["alerts"].as_array().cloned().unwrap_or_default();
@@ -145,7 +162,7 @@ async fn wait_for_alerts(router: &Router, token: &str, query: &str) -> Vec<Value
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no alert matched `{query}` within 30 s");
+    panic!("no alert matched `{query}` after {POLLS} polls");
 }
 
 const PROTECTED: &[(&str, &str)] = &[
@@ -995,12 +1012,13 @@ async fn end_to_end_on_a_real_listener_core_pack_to_lateral_movement_alert() {
 
     // graceful shutdown: the stream ends, serve returns, the store is flushed and reopens
     let _ = stop.send(());
-    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+    // the guards only stop a hung test; nothing here is timed
+    let ended = tokio::time::timeout(Duration::from_secs(300), async {
         while let Ok(Some(_)) = stream.chunk().await {}
     })
     .await;
     assert!(ended.is_ok(), "the stream ends at shutdown");
-    tokio::time::timeout(Duration::from_secs(30), server)
+    tokio::time::timeout(Duration::from_secs(300), server)
         .await
         .expect("serve returns")
         .expect("joins")
@@ -1202,22 +1220,10 @@ async fn syslog_over_udp_and_tcp_feeds_the_tenant() {
         format!("yagura_events_accepted_total{{tenant=\"default\",source=\"syslog-udp\"}} {count}");
     let want_tcp =
         format!("yagura_events_accepted_total{{tenant=\"default\",source=\"syslog-tcp\"}} {count}");
-    let mut text = String::new();
-    for _ in 0..100 {
-        let request = Request::get("/metrics")
-            .header("authorization", format!("Bearer {admin}"))
-            .body(Body::empty())
-            .expect("request");
-        let response = router.clone().oneshot(request).await.expect("infallible");
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        text = String::from_utf8_lossy(&bytes).into_owned();
-        if text.contains(&want_udp) && text.contains(&want_tcp) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = metrics_until(&router, &admin, |text| {
+        text.contains(&want_udp) && text.contains(&want_tcp)
+    })
+    .await;
     assert!(text.contains(&want_udp), "{text}");
     assert!(text.contains(&want_tcp), "{text}");
     app.begin_shutdown();

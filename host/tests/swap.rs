@@ -29,7 +29,7 @@ use yagura::sandbox::{RuleComponent, RuleInstance, Sandbox};
 use yagura::server::{App, ServerConfig};
 
 mod support;
-use support::{call_as, root};
+use support::{POLLS, call_as, root};
 
 fn fixture_path(name: &str) -> PathBuf {
     let path = root()
@@ -47,6 +47,7 @@ fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         Sandbox::builder()
+            .limits(support::test_limits())
             .cache_dir(root().join("target/yagura-test-cache"))
             .build()
             .expect("the sandbox starts")
@@ -410,6 +411,7 @@ fn server(engine: EngineOptions) -> Server {
         cache_dir: Some(root().join("target/yagura-test-cache")),
         flush_after: Duration::from_millis(50),
         engine,
+        limits: support::test_limits(),
         ..ServerConfig::default()
     };
     let (app, admin) = App::open(config).expect("the server opens");
@@ -499,7 +501,7 @@ async fn wait_for_rule(
     done: impl Fn(&Json) -> bool,
 ) -> Json {
     let mut last = Json::Null;
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (status, body) = call_as(router, Method::GET, "/v1/rules", token, Body::empty()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if let Some(rule) = body["rules"]
@@ -513,7 +515,7 @@ async fn wait_for_rule(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("rule `{id}` did not reach the expected state within 30 s; last: {last}");
+    panic!("rule `{id}` did not reach the expected state after {POLLS} polls; last: {last}");
 }
 
 /// Polls `/v1/rules` until the counter rule has been called with `n` events.
@@ -561,7 +563,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
     assert_eq!(rule["quarantined"], false);
 
     let mut alerts = Vec::new();
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (status, body) = call_as(
             &srv.router,
             Method::GET,
@@ -613,7 +615,7 @@ async fn an_activation_swaps_the_rules_and_a_window_split_across_it_still_fires(
     assert_eq!(rule["swaps"], 3, "{rule}");
     // the alert of host h1 (one dedup key) is updated by the finding at 12
     let mut latest = Json::Null;
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (_, body) = call_as(
             &srv.router,
             Method::GET,

@@ -242,9 +242,17 @@ fn replay_runs_a_bundle_only_when_its_signer_is_trusted() {
     let store = dir.path().join("no-store");
 
     let replay = |extra: &[&str]| {
-        let mut argv: Vec<String> = ["yagura", "replay", "--quiet", "--no-cache", "--store"]
-            .map(str::to_owned)
-            .to_vec();
+        let mut argv: Vec<String> = [
+            "yagura",
+            "replay",
+            "--quiet",
+            "--no-cache",
+            "--deadline-ms",
+            "60000",
+            "--store",
+        ]
+        .map(str::to_owned)
+        .to_vec();
         argv.push(store.display().to_string());
         argv.extend(extra.iter().map(|s| (*s).to_owned()));
         argv.push(events.display().to_string());

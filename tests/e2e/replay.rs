@@ -14,6 +14,9 @@ fn args(extra: &[&str]) -> ReplayArgs {
         "--quiet".to_owned(),
         "--cache".to_owned(),
         cache.display().to_string(),
+        // no slow machine reaches it (yagura_tests::test_limits)
+        "--deadline-ms".to_owned(),
+        "60000".to_owned(),
     ];
     argv.extend(extra.iter().map(|s| (*s).to_owned()));
     match Cli::try_parse_from(argv).expect("arguments parse").command {

@@ -51,7 +51,7 @@ fn rule<'a>(rules: &'a Value, id: &str) -> &'a Value {
 /// Polls `GET /v1/rules` until `scan-detection` has taken in `events` events; the listing.
 async fn until_scan_detection_has(router: &Router, token: &str, events: u64) -> Value {
     let mut rules = Value::Null;
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (status, body) = get(router, "/v1/rules", token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         rules = body;
@@ -182,7 +182,7 @@ async fn a_switched_off_rule_gets_no_events_while_the_others_run_and_runs_again_
     assert_eq!(on["enabled"], true, "{rules}");
     assert!(on.get("disabled_reason").is_none(), "{rules}");
     assert_eq!(on["events_in"], 40, "its counters continue: {rules}");
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         if scan_alerts(r, &token).await == 2 {
             break;
         }

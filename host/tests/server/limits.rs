@@ -3,6 +3,7 @@
 //! `Retry-After` instead of queueing without end.
 
 use tower::ServiceExt;
+use yagura::engine::EngineOptions;
 use yagura::sandbox::Limits;
 
 use super::*;
@@ -59,18 +60,33 @@ async fn the_memory_limit_reaches_the_tenants_rules() {
     assert!(body.to_string().contains("memory"), "{body}");
 }
 
-/// A rule that spins until its deadline (2 s) keeps the engine busy: with room for one queued
-/// event, the first request is taken and evaluated, the second waits in the queue, and the
-/// third is answered 429 with `Retry-After: 1`, counted as throttled; nothing of it is taken.
+/// A rule that spins until its deadline keeps the engine busy: with room for one queued
+/// event, the first request is taken, the second waits in the queue behind the spinning rule,
+/// and the third is answered 429 with `Retry-After: 1`, counted as throttled; nothing of it is
+/// taken.
+///
+/// No step waits on a clock. Batches of one event, and events 20 s apart (past the 5 s
+/// lateness), make the engine evaluate the first event at the latest while it takes the second
+/// request: from then on the rule spins, holding the second request in the queue (the queue
+/// counts a request until the engine has pushed its events). The spin lasts 10 s of CPU
+/// time, far longer than two in-process requests, and the rule is quarantined at its first
+/// timeout so it spins once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_engine_answers_429_with_retry_after() {
-    let f = server_with(
-        Limits {
-            call_deadline: Duration::from_secs(2),
+    let f = fixture_with(|c| ServerConfig {
+        limits: Limits {
+            call_deadline: Duration::from_secs(10),
             ..Limits::default()
         },
-        1,
-    );
+        queue_events: 1,
+        flush_after: Duration::from_millis(10),
+        engine: EngineOptions {
+            batch_size: 1,
+            quarantine_faults: 1,
+            ..EngineOptions::default()
+        },
+        ..c
+    });
     let bundle = hostile_bundle(f.dir.path(), &f.key, "loop");
     let (status, body) = post(&f.router, "/v1/packs", &f.admin, bundle).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -86,9 +102,16 @@ async fn a_busy_engine_answers_429_with_retry_after() {
     let event = |t: i64| format!(r#"{{"time":{t},"class":"process","activity":"create"}}"#);
     let (status, body) = post(&f.router, "/v1/events", &f.admin, event(1_000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // the 10 ms idle flush hands the event to the rule, which spins for 2 s
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = post(&f.router, "/v1/events", &f.admin, event(2_000)).await;
+    // the engine has taken the first request (it may be spinning on it already)
+    let text = metrics_until(&f.router, &f.admin, |text| {
+        text.contains(r#"yagura_engine_queue_events{tenant="default"} 0"#)
+    })
+    .await;
+    assert!(
+        text.contains(r#"yagura_engine_queue_events{tenant="default"} 0"#),
+        "{text}"
+    );
+    let (status, body) = post(&f.router, "/v1/events", &f.admin, event(21_000)).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -99,7 +122,7 @@ async fn a_busy_engine_answers_429_with_retry_after() {
         .method(Method::POST)
         .uri("/v1/events")
         .header("authorization", format!("Bearer {}", f.admin))
-        .body(Body::from(event(3_000)))
+        .body(Body::from(event(41_000)))
         .expect("request");
     let response = f.router.clone().oneshot(request).await.expect("answers");
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -56,7 +56,7 @@ async fn each_call_into_a_rule_is_counted_in_its_latency_histogram() {
     // the rules' counters and the metrics are published together after each job: poll until
     // a listing and the metrics between two equal listings agree
     let (mut text, mut rule) = (String::new(), Value::Null);
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (_, before) = get(r, "/v1/rules", &f.admin).await;
         text = metrics_text(r, &f.admin).await;
         let (_, after) = get(r, "/v1/rules", &f.admin).await;

@@ -26,21 +26,6 @@ fn counted(message: &str) -> Vec<u8> {
     format!("{} {message}", message.len()).into_bytes()
 }
 
-/// Polls `/metrics` (as `token`) until `done` holds for it; the text.
-async fn metrics_until(router: &Router, token: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    for _ in 0..600 {
-        let (status, body) = get(router, "/metrics", token).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        text = body.as_str().expect("text").to_owned();
-        if done(&text) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    text
-}
-
 /// The value of the line `series` (name and labels, exactly) in `text`.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -155,7 +140,7 @@ async fn each_listener_feeds_only_its_own_tenant() {
         // the engine took in its own 20 events, none of the other tenant's (its counters are
         // published after the job whose finding made the alert)
         let mut rules = Value::Null;
-        for _ in 0..600 {
+        for _ in 0..POLLS {
             rules = get(&f.router, "/v1/rules", token).await.1;
             if rules["rules"][0]["events_in"].as_u64() >= Some(20) {
                 break;
@@ -301,7 +286,7 @@ async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
         "every forwarded event is accepted: {metrics}"
     );
     let mut list = Vec::new();
-    for _ in 0..600 {
+    for _ in 0..POLLS {
         let (status, body) = get(
             router,
             "/v1/alerts?rule=lateral-movement&host=WORKSTATION6",

@@ -12,6 +12,24 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// The rule limits of the tests' sandboxes and servers: the defaults with a per-call deadline
+/// no slow machine reaches (a debug build, an emulator, a sanitizer), so that only the tests
+/// of the deadline itself — with a rule that never returns — can see it fire.
+pub fn test_limits() -> yagura::sandbox::Limits {
+    yagura::sandbox::Limits {
+        call_deadline: std::time::Duration::from_secs(60),
+        ..yagura::sandbox::Limits::default()
+    }
+}
+
+/// [`test_limits`]'s deadline as `--deadline-ms` takes it.
+pub const TEST_DEADLINE_MS: &str = "60000";
+
+/// How many times a test polls for something a server does in the background, 50 ms apart:
+/// at least two minutes, a bound only a hung server reaches (a slow one gets there sooner or
+/// later; a poll ends as soon as its condition holds).
+pub const POLLS: usize = 2_400;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -10,8 +10,7 @@
 //!
 //! The script stages the rule with the kit (`sdk/js/yagura-sdk`) and calls componentize-js's
 //! JS API with every WASI-needing feature disabled. componentize-js is pinned by
-//! `sdk/js/package-lock.json`; when `sdk/js/node_modules` is missing it is installed with
-//! `npm ci`, so a fresh checkout builds with one command. A build is skipped while its output
+//! `sdk/js/package-lock.json` and installed by `setup` with `npm ci`. A build is skipped while its output
 //! is newer than every `.js`/`.mjs` file of the rule's directory and of the kit, the lock file
 //! and every `.wit` file under `wit/`.
 
@@ -25,17 +24,14 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 
 use crate::apps::{find_apps, is_fresh, mtime, newest_mtime};
-
-/// The kit's directory, relative to the workspace root: `build.mjs`, `yagura-sdk/`,
-/// `package.json` and `package-lock.json`.
-const KIT: &str = "sdk/js";
+use crate::setup::JS_KIT;
 
 /// Builds every `examples/js/*/app.js` under `root` into `out/js-<dir-name>.wasm` and returns the
 /// paths of all the components (built now or already up to date), sorted by name.
 pub fn build_js_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let examples = root.join("examples").join("js");
     let wit = root.join("wit");
-    let kit = root.join(KIT);
+    let kit = root.join(JS_KIT);
     let apps = find_apps(&examples, "app.js")?;
     if apps.is_empty() {
         return Ok(Vec::new());
@@ -63,43 +59,12 @@ pub fn build_js_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
             built.push(output);
             continue;
         }
-        ensure_node_modules(&kit)?;
         componentize(&kit, &wit.join("types.wit"), &dir, &output).with_context(|| {
             format!("building JavaScript rule {}", dir.join("app.js").display())
         })?;
         built.push(output);
     }
     Ok(built)
-}
-
-/// Installs the kit's pinned npm dependencies (componentize-js) with `npm ci` when
-/// `node_modules` is missing, saying so.
-fn ensure_node_modules(kit: &Path) -> Result<()> {
-    if kit
-        .join("node_modules")
-        .join("@bytecodealliance")
-        .join("componentize-js")
-        .is_dir()
-    {
-        return Ok(());
-    }
-    println!(
-        "  installing componentize-js: npm ci in {} (once)",
-        kit.display()
-    );
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(kit)
-        .status()
-        .context("running npm (Node.js 20 or later with npm is needed for the JavaScript rules)")?;
-    if !status.success() {
-        bail!(
-            "`npm ci` in {} failed ({status}); it installs the componentize-js pinned by \
-             package-lock.json",
-            kit.display()
-        );
-    }
-    Ok(())
 }
 
 /// Runs `node sdk/js/build.mjs` for the rule in `dir`. The script writes `output` atomically

@@ -25,10 +25,8 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 
 use crate::apps::{find_apps, is_fresh, newest_mtime};
+use crate::setup::{COMPONENTIZE_PY, COMPONENTIZE_PY_VERSION};
 
-/// The componentize-py release the Python rules are built and documented with.
-const COMPONENTIZE_PY: &str = "componentize-py";
-const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 /// The world every rule targets (wit/types.wit).
 const WORLD: &str = "detection-rule";
 /// The Python kit's directory, relative to the workspace root: the parent of `yagura_sdk/`.
@@ -62,41 +60,11 @@ pub fn build_python_rules(root: &Path, out: &Path) -> Result<Vec<PathBuf>> {
             built.push(output);
             continue;
         }
-        ensure_componentize_py()?;
         componentize(&wit, &kit, &dir, &output)
             .with_context(|| format!("building Python rule {}", app.display()))?;
         built.push(output);
     }
     Ok(built)
-}
-
-/// Makes sure the pinned componentize-py is on PATH, installing it with pip when it is not
-/// (saying so), so that a fresh checkout builds with one command.
-fn ensure_componentize_py() -> Result<()> {
-    let version = Command::new(COMPONENTIZE_PY).arg("--version").output();
-    match version {
-        Ok(out) if String::from_utf8_lossy(&out.stdout).contains(COMPONENTIZE_PY_VERSION) => {
-            return Ok(());
-        }
-        Ok(out) => println!(
-            "  {COMPONENTIZE_PY} is {}, the Python rules need {COMPONENTIZE_PY_VERSION}",
-            String::from_utf8_lossy(&out.stdout).trim()
-        ),
-        Err(_) => println!("  {COMPONENTIZE_PY} is not installed"),
-    }
-    let spec = format!("{COMPONENTIZE_PY}=={COMPONENTIZE_PY_VERSION}");
-    println!("  installing it: python3 -m pip install {spec}");
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", &spec])
-        .status()
-        .context("running python3 -m pip (Python 3 with pip is needed for the Python rules)")?;
-    if !status.success() {
-        bail!(
-            "`python3 -m pip install {spec}` failed ({status}); install {COMPONENTIZE_PY} \
-             {COMPONENTIZE_PY_VERSION} yourself, with it on PATH"
-        );
-    }
-    Ok(())
 }
 
 /// Runs componentize-py for the rule in `dir` (module `app`), writing `output` atomically: the

@@ -4,6 +4,7 @@
 //! real host.
 
 mod build;
+mod c_toolchain;
 mod new;
 
 use std::io::Write;
@@ -32,8 +33,10 @@ pub enum RuleCommand {
     /// into a component; Python projects (app.py) build with componentize-py --stub-wasi and
     /// the Python kit; JavaScript projects (app.js) with componentize-js and the JavaScript kit
     /// (sdk/js/build.mjs, which `npm ci` sets up on first use); C projects (rule.c) with clang
-    /// for wasm32-wasi and the C kit (Debian: clang, lld, wasi-libc, libclang-rt-14-dev-wasm32;
-    /// or a wasi-sdk in $WASI_SDK_PATH). Components that import WASI are refused with the fix.
+    /// for wasm32-wasi and the C kit: a wasi-sdk in $WASI_SDK_PATH, zig in $YAGURA_ZIG,
+    /// Debian's clang with lld, wasi-libc and libclang-rt-14-dev-wasm32, or zig on PATH, in
+    /// that order ($YAGURA_C_TOOLCHAIN=wasi-sdk|zig|clang picks one). Components that import
+    /// WASI are refused with the fix.
     Build(RuleBuildArgs),
     /// Run a rule's declarative cases (cases.toml) through the real host and report each one.
     ///

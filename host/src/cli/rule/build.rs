@@ -14,12 +14,12 @@
 //!   from (or `$YAGURA_JS_SDK`); its pinned componentize-js is installed there with `npm ci` on
 //!   first use. The WIT is this host's, written under `DIR/target/yagura-kit/`. The name is
 //!   `name` of `package.json`, else the folder's name.
-//! - **C** (a `rule.c`): clang for `wasm32-wasi` (Debian's clang, lld and wasi-libc, or
-//!   `$WASI_SDK_PATH`'s) compiles every `.c` file of the project with the C kit (yagura.h,
-//!   yagura.c and the `wit-bindgen c` bindings, built into the binary and written under
-//!   `DIR/target/yagura-kit/c/`) into a reactor module; a module that imports WASI is refused
-//!   naming the functions and the libc calls behind them; the rest is wrapped into a component
-//!   with `wit-component`, as for Rust. The name is the folder's name.
+//! - **C** (a `rule.c`): clang for `wasm32-wasi` (a wasi-sdk's, `zig cc`, or Debian's clang,
+//!   lld and wasi-libc: see `c_toolchain`) compiles every `.c` file of the project with the C
+//!   kit (yagura.h, yagura.c and the `wit-bindgen c` bindings, built into the binary and
+//!   written under `DIR/target/yagura-kit/c/`) into a reactor module; a module that imports
+//!   WASI is refused naming the functions and the libc calls behind them; the rest is wrapped
+//!   into a component with `wit-component`, as for Rust. The name is the folder's name.
 //!
 //! Errors say what to install or where the problem is, for authors who never used cargo or pip.
 
@@ -31,6 +31,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+use super::c_toolchain::{self, C_PACKAGES};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The componentize-py release the Python kit is tested with (docs/writing-rules-python.md).
@@ -94,10 +96,6 @@ const C_KIT: &[(&str, &[u8])] = &[
         include_bytes!("../../../../sdk/c/bindings/yagura_rule_component_type.o"),
     ),
 ];
-/// Where a wasi-sdk is, when clang is not Debian's.
-const WASI_SDK_ENV: &str = "WASI_SDK_PATH";
-/// What to install for C rules on Debian 12 (docs/writing-rules-c.md).
-const C_PACKAGES: &str = "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32";
 
 #[derive(Debug, Args)]
 pub struct RuleBuildArgs {
@@ -298,9 +296,9 @@ fn build_c(dir: &Path) -> anyhow::Result<PathBuf> {
         write_bytes_if_changed(&kit.join(name), bytes)?;
     }
     let sources = c_sources(dir)?;
-    let (clang, sysroot) = c_compiler()?;
+    let compiler = c_toolchain::find()?;
     let core = kit.join(format!("{id}.core.wasm"));
-    let mut cmd = Command::new(&clang);
+    let mut cmd = compiler.command();
     cmd.args([
         "--target=wasm32-wasi",
         "-O2",
@@ -308,9 +306,6 @@ fn build_c(dir: &Path) -> anyhow::Result<PathBuf> {
         "-Wall",
         "-mexec-model=reactor",
     ]);
-    if let Some(sysroot) = &sysroot {
-        cmd.arg(format!("--sysroot={}", sysroot.display()));
-    }
     cmd.arg("-I")
         .arg(&kit)
         .arg("-I")
@@ -324,11 +319,12 @@ fn build_c(dir: &Path) -> anyhow::Result<PathBuf> {
         .stdin(Stdio::null());
     let result = cmd
         .output()
-        .with_context(|| format!("cannot run {}", clang.display()))?;
+        .with_context(|| format!("cannot run {}", compiler.name()))?;
     let stderr = String::from_utf8_lossy(&result.stderr);
     if !result.status.success() {
         bail!(
-            "clang could not build {} ({}):\n{}{}",
+            "{} could not build {} ({}):\n{}{}",
+            compiler.name(),
             dir.display(),
             result.status,
             stderr.trim_end(),
@@ -376,30 +372,6 @@ fn c_sources(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     sources.sort();
     Ok(sources)
-}
-
-/// clang and the sysroot to pass: `$WASI_SDK_PATH`'s, else `clang` on PATH with its own
-/// (Debian's clang finds wasi-libc under /usr by itself).
-fn c_compiler() -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
-    let (clang, sysroot) = match std::env::var_os(WASI_SDK_ENV) {
-        Some(sdk) => {
-            let sdk = PathBuf::from(sdk);
-            (
-                sdk.join("bin").join("clang"),
-                Some(sdk.join("share").join("wasi-sysroot")),
-            )
-        }
-        None => (PathBuf::from("clang"), None),
-    };
-    match Command::new(&clang).arg("--version").output() {
-        Ok(out) if out.status.success() => Ok((clang, sysroot)),
-        _ => bail!(
-            "{} is not installed (or not on PATH); C rules are compiled with clang for \
-             wasm32-wasi. On Debian 12: `{C_PACKAGES}`; elsewhere install wasi-sdk and set \
-             {WASI_SDK_ENV}",
-            clang.display()
-        ),
-    }
 }
 
 /// What to do about the usual first-build failures, after clang's own messages.

@@ -121,9 +121,9 @@ pub(super) fn find() -> anyhow::Result<CToolchain> {
     bail!(
         "no C compiler for wasm32-wasi was found{picked}. C rules are compiled by clang with a \
          wasi-libc; any of these will do: Debian's `{C_PACKAGES}`; a zig binary on PATH or in \
-         {ZIG_ENV} (`python3 -m pip install ziglang==0.15.2` ships one; `cargo xtask test` \
-         installs it under target/tools/ when nothing else is there); or a wasi-sdk in \
-         {WASI_SDK_ENV}"
+         {ZIG_ENV} (`python3 -m pip install --target DIR ziglang==0.15.2` ships one as \
+         DIR/ziglang/zig; `cargo xtask test` installs it under target/tools/ when nothing else \
+         is there); or a wasi-sdk in {WASI_SDK_ENV}"
     )
 }
 

@@ -483,6 +483,19 @@ mod tests {
         args(&argv).config_with_env(&|name| env.get(name).cloned())
     }
 
+    /// examples/deploy/serve.toml, the config the systemd unit of docs/operations.md runs.
+    #[test]
+    fn the_deployment_example_config_resolves() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/deploy/serve.toml");
+        let text = std::fs::read_to_string(&path).expect("examples/deploy/serve.toml");
+        let c = resolve(&[], &[], &text).expect("resolves");
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().expect("an address"));
+        assert_eq!(c.store, PathBuf::from("/var/lib/yagura"));
+        assert_eq!(c.limits.call_deadline, Duration::from_millis(100));
+        assert_eq!(c.syslog.len(), 1);
+        assert_eq!(c.sinks.len(), 1);
+    }
+
     #[test]
     fn flags_beat_the_environment_which_beats_the_file_which_beats_the_defaults() {
         let file = "listen = \"127.0.0.1:1001\"\nqueue_events = 11\nflush_ms = 111\n\

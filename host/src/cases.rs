@@ -325,7 +325,10 @@ impl Case {
 
     /// The case's config, typed against the rule's parameters.
     fn overrides(&self, component: &RuleComponent) -> Result<Vec<(String, Value)>, String> {
-        typed_config(component.info(), &self.config).map_err(|e| format!("config: {e}"))
+        component
+            .info()
+            .typed_config(&self.config)
+            .map_err(|e| format!("config: {e}"))
     }
 
     /// What is wrong with `findings` for this case; empty when it passes.
@@ -371,35 +374,6 @@ impl Case {
         }
         failures
     }
-}
-
-/// TOML config values (a case's `config`, a pack rule's `config`) typed against the rule's
-/// parameters; an unknown name or a wrong type is an error naming the parameter.
-pub fn typed_config(
-    info: &crate::rule::RuleInfo,
-    config: &BTreeMap<String, toml::Value>,
-) -> Result<Vec<(String, Value)>, String> {
-    config
-        .iter()
-        .map(|(name, value)| {
-            let param = info
-                .params
-                .iter()
-                .find(|p| &p.name == name)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
-                    format!(
-                        "rule `{}` has no parameter `{name}` (parameters: {})",
-                        info.id,
-                        known.join(", ")
-                    )
-                })?;
-            let json = serde_json::to_value(value).map_err(|e| format!("`{name}`: {e}"))?;
-            let typed = Value::from_json_like(&param.default, &json)
-                .map_err(|e| format!("parameter `{name}`: {e}"))?;
-            Ok((name.clone(), typed))
-        })
-        .collect()
 }
 
 fn collect(records: intake::Records, line_offset: usize) -> anyhow::Result<Vec<Event>> {

@@ -15,8 +15,11 @@
 //! - [`engine`]: ordering, batching, routing by subscription, watermarks and ticks.
 //! - [`rule`]: rule metadata and typed configuration.
 //! - [`finding`]: findings and their OCSF Detection Finding form.
-//! - [`server`]: `yagura serve`, the HTTP management API (axum): tenants, tokens, packs,
-//!   ingest, alerts, metrics.
+//! - [`runtime`]: the tenant runtime: one engine per tenant on its own thread, the rule sets
+//!   assembled from active packs, activation, write-ahead log and checkpoints.
+//! - [`metrics`]: metric names and the Prometheus text format.
+//! - [`server`]: `yagura serve`, the HTTP front door of the runtime (axum): tenants, tokens,
+//!   packs, ingest, alerts, metrics; and its syslog listeners.
 //! - [`cli`]: the `yagura` command line.
 
 pub mod cases;
@@ -25,8 +28,10 @@ pub mod engine;
 pub mod event;
 pub mod finding;
 pub mod intake;
+pub mod metrics;
 pub mod pack;
 pub mod rule;
+pub mod runtime;
 pub mod sandbox;
 pub mod server;
 pub mod state;

@@ -167,13 +167,9 @@ impl RuleInfo {
             .collect())
     }
 
-    /// Parses `PARAM=VALUE` against the parameter's type: VALUE is JSON (`5`, `true`,
-    /// `["a","b"]`) or, for text and text-list parameters, plain text (`a,b` for a list).
-    pub fn parse_override(&self, assignment: &str) -> Result<(String, Value), String> {
-        let (name, raw) = assignment
-            .split_once('=')
-            .ok_or_else(|| format!("`{assignment}` is not PARAM=VALUE"))?;
-        let param = self.params.iter().find(|p| p.name == name).ok_or_else(|| {
+    /// The parameter `name`, or an error naming the rule's parameters.
+    fn param(&self, name: &str) -> Result<&Param, String> {
+        self.params.iter().find(|p| p.name == name).ok_or_else(|| {
             let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
             format!(
                 "rule `{}` has no parameter `{name}` (parameters: {})",
@@ -184,7 +180,34 @@ impl RuleInfo {
                     known.join(", ")
                 }
             )
-        })?;
+        })
+    }
+
+    /// TOML config values (a case's `config`, a pack rule's `config`) typed against the
+    /// parameters; an unknown name or a wrong type is an error naming the parameter.
+    pub fn typed_config(
+        &self,
+        config: &std::collections::BTreeMap<String, toml::Value>,
+    ) -> Result<Vec<(String, Value)>, String> {
+        config
+            .iter()
+            .map(|(name, value)| {
+                let param = self.param(name)?;
+                let json = serde_json::to_value(value).map_err(|e| format!("`{name}`: {e}"))?;
+                let typed = Value::from_json_like(&param.default, &json)
+                    .map_err(|e| format!("parameter `{name}`: {e}"))?;
+                Ok((name.clone(), typed))
+            })
+            .collect()
+    }
+
+    /// Parses `PARAM=VALUE` against the parameter's type: VALUE is JSON (`5`, `true`,
+    /// `["a","b"]`) or, for text and text-list parameters, plain text (`a,b` for a list).
+    pub fn parse_override(&self, assignment: &str) -> Result<(String, Value), String> {
+        let (name, raw) = assignment
+            .split_once('=')
+            .ok_or_else(|| format!("`{assignment}` is not PARAM=VALUE"))?;
+        let param = self.param(name)?;
         let json = match serde_json::from_str::<serde_json::Value>(raw) {
             Ok(json) => json,
             Err(_) => match &param.default {

@@ -183,7 +183,7 @@ pub fn run_replay(
     // the packs' own config for their rules, before --set
     let mut pack_config: Vec<(String, (String, Value))> = Vec::new();
     for spec in &args.packs {
-        for (component, config) in load_pack(&sandbox, args, spec)? {
+        for crate::pack::PackRule { component, config } in load_pack(&sandbox, args, spec)? {
             refuse_duplicate(&components, &component)?;
             let id = component.info().id.clone();
             pack_config.extend(config.into_iter().map(|kv| (id.clone(), kv)));
@@ -330,11 +330,12 @@ pub fn run_replay(
     Ok(report)
 }
 
-/// A rule of a pack with the pack's config for it.
-type PackRule = (RuleComponent, Vec<(String, Value)>);
-
 /// The enabled rules of a `--pack` and their pack config.
-fn load_pack(sandbox: &Sandbox, args: &ReplayArgs, spec: &str) -> anyhow::Result<Vec<PackRule>> {
+fn load_pack(
+    sandbox: &Sandbox,
+    args: &ReplayArgs,
+    spec: &str,
+) -> anyhow::Result<Vec<crate::pack::PackRule>> {
     use crate::pack::{Bundle, PublicKey, Trust};
     let path = Path::new(spec);
     let (bundle, origin) = if path.is_file() {
@@ -374,17 +375,7 @@ fn load_pack(sandbox: &Sandbox, args: &ReplayArgs, spec: &str) -> anyhow::Result
         (store.bundle(name, &version)?, format!("{name}@{version}"))
     };
     bundle.check_requirements(&origin)?;
-    let components = crate::pack::load_components(&bundle, sandbox, &origin)?;
-    let mut out = Vec::new();
-    for (component, rule) in components.into_iter().zip(&bundle.manifest.rules) {
-        if !rule.enabled {
-            continue;
-        }
-        let config = crate::cases::typed_config(component.info(), &rule.config)
-            .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
-        out.push((component, config));
-    }
-    Ok(out)
+    crate::pack::enabled_rules(&bundle, sandbox, &origin)
 }
 
 /// Loads every rule named by `--rules`, in a stable order; duplicate ids are an error.

@@ -14,6 +14,7 @@ pub use manifest::Manifest;
 pub use sign::{PublicKey, SecretKey};
 
 use crate::cases::{CaseFile, CaseResult};
+use crate::rule::Value;
 use crate::sandbox::{RuleComponent, Sandbox};
 
 /// The results of one rule's cases.
@@ -57,6 +58,35 @@ pub fn load_components(
     Ok(out)
 }
 
+/// A rule a pack enables, with the pack's config for it (typed against its parameters).
+#[derive(Debug, Clone)]
+pub struct PackRule {
+    pub component: RuleComponent,
+    pub config: Vec<(String, Value)>,
+}
+
+/// Loads the rules the bundle enables (checked as [`load_components`] does), each with the
+/// pack's config for it: what replay, the runtime and the cases run.
+pub fn enabled_rules(
+    bundle: &Bundle,
+    sandbox: &Sandbox,
+    origin: &str,
+) -> anyhow::Result<Vec<PackRule>> {
+    let components = load_components(bundle, sandbox, origin)?;
+    let mut out = Vec::new();
+    for (component, rule) in components.into_iter().zip(&bundle.manifest.rules) {
+        if !rule.enabled {
+            continue;
+        }
+        let config = component
+            .info()
+            .typed_config(&rule.config)
+            .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
+        out.push(PackRule { component, config });
+    }
+    Ok(out)
+}
+
 /// Runs the bundle's cases (each rule's `cases`) in the sandbox.
 pub fn run_cases(
     bundle: &Bundle,
@@ -77,7 +107,7 @@ pub fn run_cases(
             .rules
             .iter()
             .find(|r| r.id == rule)
-            .map(|r| crate::cases::typed_config(component.info(), &r.config))
+            .map(|r| component.info().typed_config(&r.config))
             .transpose()
             .map_err(|e| anyhow::anyhow!("{origin}: rule `{rule}` config: {e}"))?
             .unwrap_or_default();

@@ -18,8 +18,10 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ApiResult};
 use super::openapi::{AdminOnly, Denied, ErrorBody, KEY_TENANT, TENANT};
 use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
-use super::{AppState, Overrides, blocking, json_response, metrics};
+use super::{AppState, blocking, json_response};
+use crate::metrics;
 use crate::pack::PublicKey;
+use crate::runtime::Overrides;
 use crate::store::{Scope, TokenRecord};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -53,14 +55,14 @@ pub async fn create_tenant(
     let body: NewTenant = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     crate::store::check_tenant_name(&body.name)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if state.store.tenant_exists(&body.name)? {
+    if state.runtime.store.tenant_exists(&body.name)? {
         return Err(ApiError::conflict(format!(
             "tenant `{}` already exists",
             body.name
         )));
     }
-    let record = state.store.create_tenant(&body.name)?;
-    state.engine(&record.name)?;
+    let record = state.runtime.store.create_tenant(&body.name)?;
+    state.runtime.engine(&record.name)?;
     Ok(json_response(StatusCode::CREATED, &record))
 }
 
@@ -80,7 +82,7 @@ pub async fn list_tenants(
     caller: Caller,
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
-    let tenants = state.store.tenants()?;
+    let tenants = state.runtime.store.tenants()?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "tenants": tenants }),
@@ -155,6 +157,7 @@ pub async fn create_token(
         ));
     }
     let new = state
+        .runtime
         .store
         .create_token(&tenant, &body.name, &body.scopes)?;
     let mut answer = serde_json::to_value(view(&new.record))
@@ -186,11 +189,11 @@ pub async fn list_tokens(
     caller.require(Scope::Admin)?;
     let q: TenantQuery = parse_query(&uri)?;
     if let Some(t) = &q.tenant
-        && !state.store.tenant_exists(t)?
+        && !state.runtime.store.tenant_exists(t)?
     {
         return Err(ApiError::not_found(format!("tenant `{t}` does not exist")));
     }
-    let tokens = state.store.tokens(q.tenant.as_deref())?;
+    let tokens = state.runtime.store.tokens(q.tenant.as_deref())?;
     let views: Vec<TokenView<'_>> = tokens.iter().map(view).collect();
     Ok(json_response(
         StatusCode::OK,
@@ -218,7 +221,7 @@ pub async fn revoke_token(
     PathParam(id): PathParam,
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
-    if !state.store.revoke_token(&id)? {
+    if !state.runtime.store.revoke_token(&id)? {
         return Err(ApiError::not_found(format!("no token `{id}`")));
     }
     Ok(json_response(
@@ -286,8 +289,8 @@ pub async fn trust_key(
     }
     .map_err(|e| ApiError::bad_request(format!("`public_key`: {e:#}")))?;
     match &owner {
-        None => state.store.trust_key(&key)?,
-        Some(tenant) => state.store.trust_tenant_key(tenant, &key)?,
+        None => state.runtime.store.trust_key(&key)?,
+        Some(tenant) => state.runtime.store.trust_tenant_key(tenant, &key)?,
     }
     Ok(json_response(
         StatusCode::CREATED,
@@ -319,6 +322,7 @@ pub async fn list_keys(
 ) -> ApiResult<Response> {
     let owner = key_owner(&state, &caller, &uri)?;
     let mut keys: Vec<serde_json::Value> = state
+        .runtime
         .store
         .trusted_keys()?
         .iter()
@@ -327,6 +331,7 @@ pub async fn list_keys(
     if let Some(tenant) = &owner {
         keys.extend(
             state
+                .runtime
                 .store
                 .tenant_keys(tenant)?
                 .iter()
@@ -367,8 +372,8 @@ pub async fn untrust_key(
 ) -> ApiResult<Response> {
     let owner = key_owner(&state, &caller, &uri)?;
     let had = match &owner {
-        None => state.store.untrust_key(&id)?,
-        Some(tenant) => state.store.untrust_tenant_key(tenant, &id)?,
+        None => state.runtime.store.untrust_key(&id)?,
+        Some(tenant) => state.runtime.store.untrust_tenant_key(tenant, &id)?,
     };
     if !had {
         return Err(ApiError::not_found(match &owner {
@@ -428,10 +433,10 @@ pub async fn put_enabled(
     let body: NewEnabled = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.activation.lock();
-        let was_enabled = !st.store.disabled_rules(&tenant)?.contains_key(&rule);
+        let _one_at_a_time = st.runtime.activation.lock();
+        let was_enabled = !st.runtime.store.disabled_rules(&tenant)?.contains_key(&rule);
         let built = st
-            .build(
+            .runtime.build(
                 &tenant,
                 Overrides {
                     enabled: Some((&rule, body.enabled, &body.reason)),
@@ -445,13 +450,13 @@ pub async fn put_enabled(
                  disables it)"
             )));
         }
-        st.store
+        st.runtime.store
             .set_rule_enabled(&tenant, &rule, body.enabled, &body.reason)?;
-        let engine = st.engine(&tenant)?;
+        let engine = st.runtime.engine(&tenant)?;
         engine.stage_disabled(built.disabled);
         engine.swap(built.rules)?;
         let action = if body.enabled { "enable" } else { "disable" };
-        st.metrics.add(
+        st.runtime.metrics.add(
             metrics::ACTIVATIONS,
             vec![("tenant", tenant.clone()), ("action", action.into())],
             1.0,

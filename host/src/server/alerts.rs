@@ -131,7 +131,7 @@ pub async fn list(
     };
     let st = state.clone();
     let t = tenant.clone();
-    let (alerts, next) = super::blocking(move || Ok(st.store.alerts(&t, &filter)?)).await?;
+    let (alerts, next) = super::blocking(move || Ok(st.runtime.store.alerts(&t, &filter)?)).await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({
@@ -167,7 +167,11 @@ pub async fn one(
     let tenant = caller.tenant_of(&state, &uri)?;
     let missing = || ApiError::not_found(format!("tenant `{tenant}` has no alert `{id}`"));
     let number = id.parse::<u64>().map_err(|_| missing())?;
-    let alert = state.store.alert(&tenant, number)?.ok_or_else(missing)?;
+    let alert = state
+        .runtime
+        .store
+        .alert(&tenant, number)?
+        .ok_or_else(missing)?;
     Ok(json_response(StatusCode::OK, &alert))
 }
 
@@ -201,7 +205,7 @@ pub async fn stream(
 ) -> ApiResult<Response> {
     caller.require(Scope::AlertsRead)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let receiver = state.alerts.subscribe();
+    let receiver = state.runtime.alerts.subscribe();
     let shutdown = state.shutdown.subscribe();
     let events = futures_util::stream::unfold(
         (receiver, shutdown, tenant),

@@ -22,13 +22,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
-use super::metrics;
 use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
-use super::worker::QueueError;
 use super::{AppState, blocking, json_response};
 use crate::event::Event;
 use crate::intake::{self, Format};
+use crate::metrics;
+use crate::runtime::worker::QueueError;
 use crate::store::{RuleConfig, Scope};
 
 /// Rejected records reported in the answer; past this, only counted.
@@ -118,7 +118,7 @@ pub async fn events(
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit).await?;
     let parsed = blocking(move || parse(bytes.to_vec(), format, limit)).await?;
-    let engine = state.engine(&tenant)?;
+    let engine = state.runtime.engine(&tenant)?;
     let accepted = parsed.events.len();
     let labels = || vec![("tenant", tenant.clone()), ("source", "http".to_owned())];
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
@@ -144,6 +144,7 @@ pub async fn events(
         Ok(()) => {}
         Err(QueueError::Full) => {
             state
+                .runtime
                 .metrics
                 .add(metrics::EVENTS_THROTTLED, labels(), accepted as f64);
             return Err(ApiError::busy(
@@ -166,9 +167,11 @@ pub async fn events(
         }
     }
     state
+        .runtime
         .metrics
         .add(metrics::EVENTS_ACCEPTED, labels(), accepted as f64);
     state
+        .runtime
         .metrics
         .add(metrics::EVENTS_REJECTED, labels(), parsed.rejected as f64);
     Ok(json_response(
@@ -275,7 +278,7 @@ pub async fn rules(
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let (rules, queued) = match state.existing_engine(&tenant) {
+    let (rules, queued) = match state.runtime.existing_engine(&tenant) {
         Some(engine) => (engine.rules(), engine.queued()),
         None => (Vec::new(), 0),
     };
@@ -288,6 +291,7 @@ pub async fn rules(
 /// 404 unless `rule` runs for `tenant`.
 fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
     let runs = state
+        .runtime
         .existing_engine(tenant)
         .is_some_and(|e| e.rules().iter().any(|r| r.id == rule));
     if runs {
@@ -322,7 +326,7 @@ pub async fn get_config(
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
     running(&state, &tenant, &rule)?;
-    let config = state.store.rule_config(&tenant, &rule)?;
+    let config = state.runtime.store.rule_config(&tenant, &rule)?;
     Ok(json_response(
         StatusCode::OK,
         &json!({ "tenant": tenant, "rule": rule, "config": config }),
@@ -355,7 +359,7 @@ pub async fn enable(
     let tenant = caller.tenant_of(&state, &uri)?;
     let st = state.clone();
     blocking(move || {
-        let Some(engine) = st.existing_engine(&tenant) else {
+        let Some(engine) = st.runtime.existing_engine(&tenant) else {
             return Err(not_running(&tenant, &rule));
         };
         let Some(was_quarantined) = engine.enable(&rule)? else {
@@ -419,13 +423,16 @@ pub async fn put_config(
     running(&state, &tenant, &rule)?;
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.activation.lock();
+        let _one_at_a_time = st.runtime.activation.lock();
         let rules = st
+            .runtime
             .build_rules(&tenant, None, Some((&rule, &body.config)))
             .map_err(|e| ApiError::unprocessable(format!("{e:#}; the config is unchanged")))?;
-        st.store.set_rule_config(&tenant, &rule, &body.config)?;
-        st.engine(&tenant)?.swap(rules)?;
-        st.metrics.add(
+        st.runtime
+            .store
+            .set_rule_config(&tenant, &rule, &body.config)?;
+        st.runtime.engine(&tenant)?.swap(rules)?;
+        st.runtime.metrics.add(
             metrics::ACTIVATIONS,
             vec![("tenant", tenant.clone()), ("action", "config".into())],
             1.0,

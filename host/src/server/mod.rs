@@ -5,8 +5,6 @@
 //! # Layout
 //! - `error`: [`ApiError`], the one error type, rendered as `{"error": {"code", "message"}}`.
 //! - `request`: the caller (bearer token, scopes, tenant), body limits, JSON and query parsing.
-//! - `worker`: a tenant's engine on its own thread behind a bounded queue; findings → alerts.
-//! - `metrics`: counter names and the Prometheus text format.
 //! - `openapi`: `/v1/openapi.json`, generated (utoipa) from the handlers' `#[utoipa::path]`s.
 //! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`, `PUT /v1/rules/{id}/enabled`.
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
@@ -15,8 +13,11 @@
 //! - `syslog`: the UDP and TCP syslog listeners (RFC 6587 framing), each feeding one tenant.
 //! - `sinks`: stored alerts out to stdout, a rotating file or a webhook, never blocking ingest.
 //!
+//! The tenants' engines, the rule sets they run and their alerts are the [`Runtime`]'s
+//! (`runtime/`); this module is its HTTP front door.
+//!
 //! Lifecycle: [`App::open`] opens the store, creates the first admin token on a fresh store and
-//! starts every tenant's engine with its active packs; [`serve`] answers requests until its
+//! opens the runtime, which starts every tenant's engine with its active packs; [`serve`] answers requests until its
 //! shutdown future resolves, then stops taking requests, ends the live streams, lets each
 //! engine evaluate what it holds (its findings are stored), and flushes the store.
 
@@ -24,15 +25,12 @@ mod admin;
 mod alerts;
 mod error;
 mod ingest;
-mod metrics;
 mod openapi;
 mod packs;
 mod request;
 mod sinks;
 mod syslog;
-mod worker;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -47,16 +45,15 @@ use axum::routing::{delete, get, post, put};
 use tokio::sync::{broadcast, watch};
 
 pub use error::ApiError;
-use metrics::Metrics;
 use request::Caller;
 pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
 pub use syslog::SyslogListener;
-use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 use crate::engine::EngineOptions;
-use crate::pack::Trust;
-use crate::sandbox::{Limits, RuleInstance, Sandbox};
-use crate::store::{DEFAULT_TENANT, RuleConfig, Scope, Store};
+use crate::metrics::Metrics;
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::sandbox::{Limits, Sandbox};
+use crate::store::{DEFAULT_TENANT, Scope, Store};
 
 /// How the server runs; `yagura serve`'s flags.
 #[derive(Debug, Clone)]
@@ -115,53 +112,38 @@ impl Default for ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// What of it the tenant runtime takes.
+    pub fn runtime_options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            engine: self.engine,
+            queue_events: self.queue_events,
+            flush_after: self.flush_after,
+            dedup_window: self.dedup_window,
+            checkpoint_every: self.checkpoint_every,
+            allow_unsigned: self.allow_unsigned,
+        }
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
-    store: Store,
-    sandbox: Sandbox,
+    /// the tenants' engines, the store and the sandbox: what every front door shares
+    runtime: Runtime,
     config: ServerConfig,
-    /// tenant → its engine; engines are started once and live until shutdown
-    engines: Mutex<HashMap<String, Arc<TenantEngine>>>,
-    metrics: Arc<Metrics>,
-    /// new and updated alerts of every tenant; each stream keeps its tenant's
-    alerts: broadcast::Sender<AlertNotice>,
     /// `true` once shutdown began: readiness fails, ingest answers 503, streams end
     shutdown: watch::Sender<bool>,
-    /// one activation or rollback at a time: each builds the tenant's whole rule set from the
-    /// active table and swaps it in, so two at once could swap in a stale set
-    activation: Mutex<()>,
-    /// the alert sinks, fed from `alerts`; closed by [`App::close`] after the engines
+    /// the alert sinks, fed from the runtime's alerts; closed by [`App::close`] after the
+    /// engines
     sinks: Mutex<sinks::Sinks>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("store", &self.store.dir())
+            .field("store", &self.runtime.store.dir())
             .finish_non_exhaustive()
     }
-}
-
-/// What [`AppState::build`] changes from the stored state of a tenant.
-#[derive(Default, Clone, Copy)]
-struct Overrides<'a> {
-    /// (pack name, version): in place of that pack's active version
-    replace: Option<(&'a str, &'a str)>,
-    /// (rule id, values): in place of the rule's stored values
-    config: Option<(&'a str, &'a RuleConfig)>,
-    /// (rule id, enabled, reason): in place of whether the tenant switched the rule off
-    enabled: Option<(&'a str, bool, &'a str)>,
-}
-
-/// A tenant's rule set, built.
-#[derive(Default)]
-struct Built {
-    /// the instances to run
-    rules: Vec<RuleInstance>,
-    /// the rules the tenant switched off (not instantiated unless new values were checked)
-    disabled: Vec<RuleView>,
-    /// every rule the active packs enable, switched off or not
-    ids: Vec<String>,
 }
 
 /// The server, before and while it serves.
@@ -189,25 +171,22 @@ impl App {
         let (alerts, _) = broadcast::channel(4096);
         let sinks = sinks::Sinks::start(&config.sinks, alerts.subscribe(), metrics.clone())?;
         let (shutdown, _) = watch::channel(false);
+        // the admin token before the engines start, as before: a fresh store gets its default
+        // tenant (and so its engine) here
+        let token = first_start(&store)?;
+        let runtime = Runtime::open(store, sandbox, config.runtime_options(), metrics, alerts)?;
         let state = Arc::new(AppState {
-            store,
-            sandbox,
+            runtime,
             config,
-            engines: Mutex::new(HashMap::new()),
-            metrics,
-            alerts,
             shutdown,
-            activation: Mutex::new(()),
             sinks: Mutex::new(sinks),
         });
-        let token = state.first_start()?;
-        state.start_engines()?;
         Ok((App { state }, token))
     }
 
     /// The store the server runs on.
     pub fn store(&self) -> &Store {
-        &self.state.store
+        &self.state.runtime.store
     }
 
     /// Every route, for `axum::serve` or for tests (`tower::ServiceExt::oneshot`).
@@ -268,21 +247,25 @@ impl App {
     /// Lets every engine evaluate what it holds, stops them, and flushes the store. Blocking.
     pub fn close(&self) -> anyhow::Result<()> {
         self.begin_shutdown();
-        let engines: Vec<Arc<TenantEngine>> = self
-            .state
-            .engines
-            .lock()
-            .map(|e| e.values().cloned().collect())
-            .unwrap_or_default();
-        for engine in engines {
-            engine.close();
-        }
+        self.state.runtime.close();
         // after the engines: their last alerts are stored and sent to the broadcast
         if let Ok(mut sinks) = self.state.sinks.lock() {
             sinks.close();
         }
-        self.state.store.flush()
+        self.state.runtime.store.flush()
     }
+}
+
+/// On a store without tokens: the default tenant and an admin token for it.
+fn first_start(store: &Store) -> anyhow::Result<Option<String>> {
+    if store.has_tokens()? {
+        return Ok(None);
+    }
+    if !store.tenant_exists(DEFAULT_TENANT)? {
+        store.create_tenant(DEFAULT_TENANT)?;
+    }
+    let token = store.create_token(DEFAULT_TENANT, "initial admin", &[Scope::Admin])?;
+    Ok(Some(token.token))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains: in-flight requests end,
@@ -310,225 +293,6 @@ pub async fn serve(
 }
 
 impl AppState {
-    /// On a store without tokens: the default tenant and an admin token for it.
-    fn first_start(&self) -> anyhow::Result<Option<String>> {
-        if self.store.has_tokens()? {
-            return Ok(None);
-        }
-        if !self.store.tenant_exists(DEFAULT_TENANT)? {
-            self.store.create_tenant(DEFAULT_TENANT)?;
-        }
-        let token = self
-            .store
-            .create_token(DEFAULT_TENANT, "initial admin", &[Scope::Admin])?;
-        Ok(Some(token.token))
-    }
-
-    /// Starts an engine for every tenant, with its active packs. A tenant with packs activated
-    /// from the CLI (`pack activate --tenant`) becomes a tenant holding them.
-    fn start_engines(&self) -> anyhow::Result<()> {
-        for (tenant, name, version) in self.store.all_active()? {
-            if !self.store.tenant_exists(&tenant)?
-                && let Err(e) = self.store.create_tenant(&tenant)
-            {
-                // e.g. a name the CLI took but the API does not: it stays out of the server
-                tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "a tenant with active packs cannot be served");
-                continue;
-            }
-            self.store.grant_pack(&tenant, &name, &version)?;
-        }
-        for tenant in self.store.tenants()? {
-            let built = match self.build(&tenant.name, Overrides::default()) {
-                Ok(built) => built,
-                Err(e) => {
-                    // the server still starts: the other tenants and the API keep working
-                    tracing::error!(tenant = %tenant.name, error = %format!("{e:#}"), "the tenant's active packs do not load; it runs no rules");
-                    Built::default()
-                }
-            };
-            let engine = self.start_engine(&tenant.name, built.rules)?;
-            engine.set_disabled(built.disabled);
-            if let Ok(mut engines) = self.engines.lock() {
-                engines.insert(tenant.name.clone(), engine);
-            }
-        }
-        Ok(())
-    }
-
-    fn start_engine(
-        &self,
-        tenant: &str,
-        rules: Vec<RuleInstance>,
-    ) -> anyhow::Result<Arc<TenantEngine>> {
-        Ok(Arc::new(TenantEngine::start(
-            WorkerContext {
-                tenant: tenant.to_owned(),
-                store: self.store.clone(),
-                metrics: self.metrics.clone(),
-                alerts: self.alerts.clone(),
-                options: self.config.engine,
-                flush_after: self.config.flush_after,
-                dedup_window_ms: i64::try_from(self.config.dedup_window.as_millis())
-                    .unwrap_or(i64::MAX),
-                checkpoint_every: self.config.checkpoint_every,
-            },
-            rules,
-            self.config.queue_events,
-        )?))
-    }
-
-    /// The tenant's engine (started without rules if the tenant has none yet).
-    fn engine(&self, tenant: &str) -> anyhow::Result<Arc<TenantEngine>> {
-        // looked up and started under one lock: two requests never start two engines
-        let mut engines = self
-            .engines
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the engine table is poisoned"))?;
-        if let Some(engine) = engines.get(tenant) {
-            return Ok(engine.clone());
-        }
-        let engine = self.start_engine(tenant, Vec::new())?;
-        engines.insert(tenant.to_owned(), engine.clone());
-        Ok(engine)
-    }
-
-    fn existing_engine(&self, tenant: &str) -> Option<Arc<TenantEngine>> {
-        self.engines
-            .lock()
-            .ok()
-            .and_then(|e| e.get(tenant).cloned())
-    }
-
-    /// Instantiates the enabled rules of every pack active for `tenant`, each with its pack's
-    /// config and then the tenant's own values; `replace` (`name`, `version`) takes the place
-    /// of that pack's active version, `config` (rule id, values) of that rule's stored values.
-    /// Rules the tenant switched off are left out; the tenant's engine lists them once the set
-    /// is swapped in ([`TenantEngine::stage_disabled`]).
-    fn build_rules(
-        &self,
-        tenant: &str,
-        replace: Option<(&str, &str)>,
-        config: Option<(&str, &RuleConfig)>,
-    ) -> anyhow::Result<Vec<RuleInstance>> {
-        let built = self.build(
-            tenant,
-            Overrides {
-                replace,
-                config,
-                enabled: None,
-            },
-        )?;
-        self.engine(tenant)?.stage_disabled(built.disabled);
-        Ok(built.rules)
-    }
-
-    /// [`AppState::build_rules`], with every override, and what it left out.
-    fn build(&self, tenant: &str, over: Overrides<'_>) -> anyhow::Result<Built> {
-        let Overrides {
-            replace,
-            config,
-            enabled,
-        } = over;
-        // rule id → why the tenant switched it off
-        let mut off: HashMap<String, String> = self
-            .store
-            .disabled_rules(tenant)?
-            .into_iter()
-            .map(|(id, record)| (id, record.reason))
-            .collect();
-        match enabled {
-            Some((id, true, _)) => {
-                off.remove(id);
-            }
-            Some((id, false, reason)) => {
-                off.insert(id.to_owned(), reason.to_owned());
-            }
-            None => {}
-        }
-        let mut built = Built::default();
-        let mut active: Vec<(String, String)> = self
-            .store
-            .all_active()?
-            .into_iter()
-            .filter(|(t, _, _)| t == tenant)
-            .map(|(_, n, v)| (n, v))
-            .collect();
-        if let Some((name, version)) = replace {
-            active.retain(|(n, _)| n != name);
-            active.push((name.to_owned(), version.to_owned()));
-        }
-        active.sort();
-        for (name, version) in active {
-            let origin = format!("{name}@{version}");
-            let bundle = self.store.bundle(&name, &version)?;
-            bundle.check_requirements(&origin)?;
-            let components = crate::pack::load_components(&bundle, &self.sandbox, &origin)?;
-            for (component, rule) in components.into_iter().zip(&bundle.manifest.rules) {
-                if !rule.enabled {
-                    continue;
-                }
-                if built.ids.contains(&rule.id) {
-                    anyhow::bail!(
-                        "{origin}: rule `{}` is also in another active pack of tenant `{tenant}`",
-                        rule.id
-                    );
-                }
-                built.ids.push(rule.id.clone());
-                let reason = off.get(&rule.id);
-                let configured = config.is_some_and(|(id, _)| id == rule.id);
-                if let Some(reason) = reason {
-                    built.disabled.push(RuleView {
-                        id: rule.id.clone(),
-                        name: component.info().name.clone(),
-                        version: component.info().version.clone(),
-                        enabled: false,
-                        disabled_reason: Some(reason.clone()),
-                        ..RuleView::default()
-                    });
-                    // new values for a switched-off rule are still checked by its `init`
-                    if !configured {
-                        continue;
-                    }
-                }
-                let mut values = crate::cases::typed_config(component.info(), &rule.config)
-                    .map_err(|e| anyhow::anyhow!("{origin}: rule `{}` config: {e}", rule.id))?;
-                let stored;
-                let own = match config {
-                    Some((id, own)) if id == rule.id => own,
-                    _ => {
-                        stored = self.store.rule_config(tenant, &rule.id)?;
-                        &stored
-                    }
-                };
-                for (name, value) in own {
-                    let parsed = component
-                        .info()
-                        .parse_override(&format!("{name}={value}"))
-                        .map_err(|e| {
-                            anyhow::anyhow!("tenant `{tenant}`'s config of rule `{}`: {e}", rule.id)
-                        })?;
-                    values.push(parsed);
-                }
-                let instance = component
-                    .instantiate(&values)
-                    .with_context(|| format!("{origin}: rule `{}`", rule.id))?;
-                if reason.is_none() {
-                    built.rules.push(instance);
-                }
-            }
-        }
-        Ok(built)
-    }
-
-    /// The keys an upload or activation for `tenant` trusts now: the store-wide ones and the
-    /// tenant's own (never another tenant's).
-    fn trust(&self, tenant: &str) -> anyhow::Result<Trust> {
-        self.store.trust(&Trust {
-            keys: self.store.tenant_keys(tenant)?,
-            allow_unsigned: self.config.allow_unsigned,
-        })
-    }
-
     fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
     }
@@ -581,7 +345,7 @@ async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Res
     let tenant = (!caller.is_admin()).then_some(caller.0.tenant.as_str());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(tenant),
+        state.runtime.metrics.render(tenant),
     )
         .into_response()
 }

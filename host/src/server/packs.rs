@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
-use super::metrics;
 use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, TenantQuery, parse_json, read_body};
 use super::{AppState, blocking, json_response};
+use crate::metrics;
 use crate::pack::{Bundle, SignatureStatus};
 use crate::store::{Imported, Scope};
 
@@ -43,6 +43,7 @@ fn split(spec: &str) -> ApiResult<(&str, &str)> {
 /// The versions of `name` the tenant holds, oldest first.
 fn held_versions(state: &AppState, tenant: &str, name: &str) -> ApiResult<Vec<semver::Version>> {
     let mut versions: Vec<semver::Version> = state
+        .runtime
         .store
         .tenant_packs(tenant)?
         .into_iter()
@@ -95,13 +96,13 @@ pub async fn upload(
         let bundle =
             Bundle::from_bytes(&bytes, origin).map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         let status = bundle
-            .verify(&st.trust(&tenant)?, origin)
+            .verify(&st.runtime.trust(&tenant)?, origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         bundle
             .check_requirements(origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         let label = bundle.manifest.label();
-        let stored = match st.store.precheck(&bundle) {
+        let stored = match st.runtime.store.precheck(&bundle) {
             Ok(stored) => stored,
             Err(e) => return Err(ApiError::conflict(format!("{e:#}"))),
         };
@@ -113,11 +114,11 @@ pub async fn upload(
             SignatureStatus::UnsignedAllowed => None,
         };
         let imported = st
-            .store
+            .runtime.store
             .import(&bundle, signer.clone(), &who)
             .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
         let m = &bundle.manifest;
-        st.store
+        st.runtime.store
             .grant_pack(&tenant, &m.pack.name, &m.pack.version.to_string())?;
         Ok(json_response(
             StatusCode::CREATED,
@@ -135,7 +136,7 @@ pub async fn upload(
 
 /// Runs the pack's cases; a failing case is a 422 naming it.
 fn check_cases(state: &AppState, bundle: &Bundle, label: &str) -> ApiResult<()> {
-    let results = crate::pack::run_cases(bundle, &state.sandbox, label)
+    let results = crate::pack::run_cases(bundle, &state.runtime.sandbox, label)
         .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
     let failures: Vec<String> = results
         .iter()
@@ -176,8 +177,9 @@ pub async fn list(
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let active = state.store.all_active()?;
+    let active = state.runtime.store.all_active()?;
     let packs: Vec<serde_json::Value> = state
+        .runtime
         .store
         .tenant_packs(&tenant)?
         .into_iter()
@@ -225,13 +227,14 @@ pub async fn inspect(
         return Err(not_held(&tenant, name, version));
     }
     let record = state
+        .runtime
         .store
         .records()?
         .into_iter()
         .find(|r| r.name == name && r.version == version)
         .ok_or_else(|| not_held(&tenant, name, version))?;
     let manifest = crate::pack::Manifest::parse(&record.manifest, &spec)?;
-    let active = state.store.active(&tenant, name)?;
+    let active = state.runtime.store.active(&tenant, name)?;
     let rules: Vec<serde_json::Value> = manifest
         .rules
         .iter()
@@ -265,6 +268,7 @@ pub async fn inspect(
 
 fn held(state: &AppState, tenant: &str, name: &str, version: &str) -> ApiResult<bool> {
     Ok(state
+        .runtime
         .store
         .tenant_packs(tenant)?
         .iter()
@@ -330,10 +334,10 @@ pub async fn activate(
         }
         let version = resolve(&versions, &name, &body.version)?;
         let origin = format!("{name}@{version}");
-        let _one_at_a_time = st.activation.lock();
-        let bundle = st.store.bundle(&name, &version)?;
+        let _one_at_a_time = st.runtime.activation.lock();
+        let bundle = st.runtime.store.bundle(&name, &version)?;
         bundle
-            .verify(&st.trust(&tenant)?, &origin)
+            .verify(&st.runtime.trust(&tenant)?, &origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
         bundle
             .check_requirements(&origin)
@@ -341,7 +345,7 @@ pub async fn activate(
         check_cases(&st, &bundle, &origin)?;
         // the new rule set is built and init'ed before anything changes
         let rules = st
-            .build_rules(&tenant, Some((&name, &version)), None)
+            .runtime.build_rules(&tenant, Some((&name, &version)), None)
             .map_err(|e| {
                 ApiError::unprocessable(format!(
                     "{e:#}; the active version is unchanged"
@@ -349,11 +353,11 @@ pub async fn activate(
             })?;
         let ids: Vec<String> = rules.iter().map(|r| r.info().id.clone()).collect();
         let previous = st
-            .store
+            .runtime.store
             .activate(&tenant, &name, &version, &who, &body.reason)
             .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-        st.engine(&tenant)?.swap(rules)?;
-        st.metrics.add(
+        st.runtime.engine(&tenant)?.swap(rules)?;
+        st.runtime.metrics.add(
             metrics::ACTIVATIONS,
             vec![("tenant", tenant.clone()), ("action", "activate".into())],
             1.0,
@@ -444,29 +448,32 @@ pub async fn rollback(
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.activation.lock();
-        let Some(from) = st.store.active(&tenant, &name)? else {
+        let _one_at_a_time = st.runtime.activation.lock();
+        let Some(from) = st.runtime.store.active(&tenant, &name)? else {
             return Err(ApiError::not_found(format!(
                 "pack `{name}` is not active for tenant `{tenant}`"
             )));
         };
         let to = st
+            .runtime
             .store
             .rollback(&tenant, &name, &who, &body.reason)
             .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-        let rules = match st.build_rules(&tenant, None, None) {
+        let rules = match st.runtime.build_rules(&tenant, None, None) {
             Ok(rules) => rules,
             Err(e) => {
                 // put back what ran: the engine still runs it, the store must say so too
                 let undo = format!("automatic: the rollback target {name}@{to} did not load");
-                st.store.activate(&tenant, &name, &from, &who, &undo)?;
+                st.runtime
+                    .store
+                    .activate(&tenant, &name, &from, &who, &undo)?;
                 return Err(ApiError::unprocessable(format!(
                     "{e:#}; {name}@{from} stays active"
                 )));
             }
         };
-        st.engine(&tenant)?.swap(rules)?;
-        st.metrics.add(
+        st.runtime.engine(&tenant)?.swap(rules)?;
+        st.runtime.metrics.add(
             metrics::ACTIVATIONS,
             vec![("tenant", tenant.clone()), ("action", "rollback".into())],
             1.0,
@@ -503,7 +510,7 @@ pub async fn history(
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let history = state.store.history(&tenant, &name)?;
+    let history = state.runtime.store.history(&tenant, &name)?;
     if history.is_empty() && held_versions(&state, &tenant, &name)?.is_empty() {
         return Err(ApiError::not_found(format!(
             "tenant `{tenant}` has no pack `{name}`"
@@ -559,25 +566,25 @@ pub async fn remove(
     let (name, version) = (name.to_owned(), version.to_owned());
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.activation.lock();
+        let _one_at_a_time = st.runtime.activation.lock();
         if !held(&st, &tenant, &name, &version)? {
             return Err(not_held(&tenant, &name, &version));
         }
-        if st.store.active(&tenant, &name)?.as_deref() == Some(version.as_str()) {
+        if st.runtime.store.active(&tenant, &name)?.as_deref() == Some(version.as_str()) {
             return Err(ApiError::conflict(format!(
                 "{name}@{version} is active for tenant `{tenant}`; activate another version or roll back first"
             )));
         }
-        st.store.ungrant_pack(&tenant, &name, &version)?;
+        st.runtime.store.ungrant_pack(&tenant, &name, &version)?;
         // the stored copy goes when no tenant holds or runs it any more
         let running = st
-            .store
+            .runtime.store
             .all_active()?
             .iter()
             .any(|(_, n, v)| *n == name && *v == version);
-        let deleted = !running && !st.store.pack_held(&name, &version)?;
+        let deleted = !running && !st.runtime.store.pack_held(&name, &version)?;
         if deleted {
-            st.store.remove(&name, &version)?;
+            st.runtime.store.remove(&name, &version)?;
         }
         Ok(json_response(
             StatusCode::OK,

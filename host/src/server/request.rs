@@ -82,7 +82,7 @@ impl Caller {
                 )));
             }
         };
-        if !state.store.tenant_exists(&tenant)? {
+        if !state.runtime.store.tenant_exists(&tenant)? {
             return Err(ApiError::not_found(format!(
                 "tenant `{tenant}` does not exist"
             )));
@@ -108,7 +108,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        match state.store.authenticate(token)? {
+        match state.runtime.store.authenticate(token)? {
             Some(record) => Ok(Caller(record)),
             None => Err(ApiError::unauthorized(
                 "unknown or revoked token".to_owned(),

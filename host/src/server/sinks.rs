@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::metrics::{self, Metrics};
-use super::worker::AlertNotice;
+use crate::metrics::{self, Metrics};
+use crate::runtime::worker::AlertNotice;
 
 /// How long [`Sinks::close`] waits for the sinks to write what they hold.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(5);

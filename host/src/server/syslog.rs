@@ -29,10 +29,10 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::Instant;
 
 use super::AppState;
-use super::metrics;
-use super::worker::QueueError;
 use crate::event::Event;
 use crate::intake::{self, Format, MAX_LINE_BYTES};
+use crate::metrics;
+use crate::runtime::worker::QueueError;
 
 use framing::{Frame, Framer};
 
@@ -64,7 +64,10 @@ fn parse(state: &AppState, tenant: &str, source: &'static str, text: Vec<u8>) ->
         Ok((_, records)) => records,
         Err(e) => {
             tracing::debug!(tenant, source, error = %e, "syslog input unreadable");
-            state.metrics.add(metrics::EVENTS_REJECTED, labels(), 1.0);
+            state
+                .runtime
+                .metrics
+                .add(metrics::EVENTS_REJECTED, labels(), 1.0);
             return Vec::new();
         }
     };
@@ -81,6 +84,7 @@ fn parse(state: &AppState, tenant: &str, source: &'static str, text: Vec<u8>) ->
     }
     if rejected > 0 {
         state
+            .runtime
             .metrics
             .add(metrics::EVENTS_REJECTED, labels(), rejected as f64);
     }
@@ -100,7 +104,7 @@ pub async fn start(
         if listener.udp.is_none() && listener.tcp.is_none() {
             bail!("{at}: names neither a udp nor a tcp address");
         }
-        if !state.store.tenant_exists(&listener.tenant)? {
+        if !state.runtime.store.tenant_exists(&listener.tenant)? {
             bail!("{at}: the tenant does not exist (create it first: POST /v1/tenants)");
         }
         let udp = match listener.udp {
@@ -163,15 +167,17 @@ async fn run_udp(state: Arc<AppState>, tenant: String, socket: UdpSocket) {
         let events = parse(&state, &tenant, "syslog-udp", text);
         let n = events.len();
         let labels = || vec![("tenant", tenant.clone()), ("source", "syslog-udp".into())];
-        let Ok(engine) = state.engine(&tenant) else {
+        let Ok(engine) = state.runtime.engine(&tenant) else {
             return;
         };
         match engine.push(events) {
             Ok(()) => state
+                .runtime
                 .metrics
                 .add(metrics::EVENTS_ACCEPTED, labels(), n as f64),
             Err((QueueError::Full, _)) => {
                 state
+                    .runtime
                     .metrics
                     .add(metrics::EVENTS_THROTTLED, labels(), n as f64)
             }
@@ -259,7 +265,7 @@ async fn run_connection(state: Arc<AppState>, tenant: String, stream: TcpStream,
             }
         }
         if rejected > 0 {
-            state.metrics.add(
+            state.runtime.metrics.add(
                 metrics::EVENTS_REJECTED,
                 vec![("tenant", tenant.clone()), ("source", "syslog-tcp".into())],
                 rejected as f64,
@@ -307,14 +313,14 @@ async fn read_frames(
 async fn deliver(state: &AppState, tenant: &str, text: Vec<u8>) -> bool {
     let events = parse(state, tenant, "syslog-tcp", text);
     let n = events.len();
-    let Ok(engine) = state.engine(tenant) else {
+    let Ok(engine) = state.runtime.engine(tenant) else {
         return false;
     };
     let mut events = events;
     loop {
         match engine.push(events) {
             Ok(()) => {
-                state.metrics.add(
+                state.runtime.metrics.add(
                     metrics::EVENTS_ACCEPTED,
                     vec![
                         ("tenant", tenant.to_owned()),

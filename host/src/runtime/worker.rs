@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::metrics::{self, Metrics};
 use crate::engine::{Engine, EngineOptions, LatencyHistogram};
 use crate::event::Event;
 use crate::finding::Finding;
+use crate::metrics::{self, Metrics};
 use crate::rule::RuleInfo;
 use crate::sandbox::RuleInstance;
 use crate::state::{RuleState, StateLimits};

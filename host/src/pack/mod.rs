@@ -66,7 +66,7 @@ pub struct PackRule {
 }
 
 /// Loads the rules the bundle enables (checked as [`load_components`] does), each with the
-/// pack's config for it: what replay, the runtime and the cases run.
+/// pack's config for it: what replay and the runtime run.
 pub fn enabled_rules(
     bundle: &Bundle,
     sandbox: &Sandbox,

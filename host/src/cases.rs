@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::ValueEnum;
 use serde::Deserialize;
 
 use crate::engine::{Engine, EngineOptions};
@@ -160,16 +159,7 @@ impl CaseFile {
             };
             let format = match &c.format {
                 None => Format::Auto,
-                Some(name) => Format::from_str(name, true).map_err(|_| {
-                    let names: Vec<String> = Format::value_variants()
-                        .iter()
-                        .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
-                        .collect();
-                    anyhow::anyhow!(
-                        "{at}: unknown format `{name}` (formats: {})",
-                        names.join(", ")
-                    )
-                })?,
+                Some(name) => name.parse().map_err(|e| anyhow::anyhow!("{at}: {e}"))?,
             };
             if c.findings.is_none() && c.alerts.is_none() && c.expect.is_empty() {
                 bail!(

@@ -12,6 +12,21 @@ use clap::Args;
 use crate::engine::{Engine, EngineOptions};
 use crate::event::EventClass;
 use crate::intake::{self, Format};
+
+/// `--format`'s values, with their help, from the formats themselves: clap stays in `cli`.
+impl clap::ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Format::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(
+            clap::builder::PossibleValue::new(self.name())
+                .help(self.help())
+                .aliases(self.aliases().iter().copied()),
+        )
+    }
+}
 use crate::rule::Value;
 use crate::sandbox::{Limits, RuleComponent, Sandbox};
 

@@ -40,13 +40,13 @@ use crate::event::Event;
 
 pub use lines::{LineReader, MAX_LINE_BYTES};
 
-/// Input formats `--format` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+/// Input formats: `--format`, `?format=` of `POST /v1/events` and `format` in cases files
+/// take their [`Format::name`]s (any case), and `ndjson` also as `normalized`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// Detect the format from the content (the default).
     Auto,
     /// Yagura's normalized events, one JSON object per line (docs/events.md).
-    #[value(alias = "normalized")]
     Ndjson,
     /// OCSF events, one JSON object per line.
     Ocsf,
@@ -63,7 +63,59 @@ pub enum Format {
 }
 
 impl Format {
-    /// The name used on the command line and in `source.format`.
+    /// Every format, in the order `--help` lists them.
+    pub const ALL: [Format; 8] = [
+        Format::Auto,
+        Format::Ndjson,
+        Format::Ocsf,
+        Format::Evtx,
+        Format::WineventJson,
+        Format::Ecs,
+        Format::ZeekConn,
+        Format::Syslog,
+    ];
+
+    /// The name a user gives: `--format`, `?format=`, a cases file's `format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Ndjson => "ndjson",
+            Format::Ocsf => "ocsf",
+            Format::Evtx => "evtx",
+            Format::WineventJson => "winevent-json",
+            Format::Ecs => "ecs",
+            Format::ZeekConn => "zeek-conn",
+            Format::Syslog => "syslog",
+        }
+    }
+
+    /// Other names it is taken by.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Format::Ndjson => &["normalized"],
+            _ => &[],
+        }
+    }
+
+    /// One line on it, for `--help`.
+    pub fn help(self) -> &'static str {
+        match self {
+            Format::Auto => "Detect the format from the content (the default)",
+            Format::Ndjson => {
+                "Yagura's normalized events, one JSON object per line (docs/events.md)"
+            }
+            Format::Ocsf => "OCSF events, one JSON object per line",
+            Format::Evtx => "Binary Windows event logs (.evtx)",
+            Format::WineventJson => {
+                "Windows events as JSON lines: `evtx_dump -o jsonl`, or the flat NXLog shape"
+            }
+            Format::Ecs => "Elastic Common Schema JSON lines (Winlogbeat, Elastic Agent)",
+            Format::ZeekConn => "Zeek conn.log, TSV with its `#fields` header or JSON lines",
+            Format::Syslog => "Firewall syslog lines (RFC 5424 / 3164; netfilter key=value or CEF)",
+        }
+    }
+
+    /// The label of `source.format` and of summaries.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Auto => "auto",
@@ -75,6 +127,32 @@ impl Format {
             Format::ZeekConn => "zeek-conn",
             Format::Syslog => "syslog",
         }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format name that is not one of [`Format::ALL`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}` (formats: {names})", names = Format::ALL.map(Format::name).join(", "))]
+pub struct UnknownFormat(pub String);
+
+impl std::str::FromStr for Format {
+    type Err = UnknownFormat;
+
+    /// A name or an alias, in any case.
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
+        Format::ALL
+            .into_iter()
+            .find(|f| {
+                f.name().eq_ignore_ascii_case(s)
+                    || f.aliases().iter().any(|a| a.eq_ignore_ascii_case(s))
+            })
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
     }
 }
 
@@ -153,4 +231,27 @@ pub fn from_reader(
         Format::Syslog => Box::new(LineReader::new(reader, name, syslog::Syslog::default())),
     };
     Ok((format, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_read_back_in_any_case_and_by_alias() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>(), Ok(format));
+            assert_eq!(
+                format.to_string().to_uppercase().parse::<Format>(),
+                Ok(format)
+            );
+        }
+        assert_eq!("normalized".parse::<Format>(), Ok(Format::Ndjson));
+        let unknown = "csv".parse::<Format>().expect_err("not a format");
+        assert_eq!(
+            unknown.to_string(),
+            "unknown format `csv` (formats: auto, ndjson, ocsf, evtx, winevent-json, ecs, \
+             zeek-conn, syslog)"
+        );
+    }
 }

@@ -17,7 +17,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -101,16 +100,9 @@ pub async fn events(
     let tenant = caller.tenant(&state, q.tenant.as_deref())?;
     let format = match q.format.as_deref() {
         None => Format::Auto,
-        Some(name) => Format::from_str(name, true).map_err(|_| {
-            let names: Vec<String> = Format::value_variants()
-                .iter()
-                .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
-                .collect();
-            ApiError::bad_request(format!(
-                "`format`: unknown format `{name}` (formats: {})",
-                names.join(", ")
-            ))
-        })?,
+        Some(name) => name
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("`format`: {e}")))?,
     };
     if state.shutting_down() {
         return Err(ApiError::unavailable("the server is shutting down"));

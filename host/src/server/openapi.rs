@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 
-use clap::ValueEnum;
 use serde::Deserialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
@@ -188,10 +187,7 @@ pub(super) struct FormatName;
 
 impl PartialSchema for FormatName {
     fn schema() -> RefOr<Schema> {
-        let names: Vec<String> = Format::value_variants()
-            .iter()
-            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
-            .collect();
+        let names: Vec<String> = Format::ALL.map(|f| f.name().to_owned()).to_vec();
         ObjectBuilder::new()
             .schema_type(Type::String)
             .enum_values(Some(names))
@@ -283,7 +279,7 @@ mod tests {
             .find(|p| p["name"] == "format")
             .expect("?format=");
         let names = format["schema"]["enum"].as_array().expect("format names");
-        assert_eq!(names.len(), Format::value_variants().len());
+        assert_eq!(names.len(), Format::ALL.len());
         assert!(names.iter().any(|n| n == "winevent-json"), "{names:?}");
     }
 }

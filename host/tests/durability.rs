@@ -425,6 +425,14 @@ impl Server {
     }
 }
 
+/// A test that fails before it stops its server must not leave the process running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn http(
     base: &str,
     token: &str,

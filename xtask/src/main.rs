@@ -98,7 +98,12 @@ fn run(args: &[OsString]) -> Result<()> {
         Some("test") => {
             setup::prepare(&root, setup::TESTS)?;
             build_rules(&root, &default_out(&root))?;
-            let args = ["test".into()].into_iter().chain(rest.iter().cloned());
+            // the crash tests need the host's crash hook (off in every other build)
+            let mut args: Vec<OsString> = vec!["test".into()];
+            if picks_host(rest) {
+                args.extend(["--features", "yagura/crash-points"].map(OsString::from));
+            }
+            args.extend(rest.iter().cloned());
             cargo(&root, args)?;
             // Rule crates are not default members; their native unit tests run here too,
             // unless the caller picked tests of their own.
@@ -346,4 +351,19 @@ fn cargo(root: &Path, args: impl IntoIterator<Item = OsString>) -> Result<()> {
 /// The cargo that runs us (`$CARGO`), so the toolchain stays the same.
 fn cargo_bin() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Whether `cargo test` with these arguments builds the host crate: no `-p` at all (the
+/// default members), or a `-p` of the host or of the end-to-end tests.
+fn picks_host(args: &[OsString]) -> bool {
+    let mut picked = Vec::new();
+    let mut args = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "-p" || arg == "--package" {
+            picked.extend(args.next());
+        } else if let Some(name) = arg.strip_prefix("--package=").or(arg.strip_prefix("-p")) {
+            picked.push(name.to_owned());
+        }
+    }
+    picked.is_empty() || picked.iter().any(|p| p == "yagura" || p == "yagura-tests")
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-use crate::pack::{Bundle, PublicKey, SecretKey, SignatureStatus, Trust, sign};
+use crate::pack::{Bundle, PublicKey, RuleCases, SecretKey, SignatureStatus, Trust, sign};
+use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::sandbox::Sandbox;
 use crate::store::{DEFAULT_TENANT, Imported, Store};
 
@@ -408,33 +409,30 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
             by,
         } => {
             let origin = path.display().to_string();
-            let store = store.open()?;
+            let runtime = offline(store, trust.load()?)?;
             let bundle = read_bundle(path)?;
-            let status = bundle.verify(&store.trust(&trust.load()?)?, &origin)?;
-            bundle.check_requirements(&origin)?;
-            if store.precheck(&bundle)? == Imported::AlreadyStored {
-                writeln!(
-                    out,
-                    "{} is already in the store, with the same content",
-                    bundle.manifest.label()
-                )?;
-                return Ok(true);
-            }
-            let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
-            if !report_cases(&bundle, &sandbox, &origin, false, out)? {
-                bail!("{origin}: the pack's cases failed; not importing it");
-            }
-            let signer = match status {
-                SignatureStatus::Trusted(id) => Some(id),
-                SignatureStatus::UnsignedAllowed => None,
-            };
+            let label = bundle.manifest.label();
             let who = by
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
-            let label = bundle.manifest.label();
-            match store.import(&bundle, signer, &who)? {
-                Imported::New => writeln!(out, "imported {label} into {}", store.dir().display())?,
+            let import = match runtime.import(&bundle, &origin, None, &who) {
+                Ok(import) => import,
+                Err(RuntimeError::CasesFailed { results, .. }) => {
+                    print_cases(&results, &label, false, out)?;
+                    bail!("{origin}: the pack's cases failed; not importing it");
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match import.stored {
+                Imported::New => {
+                    print_cases(&import.cases, &label, false, out)?;
+                    writeln!(
+                        out,
+                        "imported {label} into {}",
+                        runtime.store().dir().display()
+                    )?;
+                }
                 Imported::AlreadyStored => writeln!(
                     out,
                     "{label} is already in the store, with the same content"
@@ -479,10 +477,10 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
             store,
             trust,
         } => {
-            let store = store.open()?;
-            let version = store.resolve(name, version)?;
+            let runtime = offline(store, trust.load()?)?;
+            let version = runtime.store().resolve(name, version)?;
             let origin = format!("{name}@{version}");
-            if store.active(&actor.tenant, name)?.as_deref() == Some(version.as_str()) {
+            if runtime.store().active(&actor.tenant, name)?.as_deref() == Some(version.as_str()) {
                 writeln!(
                     out,
                     "{origin} is already active for tenant `{}`",
@@ -490,32 +488,36 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
                 )?;
                 return Ok(true);
             }
-            let bundle = store.bundle(name, &version)?;
-            bundle.verify(&store.trust(&trust.load()?)?, &origin)?;
-            bundle.check_requirements(&origin)?;
-            let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
-            if !report_cases(&bundle, &sandbox, &origin, false, out)? {
-                bail!("{origin}: the pack's cases failed; the active version is unchanged");
-            }
-            let previous =
-                store.activate(&actor.tenant, name, &version, &actor.who(), &actor.reason)?;
+            let done = match runtime.activate(
+                &actor.tenant,
+                name,
+                &version,
+                &actor.who(),
+                &actor.reason,
+            ) {
+                Ok(done) => done,
+                Err(RuntimeError::CasesFailed { results, .. }) => {
+                    print_cases(&results, &origin, false, out)?;
+                    bail!("{origin}: the pack's cases failed; the active version is unchanged");
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print_cases(&done.cases, &origin, false, out)?;
             writeln!(
                 out,
                 "{origin} is active for tenant `{}` (was: {})",
                 actor.tenant,
-                previous.as_deref().unwrap_or("none")
+                done.previous.as_deref().unwrap_or("none")
             )?;
             Ok(true)
         }
         PackCommand::Rollback { name, actor, store } => {
-            let store = store.open()?;
-            let from = store.active(&actor.tenant, name)?;
-            let to = store.rollback(&actor.tenant, name, &actor.who(), &actor.reason)?;
+            let runtime = offline(store, Trust::default())?;
+            let done = runtime.rollback(&actor.tenant, name, &actor.who(), &actor.reason)?;
             writeln!(
                 out,
-                "{name}: rolled back from {} to {to} for tenant `{}`",
-                from.as_deref().unwrap_or("none"),
-                actor.tenant
+                "{name}: rolled back from {} to {} for tenant `{}`",
+                done.from, done.to, actor.tenant
             )?;
             Ok(true)
         }
@@ -569,8 +571,22 @@ pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bo
     }
 }
 
-/// Runs the pack's cases and prints failures (every case with `each`) and the totals; whether
-/// all passed.
+/// The store's runtime without engines: `pack import`, `activate` and `rollback` go through
+/// the checks and steps `yagura serve` uses, and take effect when it starts.
+fn offline(store: &StoreArgs, trust: Trust) -> anyhow::Result<Runtime> {
+    let store = store.open()?;
+    let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
+    Ok(Runtime::offline(
+        store,
+        sandbox,
+        RuntimeOptions {
+            trust,
+            ..RuntimeOptions::default()
+        },
+    ))
+}
+
+/// Runs the pack's cases and prints them: [`print_cases`]; whether all passed.
 fn report_cases(
     bundle: &Bundle,
     sandbox: &Sandbox,
@@ -578,8 +594,19 @@ fn report_cases(
     each: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
+    let results = crate::pack::run_cases(bundle, sandbox, origin)?;
+    print_cases(&results, &bundle.manifest.label(), each, out)
+}
+
+/// Prints the failed cases (every case with `each`) and the totals; whether all passed.
+fn print_cases(
+    results: &[RuleCases],
+    label: &str,
+    each: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
     let (mut passed, mut failed) = (0, 0);
-    for rule in crate::pack::run_cases(bundle, sandbox, origin)? {
+    for rule in results {
         if each || rule.failed().next().is_some() {
             writeln!(out, "{}  {}", rule.rule, rule.cases.display())?;
         }
@@ -598,10 +625,6 @@ fn report_cases(
             }
         }
     }
-    writeln!(
-        out,
-        "{}: cases: {passed} passed, {failed} failed",
-        bundle.manifest.label()
-    )?;
+    writeln!(out, "{label}: cases: {passed} passed, {failed} failed")?;
     Ok(failed == 0)
 }

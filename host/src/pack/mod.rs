@@ -87,6 +87,84 @@ pub fn enabled_rules(
     Ok(out)
 }
 
+/// Why [`resolve_version`] found no version.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    /// none to choose from
+    #[error("no version of pack `{name}` is {what}")]
+    None { name: String, what: &'static str },
+    /// `spec` is an exact version that is not among them
+    #[error("{name}@{version} is not {what} ({what}: {listed})")]
+    Missing {
+        name: String,
+        version: semver::Version,
+        what: &'static str,
+        listed: String,
+    },
+    /// `spec` is a requirement that none matches
+    #[error("no {what} version of `{name}` matches {req} ({what}: {listed})")]
+    NoMatch {
+        name: String,
+        req: semver::VersionReq,
+        what: &'static str,
+        listed: String,
+    },
+    /// `spec` is neither
+    #[error("`{spec}` is neither a version nor a requirement (like ^1.2): {source}")]
+    Invalid { spec: String, source: semver::Error },
+}
+
+/// The version `spec` names among `versions` (oldest first): an exact version, or the highest
+/// one matching a requirement (`^1.2`). `what` says where they are (`stored`, `held`).
+pub fn resolve_version(
+    versions: &[semver::Version],
+    name: &str,
+    spec: &str,
+    what: &'static str,
+) -> Result<semver::Version, VersionError> {
+    if versions.is_empty() {
+        return Err(VersionError::None {
+            name: name.to_owned(),
+            what,
+        });
+    }
+    let listed = || {
+        versions
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Ok(exact) = semver::Version::parse(spec) {
+        return if versions.contains(&exact) {
+            Ok(exact)
+        } else {
+            Err(VersionError::Missing {
+                name: name.to_owned(),
+                version: exact,
+                what,
+                listed: listed(),
+            })
+        };
+    }
+    let req = semver::VersionReq::parse(spec).map_err(|source| VersionError::Invalid {
+        spec: spec.to_owned(),
+        source,
+    })?;
+    versions
+        .iter()
+        .rev()
+        .find(|v| req.matches(v))
+        .cloned()
+        .ok_or_else(|| VersionError::NoMatch {
+            name: name.to_owned(),
+            req,
+            what,
+            listed: listed(),
+        })
+}
+
 /// Runs the bundle's cases (each rule's `cases`) in the sandbox.
 pub fn run_cases(
     bundle: &Bundle,

@@ -12,6 +12,8 @@
 //! its checkpoint and replaying its WAL); [`Runtime::engine`] starts one for a tenant that has
 //! none yet; [`Runtime::close`] lets each engine evaluate what it holds, checkpoint and stop.
 
+mod change;
+mod error;
 pub(crate) mod worker;
 
 use std::collections::HashMap;
@@ -26,6 +28,8 @@ use crate::metrics::Metrics;
 use crate::pack::{PackRule, Trust};
 use crate::sandbox::{RuleInstance, Sandbox};
 use crate::store::{RuleConfig, Store};
+pub use change::{Activation, Import, Rollback};
+pub use error::{RuntimeError, RuntimeResult};
 use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 /// How the tenants' engines run.
@@ -41,8 +45,22 @@ pub struct RuntimeOptions {
     pub dedup_window: Duration,
     /// wall time between two checkpoints of each tenant's engine (`None`: only at shutdown)
     pub checkpoint_every: Option<Duration>,
-    /// accept unsigned packs (development only)
-    pub allow_unsigned: bool,
+    /// keys trusted beyond the store's and the tenant's own, and whether unsigned packs are
+    /// let in (development only)
+    pub trust: Trust,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            engine: EngineOptions::default(),
+            queue_events: 100_000,
+            flush_after: Duration::from_secs(1),
+            dedup_window: Duration::from_secs(3600),
+            checkpoint_every: Some(Duration::from_secs(10)),
+            trust: Trust::default(),
+        }
+    }
 }
 
 /// The tenants' engines and the rule sets they run. Shared by the front doors.
@@ -50,6 +68,8 @@ pub struct Runtime {
     pub(crate) store: Store,
     pub(crate) sandbox: Sandbox,
     options: RuntimeOptions,
+    /// engines run the tenants' rule sets (`false`: [`Runtime::offline`])
+    live: bool,
     /// tenant → its engine; engines are started once and live until shutdown
     engines: Mutex<HashMap<String, Arc<TenantEngine>>>,
     pub(crate) metrics: Arc<Metrics>,
@@ -106,6 +126,7 @@ impl Runtime {
             store,
             sandbox,
             options,
+            live: true,
             engines: Mutex::new(HashMap::new()),
             metrics,
             alerts,
@@ -113,6 +134,22 @@ impl Runtime {
         };
         runtime.start_engines()?;
         Ok(runtime)
+    }
+
+    /// A runtime that runs no engines, for the store's operator (`yagura pack`): its changes
+    /// go through the same checks and are recorded, and take effect when `yagura serve`
+    /// starts; it reaches every stored version, not only those a tenant holds.
+    pub fn offline(store: Store, sandbox: Sandbox, options: RuntimeOptions) -> Runtime {
+        Runtime {
+            store,
+            sandbox,
+            options,
+            live: false,
+            engines: Mutex::new(HashMap::new()),
+            metrics: Arc::new(Metrics::default()),
+            alerts: broadcast::channel(1).0,
+            activation: Mutex::new(()),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -211,29 +248,8 @@ impl Runtime {
     }
 
     /// Instantiates the enabled rules of every pack active for `tenant`, each with its pack's
-    /// config and then the tenant's own values; `replace` (`name`, `version`) takes the place
-    /// of that pack's active version, `config` (rule id, values) of that rule's stored values.
-    /// Rules the tenant switched off are left out; the tenant's engine lists them once the set
-    /// is swapped in ([`TenantEngine::stage_disabled`]).
-    pub(crate) fn build_rules(
-        &self,
-        tenant: &str,
-        replace: Option<(&str, &str)>,
-        config: Option<(&str, &RuleConfig)>,
-    ) -> anyhow::Result<Vec<RuleInstance>> {
-        let built = self.build(
-            tenant,
-            Overrides {
-                replace,
-                config,
-                enabled: None,
-            },
-        )?;
-        self.engine(tenant)?.stage_disabled(built.disabled);
-        Ok(built.rules)
-    }
-
-    /// [`Runtime::build_rules`], with every override, and what it left out.
+    /// config and then the tenant's own values, with `over`'s changes to the stored state.
+    /// Rules the tenant switched off are left out (in [`Built::disabled`]).
     pub(crate) fn build(&self, tenant: &str, over: Overrides<'_>) -> anyhow::Result<Built> {
         let Overrides {
             replace,
@@ -330,12 +346,13 @@ impl Runtime {
         Ok(built)
     }
 
-    /// The keys an upload or activation for `tenant` trusts now: the store-wide ones and the
-    /// tenant's own (never another tenant's).
-    pub(crate) fn trust(&self, tenant: &str) -> anyhow::Result<Trust> {
-        self.store.trust(&Trust {
-            keys: self.store.tenant_keys(tenant)?,
-            allow_unsigned: self.options.allow_unsigned,
-        })
+    /// The keys an upload or activation for `tenant` trusts now: the store-wide ones, the
+    /// runtime's own ([`RuntimeOptions::trust`]) and the tenant's (never another tenant's).
+    pub(crate) fn trust(&self, tenant: Option<&str>) -> anyhow::Result<Trust> {
+        let mut extra = self.options.trust.clone();
+        if let Some(tenant) = tenant {
+            extra.keys.extend(self.store.tenant_keys(tenant)?);
+        }
+        self.store.trust(&extra)
     }
 }

@@ -17,11 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{AdminOnly, Denied, ErrorBody, KEY_TENANT, TENANT};
-use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
+use super::request::{Caller, PathParam, TenantQuery, json, parse_query};
 use super::{AppState, blocking, json_response};
-use crate::metrics;
 use crate::pack::PublicKey;
-use crate::runtime::Overrides;
 use crate::store::{Scope, TokenRecord};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -52,7 +50,7 @@ pub async fn create_tenant(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
-    let body: NewTenant = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let body: NewTenant = json(body, &state).await?;
     crate::store::check_tenant_name(&body.name)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if state.runtime.store.tenant_exists(&body.name)? {
@@ -144,7 +142,7 @@ pub async fn create_token(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
-    let body: NewToken = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let body: NewToken = json(body, &state).await?;
     let tenant = caller.tenant(&state, body.tenant.as_deref())?;
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
@@ -280,7 +278,7 @@ pub async fn trust_key(
     body: Body,
 ) -> ApiResult<Response> {
     let owner = key_owner(&state, &caller, &uri)?;
-    let body: NewKey = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let body: NewKey = json(body, &state).await?;
     let text = body.public_key.trim();
     let key = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         PublicKey::from_hex(text)
@@ -430,38 +428,12 @@ pub async fn put_enabled(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let body: NewEnabled = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let body: NewEnabled = json(body, &state).await?;
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.runtime.activation.lock();
-        let was_enabled = !st.runtime.store.disabled_rules(&tenant)?.contains_key(&rule);
-        let built = st
-            .runtime.build(
-                &tenant,
-                Overrides {
-                    enabled: Some((&rule, body.enabled, &body.reason)),
-                    ..Overrides::default()
-                },
-            )
-            .map_err(|e| ApiError::unprocessable(format!("{e:#}; nothing changed")))?;
-        if !built.ids.contains(&rule) {
-            return Err(ApiError::not_found(format!(
-                "rule `{rule}` is not in the active packs of tenant `{tenant}` (or its pack \
-                 disables it)"
-            )));
-        }
-        st.runtime.store
-            .set_rule_enabled(&tenant, &rule, body.enabled, &body.reason)?;
-        let engine = st.runtime.engine(&tenant)?;
-        engine.stage_disabled(built.disabled);
-        engine.swap(built.rules)?;
-        let action = if body.enabled { "enable" } else { "disable" };
-        st.runtime.metrics.add(
-            metrics::ACTIVATIONS,
-            vec![("tenant", tenant.clone()), ("action", action.into())],
-            1.0,
-        );
-        tracing::info!(tenant = %tenant, rule = %rule, enabled = body.enabled, reason = %body.reason, "rule switched");
+        let was_enabled = st
+            .runtime
+            .set_enabled(&tenant, &rule, body.enabled, &body.reason)?;
         Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({

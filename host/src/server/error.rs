@@ -1,9 +1,13 @@
 //! The API's one error type: every failure is a status and a JSON body
-//! `{"error": {"code": "...", "message": "..."}}`.
+//! `{"error": {"code": "...", "message": "..."}}`. The runtime's typed errors map to it in
+//! one place ([`From<RuntimeError>`]); a failure of ours is a 500 that says only "internal
+//! error" and an id, which the log line with the whole error carries too.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::runtime::RuntimeError;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -75,13 +79,15 @@ impl ApiError {
         }
     }
 
-    /// A failure of ours; the details go to the log, the client gets a short message.
+    /// A failure of ours: the details go to the log under a fresh id, the client gets only
+    /// the id (an error chain may name paths and internals that are not the client's).
     pub fn internal(error: &anyhow::Error) -> ApiError {
-        tracing::error!(error = %format!("{error:#}"), "request failed");
+        let id = format!("{:016x}", getrandom::u64().unwrap_or_default());
+        tracing::error!(error_id = %id, error = %format!("{error:#}"), "request failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("internal error: {error:#}"),
+            format!("internal error (id {id}; the server's log has the details)"),
         )
     }
 }
@@ -89,6 +95,20 @@ impl ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
         ApiError::internal(&e)
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> ApiError {
+        match e {
+            RuntimeError::NotFound(m) => ApiError::not_found(m),
+            RuntimeError::Invalid(m) => ApiError::bad_request(m),
+            RuntimeError::Refused(_) | RuntimeError::CasesFailed { .. } => {
+                ApiError::unprocessable(e.to_string())
+            }
+            RuntimeError::Conflict(m) => ApiError::conflict(m),
+            RuntimeError::Internal(e) => ApiError::internal(&e),
+        }
     }
 }
 
@@ -107,5 +127,64 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_tells_the_client_an_id_and_not_the_chain() {
+        let e = anyhow::anyhow!("cannot open /srv/yagura/db/conf: permission denied")
+            .context("reading the tenant table");
+        let answer = ApiError::internal(&e);
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.code, "internal");
+        assert!(!answer.message.contains("/srv"), "{}", answer.message);
+        assert!(
+            !answer.message.contains("tenant table"),
+            "{}",
+            answer.message
+        );
+        let id = answer
+            .message
+            .strip_prefix("internal error (id ")
+            .and_then(|m| m.split(';').next())
+            .unwrap_or_default();
+        assert_eq!(id.len(), 16, "{}", answer.message);
+        assert!(
+            id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{}",
+            answer.message
+        );
+    }
+
+    #[test]
+    fn each_runtime_error_has_its_status() {
+        let cases = [
+            (RuntimeError::NotFound("x".into()), StatusCode::NOT_FOUND),
+            (RuntimeError::Invalid("x".into()), StatusCode::BAD_REQUEST),
+            (
+                RuntimeError::Refused("x".into()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                RuntimeError::CasesFailed {
+                    label: "p@1.0.0".into(),
+                    results: Vec::new(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (RuntimeError::Conflict("x".into()), StatusCode::CONFLICT),
+            (
+                RuntimeError::Internal(anyhow::anyhow!("x")),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            let shown = format!("{e:?}");
+            assert_eq!(ApiError::from(e).status, status, "{shown}");
+        }
     }
 }

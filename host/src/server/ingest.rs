@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, TenantQuery, parse_json, parse_query, read_body};
+use super::request::{Caller, PathParam, TenantQuery, json, parse_query, read_body};
 use super::{AppState, blocking, json_response};
 use crate::event::Event;
 use crate::intake::{self, Format};
@@ -280,19 +280,6 @@ pub async fn rules(
     ))
 }
 
-/// 404 unless `rule` runs for `tenant`.
-fn running(state: &AppState, tenant: &str, rule: &str) -> ApiResult<()> {
-    let runs = state
-        .runtime
-        .existing_engine(tenant)
-        .is_some_and(|e| e.rules().iter().any(|r| r.id == rule));
-    if runs {
-        Ok(())
-    } else {
-        Err(not_running(tenant, rule))
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/rules/{id}/config",
@@ -317,7 +304,7 @@ pub async fn get_config(
 ) -> ApiResult<Response> {
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    running(&state, &tenant, &rule)?;
+    state.runtime.require_running(&tenant, &rule)?;
     let config = state.runtime.store.rule_config(&tenant, &rule)?;
     Ok(json_response(
         StatusCode::OK,
@@ -351,27 +338,13 @@ pub async fn enable(
     let tenant = caller.tenant_of(&state, &uri)?;
     let st = state.clone();
     blocking(move || {
-        let Some(engine) = st.runtime.existing_engine(&tenant) else {
-            return Err(not_running(&tenant, &rule));
-        };
-        let Some(was_quarantined) = engine.enable(&rule)? else {
-            return Err(not_running(&tenant, &rule));
-        };
-        if was_quarantined {
-            tracing::info!(tenant = %tenant, rule = %rule, "quarantined rule re-enabled");
-        }
+        let was_quarantined = st.runtime.reenable(&tenant, &rule)?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "tenant": tenant, "rule": rule, "was_quarantined": was_quarantined }),
         ))
     })
     .await
-}
-
-fn not_running(tenant: &str, rule: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "rule `{rule}` does not run for tenant `{tenant}` (activate a pack holding it)"
-    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -411,24 +384,10 @@ pub async fn put_config(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let body: NewConfig = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
-    running(&state, &tenant, &rule)?;
+    let body: NewConfig = json(body, &state).await?;
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.runtime.activation.lock();
-        let rules = st
-            .runtime
-            .build_rules(&tenant, None, Some((&rule, &body.config)))
-            .map_err(|e| ApiError::unprocessable(format!("{e:#}; the config is unchanged")))?;
-        st.runtime
-            .store
-            .set_rule_config(&tenant, &rule, &body.config)?;
-        st.runtime.engine(&tenant)?.swap(rules)?;
-        st.runtime.metrics.add(
-            metrics::ACTIVATIONS,
-            vec![("tenant", tenant.clone()), ("action", "config".into())],
-            1.0,
-        );
+        st.runtime.set_config(&tenant, &rule, &body.config)?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "tenant": tenant, "rule": rule, "config": body.config }),

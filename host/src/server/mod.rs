@@ -51,6 +51,7 @@ pub use syslog::SyslogListener;
 
 use crate::engine::EngineOptions;
 use crate::metrics::Metrics;
+use crate::pack::Trust;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::sandbox::{Limits, Sandbox};
 use crate::store::{DEFAULT_TENANT, Scope, Store};
@@ -121,7 +122,10 @@ impl ServerConfig {
             flush_after: self.flush_after,
             dedup_window: self.dedup_window,
             checkpoint_every: self.checkpoint_every,
-            allow_unsigned: self.allow_unsigned,
+            trust: Trust {
+                keys: Vec::new(),
+                allow_unsigned: self.allow_unsigned,
+            },
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! A new route needs a `#[utoipa::path]` on its handler and the handler in [`ApiDoc`]'s
 //! `paths`. Bodies that handlers build with `json!` are described as objects, their fields in
-//! the response's description. `host/tests/server.rs` checks that the document holds exactly the
+//! the response's description. `host/tests/all/server.rs` checks that the document holds exactly the
 //! routed paths and methods, that every operation but health and this one needs a token, and
 //! that 401s answer the error body.
 

@@ -17,10 +17,9 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, TenantQuery, parse_json, read_body};
+use super::request::{Caller, PathParam, TenantQuery, json, json_body, read_body};
 use super::{AppState, blocking, json_response};
-use crate::metrics;
-use crate::pack::{Bundle, SignatureStatus};
+use crate::pack::Bundle;
 use crate::store::{Imported, Scope};
 
 fn who(caller: &Caller) -> String {
@@ -38,20 +37,6 @@ fn split(spec: &str) -> ApiResult<(&str, &str)> {
             "`{spec}`: expected NAME@VERSION (like yagura-core@0.1.0)"
         ))
     })
-}
-
-/// The versions of `name` the tenant holds, oldest first.
-fn held_versions(state: &AppState, tenant: &str, name: &str) -> ApiResult<Vec<semver::Version>> {
-    let mut versions: Vec<semver::Version> = state
-        .runtime
-        .store
-        .tenant_packs(tenant)?
-        .into_iter()
-        .filter(|(n, _)| n == name)
-        .filter_map(|(_, v)| semver::Version::parse(&v).ok())
-        .collect();
-    versions.sort();
-    Ok(versions)
 }
 
 #[utoipa::path(
@@ -93,66 +78,21 @@ pub async fn upload(
     let st = state.clone();
     blocking(move || {
         let origin = "the uploaded bundle";
-        let bundle =
-            Bundle::from_bytes(&bytes, origin).map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        let status = bundle
-            .verify(&st.runtime.trust(&tenant)?, origin)
+        let bundle = Bundle::from_bytes(&bytes, origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        bundle
-            .check_requirements(origin)
-            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        let label = bundle.manifest.label();
-        let stored = match st.runtime.store.precheck(&bundle) {
-            Ok(stored) => stored,
-            Err(e) => return Err(ApiError::conflict(format!("{e:#}"))),
-        };
-        if stored == Imported::New {
-            check_cases(&st, &bundle, &label)?;
-        }
-        let signer = match status {
-            SignatureStatus::Trusted(id) => Some(id),
-            SignatureStatus::UnsignedAllowed => None,
-        };
-        let imported = st
-            .runtime.store
-            .import(&bundle, signer.clone(), &who)
-            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-        let m = &bundle.manifest;
-        st.runtime.store
-            .grant_pack(&tenant, &m.pack.name, &m.pack.version.to_string())?;
+        let import = st.runtime.import(&bundle, origin, Some(&tenant), &who)?;
         Ok(json_response(
             StatusCode::CREATED,
             &json!({
-                "name": m.pack.name,
-                "version": m.pack.version.to_string(),
-                "signer": signer,
-                "rules": m.rules.iter().map(|r| &r.id).collect::<Vec<_>>(),
-                "stored": match imported { Imported::New => "new", Imported::AlreadyStored => "already_stored" },
+                "name": import.name,
+                "version": import.version,
+                "signer": import.signer,
+                "rules": import.rules,
+                "stored": match import.stored { Imported::New => "new", Imported::AlreadyStored => "already_stored" },
             }),
         ))
     })
     .await
-}
-
-/// Runs the pack's cases; a failing case is a 422 naming it.
-fn check_cases(state: &AppState, bundle: &Bundle, label: &str) -> ApiResult<()> {
-    let results = crate::pack::run_cases(bundle, &state.runtime.sandbox, label)
-        .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-    let failures: Vec<String> = results
-        .iter()
-        .flat_map(|r| {
-            r.failed()
-                .map(move |c| format!("{} / {}: {}", r.rule, c.name, c.explain()))
-        })
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(format!(
-            "{label}: the pack's cases failed: {}",
-            failures.join("; ")
-        )))
-    }
 }
 
 #[utoipa::path(
@@ -322,83 +262,19 @@ pub async fn activate(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let body: Activation = parse_json(&read_body(body, state.config.max_json_bytes).await?)?;
+    let body: Activation = json(body, &state).await?;
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {
-        let versions = held_versions(&st, &tenant, &name)?;
-        if versions.is_empty() {
-            return Err(ApiError::not_found(format!(
-                "tenant `{tenant}` has no version of pack `{name}`"
-            )));
-        }
-        let version = resolve(&versions, &name, &body.version)?;
-        let origin = format!("{name}@{version}");
-        let _one_at_a_time = st.runtime.activation.lock();
-        let bundle = st.runtime.store.bundle(&name, &version)?;
-        bundle
-            .verify(&st.runtime.trust(&tenant)?, &origin)
-            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        bundle
-            .check_requirements(&origin)
-            .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        check_cases(&st, &bundle, &origin)?;
-        // the new rule set is built and init'ed before anything changes
-        let rules = st
-            .runtime.build_rules(&tenant, Some((&name, &version)), None)
-            .map_err(|e| {
-                ApiError::unprocessable(format!(
-                    "{e:#}; the active version is unchanged"
-                ))
-            })?;
-        let ids: Vec<String> = rules.iter().map(|r| r.info().id.clone()).collect();
-        let previous = st
-            .runtime.store
-            .activate(&tenant, &name, &version, &who, &body.reason)
-            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-        st.runtime.engine(&tenant)?.swap(rules)?;
-        st.runtime.metrics.add(
-            metrics::ACTIVATIONS,
-            vec![("tenant", tenant.clone()), ("action", "activate".into())],
-            1.0,
-        );
-        tracing::info!(tenant = %tenant, pack = %name, version = %version, previous = ?previous, "pack activated");
+        let done = st
+            .runtime
+            .activate(&tenant, &name, &body.version, &who, &body.reason)?;
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "tenant": tenant, "name": name, "version": version, "previous": previous, "rules": ids }),
+            &json!({ "tenant": tenant, "name": name, "version": done.version, "previous": done.previous, "rules": done.rules }),
         ))
     })
     .await
-}
-
-/// An exact held version, or the highest held version matching a requirement.
-fn resolve(versions: &[semver::Version], name: &str, spec: &str) -> ApiResult<String> {
-    let listed: Vec<String> = versions.iter().map(ToString::to_string).collect();
-    let listed = listed.join(", ");
-    if let Ok(exact) = semver::Version::parse(spec) {
-        return if versions.contains(&exact) {
-            Ok(exact.to_string())
-        } else {
-            Err(ApiError::not_found(format!(
-                "{name}@{exact} is not held (held: {listed})"
-            )))
-        };
-    }
-    let req = semver::VersionReq::parse(spec).map_err(|e| {
-        ApiError::bad_request(format!(
-            "`version`: `{spec}` is neither a version nor a requirement (like ^1.2): {e}"
-        ))
-    })?;
-    versions
-        .iter()
-        .rev()
-        .find(|v| req.matches(v))
-        .map(ToString::to_string)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no held version of `{name}` matches {req} (held: {listed})"
-            ))
-        })
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -439,48 +315,14 @@ pub async fn rollback(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let bytes = read_body(body, state.config.max_json_bytes).await?;
-    let body: Reason = if bytes.is_empty() {
-        Reason::default()
-    } else {
-        parse_json(&bytes)?
-    };
+    let body: Reason = json_body(body, &state).await?.unwrap_or_default();
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.runtime.activation.lock();
-        let Some(from) = st.runtime.store.active(&tenant, &name)? else {
-            return Err(ApiError::not_found(format!(
-                "pack `{name}` is not active for tenant `{tenant}`"
-            )));
-        };
-        let to = st
-            .runtime
-            .store
-            .rollback(&tenant, &name, &who, &body.reason)
-            .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-        let rules = match st.runtime.build_rules(&tenant, None, None) {
-            Ok(rules) => rules,
-            Err(e) => {
-                // put back what ran: the engine still runs it, the store must say so too
-                let undo = format!("automatic: the rollback target {name}@{to} did not load");
-                st.runtime
-                    .store
-                    .activate(&tenant, &name, &from, &who, &undo)?;
-                return Err(ApiError::unprocessable(format!(
-                    "{e:#}; {name}@{from} stays active"
-                )));
-            }
-        };
-        st.runtime.engine(&tenant)?.swap(rules)?;
-        st.runtime.metrics.add(
-            metrics::ACTIVATIONS,
-            vec![("tenant", tenant.clone()), ("action", "rollback".into())],
-            1.0,
-        );
+        let done = st.runtime.rollback(&tenant, &name, &who, &body.reason)?;
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "tenant": tenant, "name": name, "version": to, "previous": from }),
+            &json!({ "tenant": tenant, "name": name, "version": done.to, "previous": done.from }),
         ))
     })
     .await
@@ -511,7 +353,7 @@ pub async fn history(
     caller.require_any(&[Scope::PacksWrite, Scope::AlertsRead])?;
     let tenant = caller.tenant_of(&state, &uri)?;
     let history = state.runtime.store.history(&tenant, &name)?;
-    if history.is_empty() && held_versions(&state, &tenant, &name)?.is_empty() {
+    if history.is_empty() && state.runtime.held_versions(&tenant, &name)?.is_empty() {
         return Err(ApiError::not_found(format!(
             "tenant `{tenant}` has no pack `{name}`"
         )));
@@ -566,26 +408,7 @@ pub async fn remove(
     let (name, version) = (name.to_owned(), version.to_owned());
     let st = state.clone();
     blocking(move || {
-        let _one_at_a_time = st.runtime.activation.lock();
-        if !held(&st, &tenant, &name, &version)? {
-            return Err(not_held(&tenant, &name, &version));
-        }
-        if st.runtime.store.active(&tenant, &name)?.as_deref() == Some(version.as_str()) {
-            return Err(ApiError::conflict(format!(
-                "{name}@{version} is active for tenant `{tenant}`; activate another version or roll back first"
-            )));
-        }
-        st.runtime.store.ungrant_pack(&tenant, &name, &version)?;
-        // the stored copy goes when no tenant holds or runs it any more
-        let running = st
-            .runtime.store
-            .all_active()?
-            .iter()
-            .any(|(_, n, v)| *n == name && *v == version);
-        let deleted = !running && !st.runtime.store.pack_held(&name, &version)?;
-        if deleted {
-            st.runtime.store.remove(&name, &version)?;
-        }
+        let deleted = st.runtime.remove(&tenant, &name, &version)?;
         Ok(json_response(
             StatusCode::OK,
             &json!({ "tenant": tenant, "removed": format!("{name}@{version}"), "deleted_from_store": deleted }),

@@ -135,19 +135,40 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 /// Reads a whole body, refusing more than `limit` bytes with 413.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // to_bytes fails on the limit (http-body-util's LengthLimitError, which axum does
-        // not re-export, hence the match on its text) or on a broken connection
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
+        // to_bytes fails on the limit (http-body-util's LengthLimitError) or on a broken
+        // connection
+        let inner = e.into_inner();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+        let mut text = Vec::new();
         while let Some(err) = source {
-            text = format!("{text}: {err}");
+            if err.is::<http_body_util::LengthLimitError>() {
+                return ApiError::too_large(limit);
+            }
+            text.push(err.to_string());
             source = err.source();
         }
-        if text.contains("length limit exceeded") {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request(format!("cannot read the request body: {text}"))
-        }
+        ApiError::bad_request(format!("cannot read the request body: {}", text.join(": ")))
+    })
+}
+
+/// A JSON body of at most the server's JSON limit (413 beyond), parsed into `T` (400 naming
+/// the line, column and field); `None` for an empty body.
+///
+/// Not an extractor on purpose: axum runs a body extractor before the handler, so a bad
+/// body would answer 400 where the caller lacks the scope or names another tenant (403),
+/// which the handler checks first.
+pub async fn json_body<T: DeserializeOwned>(body: Body, state: &AppState) -> ApiResult<Option<T>> {
+    let bytes = read_body(body, state.config.max_json_bytes).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    parse_json(&bytes).map(Some)
+}
+
+/// [`json_body`], required.
+pub async fn json<T: DeserializeOwned>(body: Body, state: &AppState) -> ApiResult<T> {
+    json_body(body, state).await?.ok_or_else(|| {
+        ApiError::bad_request("the request body is empty; this route takes a JSON object")
     })
 }
 

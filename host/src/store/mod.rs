@@ -100,15 +100,22 @@ pub struct Store {
 }
 
 /// Test hook: `YAGURA_CRASH_AT=<point>` aborts the process at that point, as a kill would
-/// (`tests/e2e/store.rs`). Points: `import-blobs` (blobs written, no record), `import-record`
+/// (`host/tests/all/store.rs`, `host/tests/all/durability.rs`). Points: `import-blobs` (blobs written, no record), `import-record`
 /// (record written, not flushed), `activate` (before the activation's transaction),
 /// `checkpoint-saved` (a checkpoint flushed, the WAL it covers not trimmed; `checkpoint.rs`),
-/// `swap` (the engine thread about to swap in a new rule set; `server/worker.rs`).
+/// `swap` (the engine thread about to swap in a new rule set; `runtime/worker.rs`).
+/// Compiled in only with the `crash-points` feature (`cargo xtask test` turns it on).
+#[cfg(feature = "crash-points")]
 pub(crate) fn crash_point(point: &str) {
     if std::env::var("YAGURA_CRASH_AT").is_ok_and(|p| p == point) {
         std::process::abort();
     }
 }
+
+/// Without the `crash-points` feature, no crash point exists.
+#[cfg(not(feature = "crash-points"))]
+#[inline(always)]
+pub(crate) fn crash_point(_point: &str) {}
 
 /// Opens the sled database, waiting up to two seconds for its file lock: sled's background
 /// flusher holds the database a moment after the last handle in this process is dropped, so a
@@ -416,31 +423,7 @@ impl Store {
     /// stored match.
     pub fn resolve(&self, name: &str, spec: &str) -> anyhow::Result<String> {
         let versions = self.versions(name)?;
-        if versions.is_empty() {
-            bail!("no version of pack `{name}` is in the store");
-        }
-        let listed = versions
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Ok(exact) = semver::Version::parse(spec) {
-            if versions.contains(&exact) {
-                return Ok(exact.to_string());
-            }
-            bail!("{name}@{exact} is not in the store (stored: {listed})");
-        }
-        let req = semver::VersionReq::parse(spec).map_err(|e| {
-            anyhow::anyhow!("`{spec}` is neither a version nor a requirement (like ^1.2): {e}")
-        })?;
-        versions
-            .iter()
-            .rev()
-            .find(|v| req.matches(v))
-            .map(ToString::to_string)
-            .with_context(|| {
-                format!("no stored version of `{name}` matches {req} (stored: {listed})")
-            })
+        Ok(crate::pack::resolve_version(&versions, name, spec, "stored")?.to_string())
     }
 
     /// The active version of `name` for `tenant`.

@@ -17,8 +17,7 @@ use tower::ServiceExt;
 use yagura::pack::{Bundle, SecretKey};
 use yagura::server::{App, ServerConfig, SyslogListener};
 
-mod support;
-use support::{POLLS, call, root};
+use crate::support::{self, POLLS, call, root};
 
 fn component(name: &str) -> PathBuf {
     let path = root().join("target/rules").join(format!("{name}.wasm"));
@@ -1241,23 +1240,16 @@ impl JsonValue for reqwest::Response {
     }
 }
 
-#[path = "server/sinks.rs"]
 mod sinks;
 
-#[path = "server/tenant_keys.rs"]
 mod tenant_keys;
 
-#[path = "server/enable_rules.rs"]
 mod enable_rules;
 
-#[path = "server/rule_latency.rs"]
 mod rule_latency;
 
-#[path = "server/syslog.rs"]
 mod syslog;
 
-#[path = "server/sink_tls.rs"]
 mod sink_tls;
 
-#[path = "server/limits.rs"]
 mod limits;

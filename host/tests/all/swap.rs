@@ -28,8 +28,7 @@ use yagura::rule::{RuleInfo, Value};
 use yagura::sandbox::{RuleComponent, RuleInstance, Sandbox};
 use yagura::server::{App, ServerConfig};
 
-mod support;
-use support::{POLLS, call_as, root};
+use crate::support::{self, POLLS, call_as, root};
 
 fn fixture_path(name: &str) -> PathBuf {
     let path = root()

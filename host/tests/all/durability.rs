@@ -33,8 +33,7 @@ use yagura::server::{App, ServerConfig};
 use yagura::state::{RuleState, StateLimits};
 use yagura::store::{DEFAULT_TENANT, Store};
 
-mod support;
-use support::{POLLS, TEST_DEADLINE_MS, call_as, root, test_limits};
+use crate::support::{POLLS, TEST_DEADLINE_MS, call_as, root, test_limits};
 
 const T0: i64 = 1_714_557_600_000;
 
@@ -599,6 +598,10 @@ async fn post_ten(server: &Server, token: &str, from: i64) -> Option<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "crash-points"),
+    ignore = "needs the crash-points feature (cargo xtask test turns it on)"
+)]
 async fn acknowledged_events_survive_kill_9_and_are_counted_once() {
     // `None`: killed right after its last acknowledgement, with a checkpoint in between.
     // `checkpoint-saved`: then restarted with the hook, it aborts by itself between saving
@@ -689,6 +692,10 @@ async fn acknowledged_events_survive_kill_9_and_are_counted_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "crash-points"),
+    ignore = "needs the crash-points feature (cargo xtask test turns it on)"
+)]
 async fn killed_during_an_activation_the_old_or_the_new_version_runs() {
     // before the activation is recorded: the old version; after it, before the engine swaps:
     // the new one. Either way the window of 6 events before the crash goes on.

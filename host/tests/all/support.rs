@@ -1,8 +1,5 @@
 //! What the host's integration tests share: the workspace root, the source files of a small
 //! pack (vertical-port-scan's cases), and one request through the API router in process.
-//!
-//! Each test binary includes this with `mod support;` and uses part of it.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -13,8 +13,7 @@ use std::time::Duration;
 use yagura::pack::{Bundle, SecretKey};
 use yagura::store::Store;
 
-mod support;
-use support::root;
+use crate::support::{self, root};
 
 /// A signed bundle of vertical-port-scan (with its cases) at `version`, written into `dir`;
 /// `edit` changes the manifest text.
@@ -269,6 +268,58 @@ fn import_activate_rollback_remove_through_the_cli() {
 }
 
 #[test]
+fn a_cli_activation_builds_the_tenants_rule_set_as_the_server_does() {
+    // `pack activate` runs the runtime's activation: a pack whose rule another active pack
+    // of the tenant already runs is refused before anything is recorded
+    let f = fixture();
+    let store = f.store.to_str().expect("utf-8");
+    let public = f.public.to_str().expect("utf-8");
+    let acme = bundle(&f.dir, &f.key, "1.0.0", |m| m);
+    let other = bundle(&f.dir.join("other"), &f.key, "1.0.0", |m| {
+        m.replace("name = \"acme\"", "name = \"other\"")
+    });
+    ok(&["key", "trust", public, "--store", store]);
+    for b in [&acme, &other] {
+        ok(&[
+            "pack",
+            "import",
+            b.to_str().expect("utf-8"),
+            "--store",
+            store,
+        ]);
+    }
+    ok(&["pack", "activate", "acme", "1.0.0", "--store", store]);
+    let e = refused(&["pack", "activate", "other", "1.0.0", "--store", store]);
+    assert!(
+        e.contains("rule `vertical-port-scan` is also in another active pack of tenant `default`")
+            && e.contains("the active version is unchanged"),
+        "{e}"
+    );
+    // another tenant runs no acme: the same activation goes through there
+    let out = ok(&[
+        "pack",
+        "activate",
+        "other",
+        "1.0.0",
+        "--store",
+        store,
+        "--tenant",
+        "customer-b",
+    ]);
+    assert!(
+        out.contains("other@1.0.0 is active for tenant `customer-b` (was: none)"),
+        "{out}"
+    );
+    let s = Store::open(&f.store).expect("store");
+    assert_eq!(s.active("default", "other").expect("active"), None);
+    assert!(s.history("default", "other").expect("history").is_empty());
+    assert_eq!(
+        s.active("default", "acme").expect("active").as_deref(),
+        Some("1.0.0")
+    );
+}
+
+#[test]
 fn import_refuses_failing_cases_and_incompatible_hosts() {
     let f = fixture();
     let store = f.store.to_str().expect("utf-8");
@@ -372,6 +423,10 @@ fn check_consistent(store: &Path) -> Store {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "crash-points"),
+    ignore = "needs the crash-points feature (cargo xtask test turns it on)"
+)]
 fn killed_at_each_point_the_store_stays_consistent() {
     let f = fixture();
     let store = f.store.to_str().expect("utf-8");

@@ -17,9 +17,11 @@
 //! - [`finding`]: findings and their OCSF Detection Finding form.
 //! - [`runtime`]: the tenant runtime: one engine per tenant on its own thread, the rule sets
 //!   assembled from active packs, activation, write-ahead log and checkpoints.
+//! - [`source`]: what brings events in from outside (syslog listeners), each handed only
+//!   its tenant's inlet into the runtime.
 //! - [`metrics`]: metric names and the Prometheus text format.
 //! - [`server`]: `yagura serve`, the HTTP front door of the runtime (axum): tenants, tokens,
-//!   packs, ingest, alerts, metrics; and its syslog listeners.
+//!   packs, ingest, alerts, metrics.
 //! - [`cli`]: the `yagura` command line.
 
 pub mod cases;
@@ -34,6 +36,7 @@ pub mod rule;
 pub mod runtime;
 pub mod sandbox;
 pub mod server;
+pub mod source;
 pub mod state;
 pub mod store;
 

@@ -14,6 +14,7 @@
 
 mod change;
 mod error;
+mod inlet;
 pub(crate) mod worker;
 
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ use crate::sandbox::{RuleInstance, Sandbox};
 use crate::store::{RuleConfig, Store};
 pub use change::{Activation, Import, Rollback};
 pub use error::{RuntimeError, RuntimeResult};
+pub use inlet::Inlet;
+pub use worker::QueueError;
 use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
 /// How the tenants' engines run.

@@ -26,8 +26,7 @@ use super::request::{Caller, PathParam, TenantQuery, json, parse_query, read_bod
 use super::{AppState, blocking, json_response};
 use crate::event::Event;
 use crate::intake::{self, Format};
-use crate::metrics;
-use crate::runtime::worker::QueueError;
+use crate::runtime::QueueError;
 use crate::store::{RuleConfig, Scope};
 
 /// Rejected records reported in the answer; past this, only counted.
@@ -110,18 +109,17 @@ pub async fn events(
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit).await?;
     let parsed = blocking(move || parse(bytes.to_vec(), format, limit)).await?;
-    let engine = state.runtime.engine(&tenant)?;
+    let inlet = state.runtime.inlet(&tenant, "http")?;
     let accepted = parsed.events.len();
-    let labels = || vec![("tenant", tenant.clone()), ("source", "http".to_owned())];
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
     // before the answer (docs/hot-swap.md, "What a crash costs").
     let queued = {
-        let engine = engine.clone();
+        let inlet = inlet.clone();
         let events = parsed.events;
         blocking(move || {
-            let result = engine.push(events).map_err(|(error, _)| error);
+            let result = inlet.push(events).map_err(|(error, _)| error);
             if result.is_ok() {
-                engine.sync().map_err(|e| {
+                inlet.sync().map_err(|e| {
                     ApiError::internal(&e.context(
                         "the events are queued but could not be made durable; they may be \
                          evaluated without having been acknowledged",
@@ -135,15 +133,12 @@ pub async fn events(
     match queued {
         Ok(()) => {}
         Err(QueueError::Full) => {
-            state
-                .runtime
-                .metrics
-                .add(metrics::EVENTS_THROTTLED, labels(), accepted as f64);
+            inlet.throttled(accepted as u64);
             return Err(ApiError::busy(
                 format!(
                     "the engine of tenant `{tenant}` is busy ({} events queued); nothing of this \
                      request was accepted, send it again later",
-                    engine.queued()
+                    inlet.queued()
                 ),
                 1,
             ));
@@ -158,14 +153,7 @@ pub async fn events(
             ));
         }
     }
-    state
-        .runtime
-        .metrics
-        .add(metrics::EVENTS_ACCEPTED, labels(), accepted as f64);
-    state
-        .runtime
-        .metrics
-        .add(metrics::EVENTS_REJECTED, labels(), parsed.rejected as f64);
+    inlet.rejected(parsed.rejected);
     Ok(json_response(
         StatusCode::OK,
         &json!({

@@ -10,7 +10,6 @@
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
-//! - `syslog`: the UDP and TCP syslog listeners (RFC 6587 framing), each feeding one tenant.
 //! - `sinks`: stored alerts out to stdout, a rotating file or a webhook, never blocking ingest.
 //!
 //! The tenants' engines, the rule sets they run and their alerts are the [`Runtime`]'s
@@ -29,7 +28,6 @@ mod openapi;
 mod packs;
 mod request;
 mod sinks;
-mod syslog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,10 +42,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use tokio::sync::{broadcast, watch};
 
+pub use crate::source::SyslogListener;
 pub use error::ApiError;
 use request::Caller;
 pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
-pub use syslog::SyslogListener;
 
 use crate::engine::EngineOptions;
 use crate::metrics::Metrics;
@@ -240,7 +238,12 @@ impl App {
     /// Starts the syslog listeners the config names (inside a tokio runtime); returns them
     /// with the UDP and TCP addresses bound. They stop at shutdown.
     pub async fn start_syslog(&self) -> anyhow::Result<Vec<SyslogListener>> {
-        syslog::start(self.state.clone(), &self.state.config.syslog).await
+        crate::source::syslog::start(
+            &self.state.runtime,
+            &self.state.config.syslog,
+            self.state.shutdown.subscribe(),
+        )
+        .await
     }
 
     /// Begins shutdown: readiness fails, ingest is refused, live streams end.

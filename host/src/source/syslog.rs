@@ -14,13 +14,13 @@
 //!
 //! There is no authentication on these sockets: whoever reaches them writes into the tenant.
 //! They are off unless the config names an address (`--syslog-udp` / `--syslog-tcp`,
-//! `[[syslog]]` tables). Every task ends at shutdown (the state's `shutdown` watch).
+//! `[[syslog]]` tables). Each listener's tasks hold only their tenant's [`Inlet`] and the
+//! shutdown watch; every task ends at shutdown.
 
 mod framing;
 
 use std::io::{BufRead, Cursor};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -28,11 +28,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::time::Instant;
 
-use super::AppState;
+use tokio::sync::watch;
+
 use crate::event::Event;
 use crate::intake::{self, Format, MAX_LINE_BYTES};
-use crate::metrics;
-use crate::runtime::worker::QueueError;
+use crate::runtime::{Inlet, QueueError, Runtime};
 
 use framing::{Frame, Framer};
 
@@ -57,17 +57,14 @@ pub struct SyslogListener {
 const UDP_BATCH_DATAGRAMS: usize = 1024;
 
 /// Parses syslog text into events, counting what was rejected.
-fn parse(state: &AppState, tenant: &str, source: &'static str, text: Vec<u8>) -> Vec<Event> {
+fn parse(inlet: &Inlet, source: &'static str, text: Vec<u8>) -> Vec<Event> {
+    let tenant = inlet.tenant();
     let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(text));
-    let labels = || vec![("tenant", tenant.to_owned()), ("source", source.to_owned())];
     let records = match intake::from_reader(reader, source.to_owned(), Format::Syslog) {
         Ok((_, records)) => records,
         Err(e) => {
             tracing::debug!(tenant, source, error = %e, "syslog input unreadable");
-            state
-                .runtime
-                .metrics
-                .add(metrics::EVENTS_REJECTED, labels(), 1.0);
+            inlet.rejected(1);
             return Vec::new();
         }
     };
@@ -83,20 +80,18 @@ fn parse(state: &AppState, tenant: &str, source: &'static str, text: Vec<u8>) ->
         }
     }
     if rejected > 0 {
-        state
-            .runtime
-            .metrics
-            .add(metrics::EVENTS_REJECTED, labels(), rejected as f64);
+        inlet.rejected(rejected);
     }
     events
 }
 
 /// Binds every listener of `listeners` and starts its tasks; returns them with the addresses
 /// bound, in the same order. Nothing is started unless every tenant exists and every socket
-/// could be bound.
+/// could be bound. The tasks end when `shutdown` turns true.
 pub async fn start(
-    state: Arc<AppState>,
+    runtime: &Runtime,
     listeners: &[SyslogListener],
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<SyslogListener>> {
     let mut sockets = Vec::new();
     for (i, listener) in listeners.iter().enumerate() {
@@ -104,7 +99,7 @@ pub async fn start(
         if listener.udp.is_none() && listener.tcp.is_none() {
             bail!("{at}: names neither a udp nor a tcp address");
         }
-        if !state.runtime.store.tenant_exists(&listener.tenant)? {
+        if !runtime.store().tenant_exists(&listener.tenant)? {
             bail!("{at}: the tenant does not exist (create it first: POST /v1/tenants)");
         }
         let udp = match listener.udp {
@@ -130,19 +125,20 @@ pub async fn start(
         };
         if let Some(socket) = udp {
             listener.udp = Some(socket.local_addr()?);
-            tokio::spawn(run_udp(state.clone(), tenant.clone(), socket));
+            let inlet = runtime.inlet(&tenant, "syslog-udp")?;
+            tokio::spawn(run_udp(inlet, socket, shutdown.clone()));
         }
         if let Some(socket) = tcp {
             listener.tcp = Some(socket.local_addr()?);
-            tokio::spawn(run_tcp(state.clone(), tenant, socket));
+            let inlet = runtime.inlet(&tenant, "syslog-tcp")?;
+            tokio::spawn(run_tcp(inlet, socket, shutdown.clone()));
         }
         bound.push(listener);
     }
     Ok(bound)
 }
 
-async fn run_udp(state: Arc<AppState>, tenant: String, socket: UdpSocket) {
-    let mut shutdown = state.shutdown.subscribe();
+async fn run_udp(inlet: Inlet, socket: UdpSocket, mut shutdown: watch::Receiver<bool>) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let first = tokio::select! {
@@ -164,23 +160,11 @@ async fn run_udp(state: Arc<AppState>, tenant: String, socket: UdpSocket) {
                 Err(_) => break,
             }
         }
-        let events = parse(&state, &tenant, "syslog-udp", text);
-        let n = events.len();
-        let labels = || vec![("tenant", tenant.clone()), ("source", "syslog-udp".into())];
-        let Ok(engine) = state.runtime.engine(&tenant) else {
-            return;
-        };
-        match engine.push(events) {
-            Ok(()) => state
-                .runtime
-                .metrics
-                .add(metrics::EVENTS_ACCEPTED, labels(), n as f64),
-            Err((QueueError::Full, _)) => {
-                state
-                    .runtime
-                    .metrics
-                    .add(metrics::EVENTS_THROTTLED, labels(), n as f64)
-            }
+        let events = parse(&inlet, "syslog-udp", text);
+        match inlet.push(events) {
+            Ok(()) => {}
+            // UDP cannot slow its sender: the batch is dropped, and counted
+            Err((QueueError::Full, events)) => inlet.throttled(events.len() as u64),
             Err((QueueError::Closed, _)) => return,
         }
     }
@@ -193,8 +177,7 @@ fn push_datagram(text: &mut Vec<u8>, datagram: &[u8]) {
     }
 }
 
-async fn run_tcp(state: Arc<AppState>, tenant: String, listener: TcpListener) {
-    let mut shutdown = state.shutdown.subscribe();
+async fn run_tcp(inlet: Inlet, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -202,7 +185,12 @@ async fn run_tcp(state: Arc<AppState>, tenant: String, listener: TcpListener) {
         };
         match accepted {
             Ok((stream, peer)) => {
-                tokio::spawn(run_connection(state.clone(), tenant.clone(), stream, peer));
+                tokio::spawn(run_connection(
+                    inlet.clone(),
+                    stream,
+                    peer,
+                    shutdown.clone(),
+                ));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "syslog tcp accept failed");
@@ -212,8 +200,13 @@ async fn run_tcp(state: Arc<AppState>, tenant: String, listener: TcpListener) {
     }
 }
 
-async fn run_connection(state: Arc<AppState>, tenant: String, stream: TcpStream, peer: SocketAddr) {
-    let mut shutdown = state.shutdown.subscribe();
+async fn run_connection(
+    inlet: Inlet,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tenant = inlet.tenant().to_owned();
     let mut reader = BufReader::new(stream);
     // keeps a frame cut by a batch deadline or a short read: no byte is lost between reads
     let mut framer = Framer::new(MAX_TCP_MESSAGE);
@@ -265,15 +258,11 @@ async fn run_connection(state: Arc<AppState>, tenant: String, stream: TcpStream,
             }
         }
         if rejected > 0 {
-            state.runtime.metrics.add(
-                metrics::EVENTS_REJECTED,
-                vec![("tenant", tenant.clone()), ("source", "syslog-tcp".into())],
-                rejected as f64,
-            );
+            inlet.rejected(rejected);
         }
         let full = messages >= TCP_BATCH_MESSAGES || batch.len() >= TCP_BATCH_BYTES;
         if (ended || waited || full) && !batch.is_empty() {
-            if !deliver(&state, &tenant, std::mem::take(&mut batch)).await {
+            if !deliver(&inlet, std::mem::take(&mut batch), &shutdown).await {
                 return;
             }
             messages = 0;
@@ -310,28 +299,13 @@ async fn read_frames(
 }
 
 /// Parses and queues one TCP batch, waiting while the queue is full; false at shutdown.
-async fn deliver(state: &AppState, tenant: &str, text: Vec<u8>) -> bool {
-    let events = parse(state, tenant, "syslog-tcp", text);
-    let n = events.len();
-    let Ok(engine) = state.runtime.engine(tenant) else {
-        return false;
-    };
-    let mut events = events;
+async fn deliver(inlet: &Inlet, text: Vec<u8>, shutdown: &watch::Receiver<bool>) -> bool {
+    let mut events = parse(inlet, "syslog-tcp", text);
     loop {
-        match engine.push(events) {
-            Ok(()) => {
-                state.runtime.metrics.add(
-                    metrics::EVENTS_ACCEPTED,
-                    vec![
-                        ("tenant", tenant.to_owned()),
-                        ("source", "syslog-tcp".into()),
-                    ],
-                    n as f64,
-                );
-                return true;
-            }
+        match inlet.push(events) {
+            Ok(()) => return true,
             Err((QueueError::Full, back)) => {
-                if state.shutting_down() {
+                if *shutdown.borrow() {
                     return false;
                 }
                 events = back;

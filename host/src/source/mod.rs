@@ -1,0 +1,13 @@
+//! Sources: what brings events to the runtime from outside, each handed only its tenant's
+//! [`Inlet`](crate::runtime::Inlet) — the peers of `intake`, which turns bytes into events.
+//!
+//! # Layout
+//! - `syslog`: UDP and TCP syslog listeners (RFC 5424 and 3164, RFC 6587 framing), one tenant
+//!   each.
+//!
+//! The HTTP source is `POST /v1/events`, a route of `server/` (`server/ingest.rs`), which
+//! feeds the same kind of inlet.
+
+pub mod syslog;
+
+pub use syslog::SyslogListener;

@@ -10,27 +10,23 @@
 //! them) and swaps it in, or changes nothing and answers 422.
 //! `POST /v1/rules/{id}/enable`: re-enables a quarantined rule.
 
-use std::io::{BufRead, Cursor, Read};
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
 use super::request::{Caller, PathParam, TenantQuery, json, parse_query, read_body};
 use super::{AppState, blocking, json_response};
-use crate::event::Event;
-use crate::intake::{self, Format};
+use crate::intake::Format;
 use crate::runtime::QueueError;
+use crate::source::http::{self, BodyError};
 use crate::store::{RuleConfig, Scope};
-
-/// Rejected records reported in the answer; past this, only counted.
-const MAX_REPORTED_ERRORS: usize = 100;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -41,19 +37,6 @@ struct EventsQuery {
     /// the records' format; `auto` (the default) detects it from the content
     #[param(value_type = Option<super::openapi::FormatName>, inline)]
     format: Option<String>,
-}
-
-#[derive(Serialize)]
-struct LineError {
-    line: u64,
-    message: String,
-}
-
-struct Parsed {
-    format: Format,
-    events: Vec<Event>,
-    rejected: u64,
-    errors: Vec<LineError>,
 }
 
 #[utoipa::path(
@@ -108,7 +91,13 @@ pub async fn events(
     }
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit).await?;
-    let parsed = blocking(move || parse(bytes.to_vec(), format, limit)).await?;
+    let parsed = blocking(move || {
+        http::decode(bytes.to_vec(), format, limit).map_err(|e| match e {
+            BodyError::TooLarge => ApiError::too_large(limit),
+            BodyError::Unreadable(m) => ApiError::bad_request(m),
+        })
+    })
+    .await?;
     let inlet = state.runtime.inlet(&tenant, "http")?;
     let accepted = parsed.events.len();
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
@@ -164,74 +153,6 @@ pub async fn events(
             "errors": parsed.errors,
         }),
     ))
-}
-
-/// Parses a request body; an unreadable body (not gzip, undetectable format) is a 400.
-fn parse(bytes: Vec<u8>, format: Format, limit: usize) -> ApiResult<Parsed> {
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(Cursor::new(bytes))
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| ApiError::bad_request(format!("the body is not valid gzip: {e}")))?;
-        if out.len() > limit {
-            return Err(ApiError::too_large(limit));
-        }
-        out
-    } else {
-        bytes
-    };
-    let bytes = json_array_to_lines(bytes)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Parsed {
-            format,
-            events: Vec::new(),
-            rejected: 0,
-            errors: Vec::new(),
-        });
-    }
-    let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(bytes));
-    let (format, records) = intake::from_reader(reader, "request".into(), format)
-        .map_err(|e| ApiError::bad_request(format!("the body cannot be read as events: {e}")))?;
-    let mut parsed = Parsed {
-        format,
-        events: Vec::new(),
-        rejected: 0,
-        errors: Vec::new(),
-    };
-    for record in records {
-        match record {
-            Ok(event) => parsed.events.push(event),
-            Err(e) => {
-                parsed.rejected += 1;
-                if parsed.errors.len() < MAX_REPORTED_ERRORS {
-                    parsed.errors.push(LineError {
-                        line: e.line,
-                        message: e.message,
-                    });
-                }
-            }
-        }
-    }
-    Ok(parsed)
-}
-
-/// A body that is one JSON array becomes one line per element, so that line numbers are the
-/// elements' positions (1-based).
-fn json_array_to_lines(bytes: Vec<u8>) -> ApiResult<Vec<u8>> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'[') {
-        return Ok(bytes);
-    }
-    let items: Vec<serde_json::Value> = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid JSON array: {e}")))?;
-    let mut out = Vec::with_capacity(bytes.len());
-    for item in items {
-        serde_json::to_writer(&mut out, &item)
-            .map_err(|e| ApiError::bad_request(format!("a JSON array element: {e}")))?;
-        out.push(b'\n');
-    }
-    Ok(out)
 }
 
 #[utoipa::path(

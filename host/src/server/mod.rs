@@ -129,7 +129,7 @@ impl ServerConfig {
 }
 
 /// What every handler shares.
-pub struct AppState {
+pub(crate) struct AppState {
     /// the tenants' engines, the store and the sandbox: what every front door shares
     runtime: Runtime,
     config: ServerConfig,

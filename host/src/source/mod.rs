@@ -4,10 +4,11 @@
 //! # Layout
 //! - `syslog`: UDP and TCP syslog listeners (RFC 5424 and 3164, RFC 6587 framing), one tenant
 //!   each.
-//!
-//! The HTTP source is `POST /v1/events`, a route of `server/` (`server/ingest.rs`), which
-//! feeds the same kind of inlet.
+//! - `http`: the body of `POST /v1/events` into events (gzip, JSON arrays, any format). The
+//!   route itself is `server/ingest.rs`, which feeds the decoded events to the same kind of
+//!   inlet.
 
+pub mod http;
 pub mod syslog;
 
 pub use syslog::SyslogListener;

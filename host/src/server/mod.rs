@@ -45,7 +45,7 @@ use tokio::sync::{broadcast, watch};
 pub use crate::source::SyslogListener;
 pub use error::ApiError;
 use request::Caller;
-pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind};
+pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind, SinkTable};
 
 use crate::engine::EngineOptions;
 use crate::metrics::Metrics;

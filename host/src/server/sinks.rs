@@ -31,7 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::metrics::{self, Metrics};
@@ -89,6 +90,140 @@ pub enum SinkKind {
         timeout: Duration,
         ca_file: Option<PathBuf>,
     },
+}
+
+/// One `[[sink]]` table of the config file, as written: its `kind` picks the variant, and a
+/// key of another kind is an error naming the table's line (serde and toml do both).
+/// [`SinkTable::resolve`] checks the values and gives the [`SinkConfig`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkTable {
+    Stdout {
+        #[serde(flatten)]
+        common: SinkCommon,
+    },
+    File {
+        #[serde(flatten)]
+        common: SinkCommon,
+        path: PathBuf,
+        /// MiB before rotation (default 100)
+        max_mib: Option<u64>,
+        /// rotated files kept (default 5)
+        keep: Option<usize>,
+    },
+    Webhook {
+        #[serde(flatten)]
+        common: SinkCommon,
+        url: String,
+        /// tries in all (default 5)
+        tries: Option<u32>,
+        backoff_ms: Option<u64>,
+        max_backoff_ms: Option<u64>,
+        timeout_ms: Option<u64>,
+        /// PEM certificates trusted besides the bundled roots, for an https `url`
+        ca_file: Option<PathBuf>,
+    },
+}
+
+/// The keys every kind of sink takes.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SinkCommon {
+    /// the `sink` label (default: the kind, numbered if repeated)
+    name: Option<String>,
+    queue: Option<usize>,
+    /// only these tenants' alerts; absent: every tenant's
+    tenants: Option<Vec<String>>,
+}
+
+impl SinkTable {
+    /// The sink this table describes, checked; `at` names the table for errors, `taken`
+    /// are the sinks before it (names must differ).
+    pub fn resolve(
+        &self,
+        at: &str,
+        index: usize,
+        taken: &[SinkConfig],
+    ) -> anyhow::Result<SinkConfig> {
+        let (common, kind) = match self {
+            SinkTable::Stdout { common } => (common, SinkKind::Stdout),
+            SinkTable::File {
+                common,
+                path,
+                max_mib,
+                keep,
+            } => {
+                let max_mib = max_mib.unwrap_or(100);
+                if !(1..=1 << 20).contains(&max_mib) {
+                    bail!("{at}: `max_mib` = {max_mib} is not in 1..=1048576");
+                }
+                let kind = SinkKind::File {
+                    path: path.clone(),
+                    max_bytes: max_mib << 20,
+                    keep: keep.unwrap_or(5),
+                };
+                (common, kind)
+            }
+            SinkTable::Webhook {
+                common,
+                url,
+                tries,
+                backoff_ms,
+                max_backoff_ms,
+                timeout_ms,
+                ca_file,
+            } => {
+                let https = url.starts_with("https://");
+                if !https && !url.starts_with("http://") {
+                    bail!("{at}: `url` {url:?} is not an http:// or https:// URL");
+                }
+                if let Some(ca) = ca_file.as_ref().filter(|_| !https) {
+                    bail!(
+                        "{at}: `ca_file` {} is for an https:// `url`, and {url:?} is not one",
+                        ca.display()
+                    );
+                }
+                let tries = tries.unwrap_or(5);
+                if !(1..=100).contains(&tries) {
+                    bail!("{at}: `tries` = {tries} is not in 1..=100");
+                }
+                let kind = SinkKind::Webhook {
+                    url: url.clone(),
+                    tries,
+                    backoff: Duration::from_millis(backoff_ms.unwrap_or(500)),
+                    max_backoff: Duration::from_millis(max_backoff_ms.unwrap_or(30_000)),
+                    timeout: Duration::from_millis(timeout_ms.unwrap_or(10_000)),
+                    ca_file: ca_file.clone(),
+                };
+                (common, kind)
+            }
+        };
+        let name = match &common.name {
+            Some(n) => n.clone(),
+            None if taken.iter().any(|o| o.name == kind.label()) => {
+                format!("{}-{}", kind.label(), index + 1)
+            }
+            None => kind.label().to_owned(),
+        };
+        if taken.iter().any(|o| o.name == name) {
+            bail!("{at}: another sink is already named {name:?}; give it a `name`");
+        }
+        // names only: a tenant may be created after the start, through the API
+        if let Some(tenants) = &common.tenants {
+            if tenants.is_empty() {
+                bail!("{at}: sink {name:?}: `tenants` is empty; leave it out for every tenant");
+            }
+            for tenant in tenants {
+                crate::store::check_tenant_name(tenant)
+                    .with_context(|| format!("{at}: sink {name:?}: `tenants`"))?;
+            }
+        }
+        Ok(SinkConfig {
+            name,
+            queue: common.queue.unwrap_or(DEFAULT_QUEUE).max(1),
+            tenants: common.tenants.clone(),
+            kind,
+        })
+    }
 }
 
 impl SinkKind {

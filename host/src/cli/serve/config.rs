@@ -1,15 +1,19 @@
-//! `yagura serve`'s settings from three places: flags, `YAGURA_*` environment variables and a
-//! TOML file (`--config FILE` or `YAGURA_CONFIG`). Each setting is taken from the first place
-//! that names it: flag, then environment, then file, then the default. The file also holds
-//! the alert sinks (`[[sink]]`), which have no flag.
+//! `yagura serve`'s settings, each declared once ([`ServeArgs`]: its doc is its `--help`, its
+//! type checks its range) and read from three places: flags, `YAGURA_*` environment variables
+//! and a TOML file (`--config FILE` or `YAGURA_CONFIG`). Each setting is taken from the first
+//! place that names it: flag, then environment, then file, then the default
+//! ([`ServerConfig::default`]). An empty variable counts as unset there and stops the lookup:
+//! the default applies.
 //!
 //! Every key of the file is a flag's name with `_` for `-` (`max_events_mib = 32`); an
-//! unknown key is an error naming the key, the file and its line. Syslog listeners, one per
-//! tenant, are `[[syslog]]` tables; the `syslog_*` flags and keys name one more (the
-//! shorthand for a single listener).
+//! unknown key is an error naming the key, the file and its line. The file also holds the
+//! alert sinks (`[[sink]]`, [`SinkTable`]) and syslog listeners, one per tenant
+//! (`[[syslog]]`), which have no flag; the `syslog_*` flags and keys name one more listener
+//! (the shorthand for a single one).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -17,286 +21,302 @@ use serde::Deserialize;
 
 use crate::engine::EngineOptions;
 use crate::sandbox::Limits;
-use crate::server::{ServerConfig, SinkConfig, SinkKind, SyslogListener};
-use crate::store::{DEFAULT_TENANT, check_tenant_name};
+use crate::server::{ServerConfig, SinkConfig, SinkTable, SyslogListener};
+use crate::store::DEFAULT_TENANT;
 
-/// The file's keys; all optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileConfig {
-    listen: Option<SocketAddr>,
-    store: Option<PathBuf>,
-    max_events_mib: Option<u32>,
-    max_bundle_mib: Option<u32>,
-    queue_events: Option<u32>,
-    flush_ms: Option<u32>,
-    allow_unsigned: Option<bool>,
-    dedup_window_s: Option<u32>,
-    memory_mib: Option<u32>,
-    deadline_ms: Option<u32>,
-    quarantine_faults: Option<u32>,
-    quarantine_calls: Option<u32>,
-    syslog_udp: Option<SocketAddr>,
-    syslog_tcp: Option<SocketAddr>,
-    syslog_tenant: Option<String>,
-    /// the flag and `YAGURA_CHECKPOINT_S` are read in `serve.rs`, over this
-    checkpoint_s: Option<u32>,
-    #[serde(default)]
-    sink: Vec<FileSink>,
-    #[serde(default)]
-    syslog: Vec<FileSyslog>,
+/// A whole number in `MIN..=MAX`, checked wherever it comes from (flag, variable, file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bounded<const MIN: u32, const MAX: u32>(u32);
+
+impl<const MIN: u32, const MAX: u32> Bounded<MIN, MAX> {
+    fn new(n: u32) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&n) {
+            Ok(Bounded(n))
+        } else {
+            Err(format!("{n} is not in {MIN}..={MAX}"))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<const MIN: u32, const MAX: u32> FromStr for Bounded<MIN, MAX> {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n: u32 = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not a whole number in {MIN}..={MAX}"))?;
+        Bounded::new(n)
+    }
+}
+
+impl<'de, const MIN: u32, const MAX: u32> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Bounded::new(u32::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares [`ServeArgs`] from the list of settings — each one a flag (clap), a key of the
+/// file (serde) and a `YAGURA_*` variable — and [`ServeArgs::over`], which layers them.
+macro_rules! settings {
+    ($( $(#[$attr:meta])* $name:ident : $ty:ty, )*) => {
+        /// Arguments of `yagura serve`; also the keys of its config file.
+        #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+        #[command(after_help = super::AFTER_HELP)]
+        #[serde(deny_unknown_fields)]
+        pub struct ServeArgs {
+            $( $(#[$attr])* pub(crate) $name: Option<$ty>, )*
+
+            /// A TOML file with any of these settings (keys: the flags' names with `_`, e.g.
+            /// `max_events_mib = 32`), the alert sinks (`[[sink]]`) and the syslog listeners of
+            /// several tenants (`[[syslog]]`; docs/operations.md). Precedence: flags, then
+            /// `YAGURA_*` variables (`YAGURA_MAX_EVENTS_MIB`), then the file, then the defaults.
+            #[arg(long, value_name = "FILE")]
+            #[serde(skip)]
+            pub(crate) config: Option<PathBuf>,
+
+            /// the file's alert sinks
+            #[arg(skip)]
+            #[serde(default)]
+            pub(crate) sink: Vec<SinkTable>,
+
+            /// the file's syslog listeners, one tenant each
+            #[arg(skip)]
+            #[serde(default)]
+            pub(crate) syslog: Vec<SyslogTable>,
+        }
+
+        impl ServeArgs {
+            /// Each setting from `self` (the flags), else its `YAGURA_*` variable, else
+            /// `file`; the file's tables as they are.
+            fn over(
+                &self,
+                env: &dyn Fn(&str) -> Option<String>,
+                file: ServeArgs,
+            ) -> anyhow::Result<ServeArgs> {
+                Ok(ServeArgs {
+                    $( $name: pick(stringify!($name), &self.$name, env, file.$name)?, )*
+                    config: None,
+                    sink: file.sink,
+                    syslog: file.syslog,
+                })
+            }
+        }
+    };
+}
+
+settings! {
+    /// Address and port to listen on [default: 127.0.0.1:8080]. Loopback by default: name
+    /// another address to be reachable from other machines.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+
+    /// The store folder (sled database in DIR/db, compiled rules in DIR/cache) [default:
+    /// .yagura].
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+
+    /// Largest body of POST /v1/events, MiB (also after gzip is undone) [default: 32].
+    #[arg(long, value_name = "N")]
+    max_events_mib: Bounded<1, 1024>,
+
+    /// Largest pack bundle of POST /v1/packs, MiB [default: 64].
+    #[arg(long, value_name = "N")]
+    max_bundle_mib: Bounded<1, 256>,
+
+    /// Events a tenant's engine queue holds; past it, ingest answers 429 with Retry-After
+    /// [default: 100000].
+    #[arg(long, value_name = "N")]
+    queue_events: Bounded<1, { u32::MAX }>,
+
+    /// A quiet engine evaluates the events it buffers after this many ms without new ones
+    /// [default: 1000].
+    #[arg(long, value_name = "N")]
+    flush_ms: Bounded<10, 600_000>,
+
+    /// Accept unsigned packs (development only).
+    #[arg(long, num_args = 0, default_missing_value = "true")]
+    allow_unsigned: bool,
+
+    /// A finding updates the alert of its rule and dedup key if that alert was last seen at
+    /// most this many seconds (event time) before it; later, it opens a new alert [default:
+    /// 3600].
+    #[arg(long, value_name = "N")]
+    dedup_window_s: Bounded<1, { u32::MAX }>,
+
+    /// Listen for syslog (RFC 5424 / 3164, one message per datagram or line) on this UDP
+    /// address. Unauthenticated: everything received goes to --syslog-tenant. More
+    /// listeners, one per tenant: `[[syslog]]` tables in the config file.
+    #[arg(long, value_name = "ADDR:PORT")]
+    syslog_udp: SocketAddr,
+
+    /// Listen for syslog on this TCP address, octet-counted (RFC 6587) or newline-delimited
+    /// (unauthenticated).
+    #[arg(long, value_name = "ADDR:PORT")]
+    syslog_tcp: SocketAddr,
+
+    /// The tenant whose engine --syslog-udp and --syslog-tcp feed [default: default].
+    #[arg(long, value_name = "TENANT")]
+    syslog_tenant: String,
+
+    /// Linear memory each rule instance may use, MiB; past it the call traps and counts as a
+    /// fault [default: 64]. JavaScript rules under sustained load want 128
+    /// (docs/writing-rules-js.md).
+    #[arg(long, value_name = "N")]
+    memory_mib: Bounded<1, 4096>,
+
+    /// Budget of one call into a rule, in ms of the CPU time of the thread that runs it (time
+    /// spent waiting for a core does not count); a call past it is interrupted and counts as
+    /// a fault [default: 100].
+    #[arg(long, value_name = "N")]
+    deadline_ms: Bounded<1, 60_000>,
+
+    /// Quarantine a rule whose calls faulted N times within its last --quarantine-calls calls:
+    /// it is not called again until re-enabled (POST /v1/rules/{id}/enable); 0 turns
+    /// quarantine off [default: 5].
+    #[arg(long, value_name = "N")]
+    quarantine_faults: Bounded<0, 10_000>,
+
+    /// The window of a rule's most recent calls over which its faults are counted [default:
+    /// 20].
+    #[arg(long, value_name = "N")]
+    quarantine_calls: Bounded<1, 10_000>,
+
+    /// Save each tenant's rule state and engine position every N seconds of wall time, and
+    /// at shutdown; 0: only at shutdown (a crash then replays the whole WAL) [default: 10].
+    #[arg(long, value_name = "N")]
+    checkpoint_s: Bounded<0, 86_400>,
 }
 
 /// One `[[syslog]]` table: a listener feeding `tenant`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileSyslog {
+pub(crate) struct SyslogTable {
     tenant: String,
     udp: Option<SocketAddr>,
     tcp: Option<SocketAddr>,
 }
 
-/// One `[[sink]]` table.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSink {
-    kind: String,
-    name: Option<String>,
-    queue: Option<usize>,
-    /// only these tenants' alerts; absent: every tenant's
-    tenants: Option<Vec<String>>,
-    // file
-    path: Option<PathBuf>,
-    max_mib: Option<u64>,
-    keep: Option<usize>,
-    // webhook
-    url: Option<String>,
-    tries: Option<u32>,
-    backoff_ms: Option<u64>,
-    max_backoff_ms: Option<u64>,
-    timeout_ms: Option<u64>,
-    /// PEM certificates trusted besides the bundled roots, for an https `url`
-    ca_file: Option<PathBuf>,
-}
-
-impl FileConfig {
-    /// Reads and checks `path`.
-    pub(super) fn read(path: &Path) -> anyhow::Result<FileConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        FileConfig::parse(&text, path)
+/// The flag's value, else `YAGURA_<KEY>` parsed (empty: unset, and the file is not asked),
+/// else the file's.
+fn pick<T: FromStr + Clone>(
+    key: &str,
+    flag: &Option<T>,
+    env: &dyn Fn(&str) -> Option<String>,
+    file: Option<T>,
+) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    if flag.is_some() {
+        return Ok(flag.clone());
     }
-
-    fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
-        // toml's message names the key and its line and column
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let var = format!("YAGURA_{}", key.to_uppercase());
+    match env(&var) {
+        Some(text) if text.trim().is_empty() => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{var}={text:?}: {e}")),
+        None => Ok(file),
     }
 }
 
-/// Where a setting came from, for error messages.
-fn env_name(key: &str) -> String {
-    format!("YAGURA_{}", key.to_uppercase())
-}
+impl ServeArgs {
+    /// The server's config from these flags, the process's `YAGURA_*` variables and the
+    /// config file (`--config`, else `YAGURA_CONFIG`), in that precedence.
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        self.config_with_env(&|name| std::env::var(name).ok())
+    }
 
-/// The settings the three places agree on, in precedence order.
-pub(super) struct Layers<'a> {
-    pub flags: &'a super::ServeArgs,
-    /// `YAGURA_*` lookup (the process environment, or a map in tests)
-    pub env: &'a dyn Fn(&str) -> Option<String>,
-    pub file: FileConfig,
-    /// the file's path, for error messages
-    pub file_name: String,
-}
-
-impl Layers<'_> {
-    /// The flag, else `YAGURA_KEY`, else the file's key, else `default`; checked against
-    /// `check`, which names the allowed values.
-    fn pick<T: std::str::FromStr + Clone>(
+    /// [`ServeArgs::config`] with `env` for the environment.
+    pub fn config_with_env(
         &self,
-        key: &str,
-        flag: Option<&T>,
-        file: Option<&T>,
-        default: T,
-    ) -> anyhow::Result<(T, String)>
-    where
-        T::Err: std::fmt::Display,
-    {
-        if let Some(v) = flag {
-            return Ok((v.clone(), format!("--{}", key.replace('_', "-"))));
-        }
-        let var = env_name(key);
-        if let Some(text) = (self.env)(&var) {
-            let v = text
-                .trim()
-                .parse::<T>()
-                .map_err(|e| anyhow::anyhow!("{var}={text:?}: {e}"))?;
-            return Ok((v, var));
-        }
-        if let Some(v) = file {
-            return Ok((v.clone(), format!("`{key}` in {}", self.file_name)));
-        }
-        Ok((default, "the default".to_owned()))
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<ServerConfig> {
+        let path = self
+            .config
+            .clone()
+            .or_else(|| env("YAGURA_CONFIG").map(PathBuf::from));
+        let (file, file_name) = match &path {
+            Some(p) => (read(p)?, p.display().to_string()),
+            None => (ServeArgs::default(), "no config file".to_owned()),
+        };
+        self.over(env, file)?.resolve(&file_name)
     }
 
-    fn number(
-        &self,
-        key: &str,
-        flag: Option<u32>,
-        file: Option<u32>,
-        default: u32,
-        range: std::ops::RangeInclusive<u32>,
-    ) -> anyhow::Result<u32> {
-        let (v, from) = self.pick(key, flag.as_ref(), file.as_ref(), default)?;
-        if !range.contains(&v) {
-            bail!("{from}: {v} is not in {}..={}", range.start(), range.end());
-        }
-        Ok(v)
-    }
-
-    /// The server's config.
-    pub(super) fn resolve(&self) -> anyhow::Result<ServerConfig> {
-        let a = self.flags;
-        let f = &self.file;
-        let defaults = ServerConfig::default();
-        let optional = |key: &str, flag: Option<SocketAddr>, file: Option<SocketAddr>| {
-            let flag = flag.map(|a| OptAddr(Some(a)));
-            let file = file.map(|a| OptAddr(Some(a)));
-            self.pick(key, flag.as_ref(), file.as_ref(), OptAddr(None))
-                .map(|(v, _)| v.0)
-        };
-        let allow_unsigned = if a.allow_unsigned {
-            true
-        } else {
-            self.pick("allow_unsigned", None, f.allow_unsigned.as_ref(), false)?
-                .0
-        };
+    /// The server's config of these (layered) settings: the defaults where none is given.
+    fn resolve(&self, file_name: &str) -> anyhow::Result<ServerConfig> {
+        let d = ServerConfig::default();
         let mib = |n: u32| (n as usize) << 20;
-        let checkpoint_every = match f.checkpoint_s {
-            Some(s) if s > 86_400 => {
-                bail!(
-                    "`checkpoint_s` in {}: {s} is not in 0..=86400",
-                    self.file_name
-                )
-            }
-            Some(s) => (s > 0).then(|| Duration::from_secs(s.into())),
-            None => defaults.checkpoint_every,
-        };
+        let ms = |n: u32| Duration::from_millis(n.into());
         Ok(ServerConfig {
-            listen: self
-                .pick(
-                    "listen",
-                    a.listen.as_ref(),
-                    f.listen.as_ref(),
-                    defaults.listen,
-                )?
-                .0,
-            store: self
-                .pick(
-                    "store",
-                    a.store.as_ref(),
-                    f.store.as_ref(),
-                    defaults.store.clone(),
-                )?
-                .0,
-            max_events_bytes: mib(self.number(
-                "max_events_mib",
-                a.max_events_mib,
-                f.max_events_mib,
-                32,
-                1..=1024,
-            )?),
-            max_bundle_bytes: mib(self.number(
-                "max_bundle_mib",
-                a.max_bundle_mib,
-                f.max_bundle_mib,
-                64,
-                1..=256,
-            )?),
-            queue_events: self.number(
-                "queue_events",
-                a.queue_events,
-                f.queue_events,
-                100_000,
-                1..=u32::MAX,
-            )? as usize,
-            flush_after: Duration::from_millis(
-                self.number("flush_ms", a.flush_ms, f.flush_ms, 1_000, 10..=600_000)?
-                    .into(),
-            ),
-            allow_unsigned,
-            dedup_window: Duration::from_secs(
-                self.number(
-                    "dedup_window_s",
-                    a.dedup_window_s,
-                    f.dedup_window_s,
-                    3_600,
-                    1..=u32::MAX,
-                )?
-                .into(),
-            ),
+            listen: self.listen.unwrap_or(d.listen),
+            store: self.store.clone().unwrap_or(d.store),
+            max_events_bytes: self
+                .max_events_mib
+                .map_or(d.max_events_bytes, |n| mib(n.get())),
+            max_bundle_bytes: self
+                .max_bundle_mib
+                .map_or(d.max_bundle_bytes, |n| mib(n.get())),
+            queue_events: self
+                .queue_events
+                .map_or(d.queue_events, |n| n.get() as usize),
+            flush_after: self.flush_ms.map_or(d.flush_after, |n| ms(n.get())),
+            allow_unsigned: self.allow_unsigned.unwrap_or(d.allow_unsigned),
+            dedup_window: self
+                .dedup_window_s
+                .map_or(d.dedup_window, |n| Duration::from_secs(n.get().into())),
             limits: Limits {
-                memory_bytes: mib(self.number(
-                    "memory_mib",
-                    a.memory_mib,
-                    f.memory_mib,
-                    64,
-                    1..=4096,
-                )?),
-                call_deadline: Duration::from_millis(
-                    self.number("deadline_ms", a.deadline_ms, f.deadline_ms, 100, 1..=60_000)?
-                        .into(),
-                ),
-                ..defaults.limits
+                memory_bytes: self
+                    .memory_mib
+                    .map_or(d.limits.memory_bytes, |n| mib(n.get())),
+                call_deadline: self
+                    .deadline_ms
+                    .map_or(d.limits.call_deadline, |n| ms(n.get())),
+                ..d.limits
             },
             engine: EngineOptions {
-                quarantine_faults: self.number(
-                    "quarantine_faults",
-                    a.quarantine_faults,
-                    f.quarantine_faults,
-                    defaults.engine.quarantine_faults,
-                    0..=10_000,
-                )?,
-                quarantine_calls: self.number(
-                    "quarantine_calls",
-                    a.quarantine_calls,
-                    f.quarantine_calls,
-                    defaults.engine.quarantine_calls,
-                    1..=10_000,
-                )?,
-                ..defaults.engine
+                quarantine_faults: self
+                    .quarantine_faults
+                    .map_or(d.engine.quarantine_faults, Bounded::get),
+                quarantine_calls: self
+                    .quarantine_calls
+                    .map_or(d.engine.quarantine_calls, Bounded::get),
+                ..d.engine
             },
-            syslog: self.syslog(
-                optional("syslog_udp", a.syslog_udp, f.syslog_udp)?,
-                optional("syslog_tcp", a.syslog_tcp, f.syslog_tcp)?,
-            )?,
-            sinks: self.sinks()?,
-            checkpoint_every,
-            ..defaults
+            checkpoint_every: match self.checkpoint_s {
+                Some(s) => (s.get() > 0).then(|| Duration::from_secs(s.get().into())),
+                None => d.checkpoint_every,
+            },
+            syslog: self.syslog_listeners(file_name)?,
+            sinks: self.sinks(file_name)?,
+            ..d
         })
     }
 
     /// The listener of the `syslog_*` settings (if `udp` or `tcp` is named), then one per
     /// `[[syslog]]` table.
-    fn syslog(
-        &self,
-        udp: Option<SocketAddr>,
-        tcp: Option<SocketAddr>,
-    ) -> anyhow::Result<Vec<SyslogListener>> {
+    fn syslog_listeners(&self, file_name: &str) -> anyhow::Result<Vec<SyslogListener>> {
         let mut listeners = Vec::new();
-        if udp.is_some() || tcp.is_some() {
-            let (tenant, _) = self.pick(
-                "syslog_tenant",
-                self.flags.syslog_tenant.as_ref(),
-                self.file.syslog_tenant.as_ref(),
-                DEFAULT_TENANT.to_owned(),
-            )?;
-            listeners.push(SyslogListener { tenant, udp, tcp });
+        if self.syslog_udp.is_some() || self.syslog_tcp.is_some() {
+            listeners.push(SyslogListener {
+                tenant: self
+                    .syslog_tenant
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
+                udp: self.syslog_udp,
+                tcp: self.syslog_tcp,
+            });
         }
-        for (i, l) in self.file.syslog.iter().enumerate() {
+        for (i, l) in self.syslog.iter().enumerate() {
             if l.udp.is_none() && l.tcp.is_none() {
                 bail!(
-                    "{}: [[syslog]] #{} (tenant = {:?}): name `udp`, `tcp` or both",
-                    self.file_name,
+                    "{file_name}: [[syslog]] #{} (tenant = {:?}): name `udp`, `tcp` or both",
                     i + 1,
                     l.tenant
                 );
@@ -310,141 +330,23 @@ impl Layers<'_> {
         Ok(listeners)
     }
 
-    fn sinks(&self) -> anyhow::Result<Vec<SinkConfig>> {
+    fn sinks(&self, file_name: &str) -> anyhow::Result<Vec<SinkConfig>> {
         let mut sinks: Vec<SinkConfig> = Vec::new();
-        for (i, s) in self.file.sink.iter().enumerate() {
-            let at = format!(
-                "{}: [[sink]] #{} (kind = {:?})",
-                self.file_name,
-                i + 1,
-                s.kind
-            );
-            let only = |allowed: &[&str]| -> anyhow::Result<()> {
-                let given = [
-                    ("path", s.path.is_some()),
-                    ("max_mib", s.max_mib.is_some()),
-                    ("keep", s.keep.is_some()),
-                    ("url", s.url.is_some()),
-                    ("tries", s.tries.is_some()),
-                    ("backoff_ms", s.backoff_ms.is_some()),
-                    ("max_backoff_ms", s.max_backoff_ms.is_some()),
-                    ("timeout_ms", s.timeout_ms.is_some()),
-                    ("ca_file", s.ca_file.is_some()),
-                ];
-                for (key, set) in given {
-                    if set && !allowed.contains(&key) {
-                        bail!("{at}: `{key}` is not a key of this kind of sink");
-                    }
-                }
-                Ok(())
-            };
-            let kind = match s.kind.as_str() {
-                "stdout" => {
-                    only(&[])?;
-                    SinkKind::Stdout
-                }
-                "file" => {
-                    only(&["path", "max_mib", "keep"])?;
-                    let path = s
-                        .path
-                        .clone()
-                        .ok_or_else(|| anyhow::anyhow!("{at}: `path` is missing"))?;
-                    let max_mib = s.max_mib.unwrap_or(100);
-                    if !(1..=1 << 20).contains(&max_mib) {
-                        bail!("{at}: `max_mib` = {max_mib} is not in 1..=1048576");
-                    }
-                    SinkKind::File {
-                        path,
-                        max_bytes: max_mib << 20,
-                        keep: s.keep.unwrap_or(5),
-                    }
-                }
-                "webhook" => {
-                    only(&[
-                        "url",
-                        "tries",
-                        "backoff_ms",
-                        "max_backoff_ms",
-                        "timeout_ms",
-                        "ca_file",
-                    ])?;
-                    let url = s
-                        .url
-                        .clone()
-                        .ok_or_else(|| anyhow::anyhow!("{at}: `url` is missing"))?;
-                    let https = url.starts_with("https://");
-                    if !https && !url.starts_with("http://") {
-                        bail!("{at}: `url` {url:?} is not an http:// or https:// URL");
-                    }
-                    if let Some(ca) = s.ca_file.as_ref().filter(|_| !https) {
-                        bail!(
-                            "{at}: `ca_file` {} is for an https:// `url`, and {url:?} is not one",
-                            ca.display()
-                        );
-                    }
-                    let tries = s.tries.unwrap_or(5);
-                    if !(1..=100).contains(&tries) {
-                        bail!("{at}: `tries` = {tries} is not in 1..=100");
-                    }
-                    SinkKind::Webhook {
-                        url,
-                        tries,
-                        backoff: Duration::from_millis(s.backoff_ms.unwrap_or(500)),
-                        max_backoff: Duration::from_millis(s.max_backoff_ms.unwrap_or(30_000)),
-                        timeout: Duration::from_millis(s.timeout_ms.unwrap_or(10_000)),
-                        ca_file: s.ca_file.clone(),
-                    }
-                }
-                other => bail!(
-                    "{}: [[sink]] #{}: kind {other:?} is not one of \"stdout\", \"file\", \"webhook\"",
-                    self.file_name,
-                    i + 1
-                ),
-            };
-            let name = match &s.name {
-                Some(n) => n.clone(),
-                None if sinks.iter().any(|o| o.name == kind.label()) => {
-                    format!("{}-{}", kind.label(), i + 1)
-                }
-                None => kind.label().to_owned(),
-            };
-            if sinks.iter().any(|o| o.name == name) {
-                bail!("{at}: another sink is already named {name:?}; give it a `name`");
-            }
-            // names only: a tenant may be created after the start, through the API
-            if let Some(tenants) = &s.tenants {
-                if tenants.is_empty() {
-                    bail!("{at}: sink {name:?}: `tenants` is empty; leave it out for every tenant");
-                }
-                for tenant in tenants {
-                    check_tenant_name(tenant)
-                        .with_context(|| format!("{at}: sink {name:?}: `tenants`"))?;
-                }
-            }
-            sinks.push(SinkConfig {
-                name,
-                queue: s.queue.unwrap_or(crate::server::DEFAULT_SINK_QUEUE).max(1),
-                tenants: s.tenants.clone(),
-                kind,
-            });
+        for (i, table) in self.sink.iter().enumerate() {
+            let at = format!("{file_name}: [[sink]] #{}", i + 1);
+            let sink = table.resolve(&at, i, &sinks)?;
+            sinks.push(sink);
         }
         Ok(sinks)
     }
 }
 
-/// An optional address that parses from the environment, where empty means "none".
-#[derive(Clone)]
-struct OptAddr(Option<SocketAddr>);
-
-impl std::str::FromStr for OptAddr {
-    type Err = std::net::AddrParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.is_empty() {
-            Ok(OptAddr(None))
-        } else {
-            s.parse().map(|a| OptAddr(Some(a)))
-        }
-    }
+/// Reads and checks the config file at `path`.
+fn read(path: &Path) -> anyhow::Result<ServeArgs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    // toml's message names the key and its line and column
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -454,7 +356,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::cli::ServeArgs;
+    use crate::server::SinkKind;
 
     #[derive(Parser)]
     struct Cli {
@@ -626,7 +528,7 @@ mod tests {
         .expect_err("a webhook key on a file sink");
         let text = format!("{e:#}");
         assert!(
-            text.contains("[[sink]] #1") && text.contains("`url`"),
+            text.contains("yagura.toml") && text.contains("line 1") && text.contains("`url`"),
             "{text}"
         );
 
@@ -658,7 +560,10 @@ mod tests {
             "[[sink]]\nkind = \"file\"\npath = \"x\"\nca_file = \"ca.pem\"\n",
         )
         .expect_err("a CA on a file sink");
-        assert!(format!("{e:#}").contains("`ca_file` is not a key"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("unknown field `ca_file`"),
+            "{e:#}"
+        );
 
         let e = resolve(
             &[],
@@ -678,11 +583,15 @@ mod tests {
         assert!(format!("{e:#}").contains("`tenants` is empty"), "{e:#}");
 
         let e = resolve(&[], &[], "[[sink]]\nkind = \"kafka\"\n").expect_err("kind");
-        assert!(format!("{e:#}").contains("\"kafka\""), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("line 2") && text.contains("unknown variant `kafka`"),
+            "{text}"
+        );
 
         let e = resolve(&[], &[("YAGURA_FLUSH_MS", "5")], "").expect_err("range");
         assert!(
-            format!("{e:#}").contains("YAGURA_FLUSH_MS: 5 is not in 10..=600000"),
+            format!("{e:#}").contains("YAGURA_FLUSH_MS=\"5\": 5 is not in 10..=600000"),
             "{e:#}"
         );
 
@@ -693,7 +602,19 @@ mod tests {
         );
 
         let e = resolve(&[], &[], "max_events_mib = 4096\n").expect_err("range in the file");
-        assert!(format!("{e:#}").contains("`max_events_mib` in"), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("line 1") && text.contains("max_events_mib = 4096"),
+            "{text}"
+        );
+        assert!(text.contains("4096 is not in 1..=1024"), "{text}");
+
+        // a flag's range is checked by clap, with the same words
+        let mut argv = vec!["yagura", "--flush-ms", "5"];
+        let e = Cli::try_parse_from(argv.drain(..))
+            .err()
+            .expect("out of range");
+        assert!(e.to_string().contains("5 is not in 10..=600000"), "{e}");
     }
 
     #[test]
@@ -719,7 +640,11 @@ mod tests {
             "the rest stays"
         );
         let e = resolve(&[], &[], "deadline_ms = 0\n").expect_err("range");
-        assert!(format!("{e:#}").contains("`deadline_ms` in"), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("deadline_ms = 0") && text.contains("0 is not in 1..=60000"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -740,6 +665,42 @@ mod tests {
         assert_eq!(c.engine.quarantine_calls, 50, "the environment");
         assert_eq!(c.engine.batch_size, d.engine.batch_size, "the rest stays");
         let e = resolve(&[], &[], "quarantine_calls = 0\n").expect_err("range");
-        assert!(format!("{e:#}").contains("`quarantine_calls` in"), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("quarantine_calls = 0") && text.contains("0 is not in 1..=10000"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn allow_unsigned_is_a_switch_and_an_empty_variable_means_unset() {
+        let c = resolve(&["--allow-unsigned"], &[], "").expect("resolves");
+        assert!(c.allow_unsigned, "the flag takes no value");
+        let c = resolve(&[], &[("YAGURA_ALLOW_UNSIGNED", "true")], "").expect("resolves");
+        assert!(c.allow_unsigned, "the variable");
+        let c = resolve(&[], &[], "allow_unsigned = true\n").expect("resolves");
+        assert!(c.allow_unsigned, "the file");
+        assert!(!resolve(&[], &[], "").expect("resolves").allow_unsigned);
+        // an empty variable stops the lookup: the file's value is not used, the default is
+        let c = resolve(&[], &[("YAGURA_FLUSH_MS", " ")], "flush_ms = 50\n").expect("resolves");
+        assert_eq!(c.flush_after, ServerConfig::default().flush_after);
+        let c = resolve(
+            &[],
+            &[("YAGURA_SYSLOG_UDP", "")],
+            "syslog_udp = \"127.0.0.1:5514\"\n",
+        )
+        .expect("resolves");
+        assert_eq!(c.syslog, Vec::new());
+        // the checkpoint interval, like every setting: 0 is only at shutdown
+        let c =
+            resolve(&[], &[("YAGURA_CHECKPOINT_S", "0")], "checkpoint_s = 5\n").expect("resolves");
+        assert_eq!(c.checkpoint_every, None);
+        let c = resolve(
+            &["--checkpoint-s", "7"],
+            &[("YAGURA_CHECKPOINT_S", "0")],
+            "",
+        )
+        .expect("resolves");
+        assert_eq!(c.checkpoint_every, Some(Duration::from_secs(7)));
     }
 }

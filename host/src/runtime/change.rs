@@ -69,10 +69,7 @@ impl Runtime {
         let status = self.check(bundle, origin, tenant)?;
         let m = &bundle.manifest;
         let (name, version) = (m.pack.name.clone(), m.pack.version.to_string());
-        let stored = self
-            .store
-            .precheck(bundle)
-            .map_err(|e| RuntimeError::conflict(&e))?;
+        let stored = self.store.precheck(bundle)?;
         let cases = match stored {
             Imported::New => self.cases(bundle, origin, &m.label())?,
             Imported::AlreadyStored => Vec::new(),
@@ -81,10 +78,7 @@ impl Runtime {
             SignatureStatus::Trusted(id) => Some(id),
             SignatureStatus::UnsignedAllowed => None,
         };
-        let stored = self
-            .store
-            .import(bundle, signer.clone(), who)
-            .map_err(|e| RuntimeError::conflict(&e))?;
+        let stored = self.store.import(bundle, signer.clone(), who)?;
         if let Some(tenant) = tenant {
             self.store.grant_pack(tenant, &name, &version)?;
         }
@@ -131,10 +125,7 @@ impl Runtime {
             )
             .map_err(|e| RuntimeError::refused(&e).then("the active version is unchanged"))?;
         let rules = built.rules.iter().map(|r| r.info().id.clone()).collect();
-        let previous = self
-            .store
-            .activate(tenant, name, &version, who, reason)
-            .map_err(|e| RuntimeError::conflict(&e))?;
+        let previous = self.store.activate(tenant, name, &version, who, reason)?;
         self.apply(tenant, built, "activate")?;
         tracing::info!(tenant = %tenant, pack = %name, version = %version, previous = ?previous, "pack activated");
         Ok(Activation {
@@ -161,10 +152,7 @@ impl Runtime {
                 "pack `{name}` is not active for tenant `{tenant}`"
             )));
         };
-        let to = self
-            .store
-            .rollback(tenant, name, who, reason)
-            .map_err(|e| RuntimeError::conflict(&e))?;
+        let to = self.store.rollback(tenant, name, who, reason)?;
         let built = match self.build(tenant, Overrides::default()) {
             Ok(built) => built,
             Err(e) => {

@@ -2,6 +2,7 @@
 //! per way a front door must tell it apart (the API maps each to a status, the CLI prints it).
 
 use crate::pack::{RuleCases, VersionError};
+use crate::store::StoreError;
 
 /// Why the runtime refused or failed a change; nothing changed unless the message says so.
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +54,16 @@ impl RuntimeError {
     pub(crate) fn refused(e: &anyhow::Error) -> RuntimeError {
         RuntimeError::Refused(format!("{e:#}"))
     }
+}
 
-    /// `e`, a conflict with the store's state.
-    pub(crate) fn conflict(e: &anyhow::Error) -> RuntimeError {
-        RuntimeError::Conflict(format!("{e:#}"))
+impl From<StoreError> for RuntimeError {
+    fn from(e: StoreError) -> RuntimeError {
+        match e {
+            StoreError::Invalid(m) => RuntimeError::Invalid(m),
+            StoreError::NotFound(m) => RuntimeError::NotFound(m),
+            StoreError::Conflict(m) => RuntimeError::Conflict(m),
+            other => RuntimeError::Internal(other.into()),
+        }
     }
 }
 

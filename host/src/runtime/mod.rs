@@ -228,6 +228,24 @@ impl Runtime {
         )?))
     }
 
+    /// Sets the gauges that change between an engine's jobs to their values now (each
+    /// tenant's queue depth, which a request changes before the engine runs): a scrape sees
+    /// the queue as it is, not as the engine last published it.
+    pub(crate) fn refresh_gauges(&self) {
+        let engines: Vec<(String, Arc<TenantEngine>)> = self
+            .engines
+            .lock()
+            .map(|e| e.iter().map(|(t, e)| (t.clone(), e.clone())).collect())
+            .unwrap_or_default();
+        for (tenant, engine) in engines {
+            self.metrics.set(
+                crate::metrics::QUEUE_DEPTH,
+                vec![("tenant", tenant)],
+                engine.queued() as f64,
+            );
+        }
+    }
+
     /// The tenant's engine (started without rules if the tenant has none yet).
     pub(crate) fn engine(&self, tenant: &str) -> anyhow::Result<Arc<TenantEngine>> {
         // looked up and started under one lock: two requests never start two engines

@@ -51,14 +51,7 @@ pub async fn create_tenant(
 ) -> ApiResult<Response> {
     caller.require(Scope::Admin)?;
     let body: NewTenant = json(body, &state).await?;
-    crate::store::check_tenant_name(&body.name)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if state.runtime.store.tenant_exists(&body.name)? {
-        return Err(ApiError::conflict(format!(
-            "tenant `{}` already exists",
-            body.name
-        )));
-    }
+    // a bad name is a 400, a taken one a 409 (StoreError → ApiError)
     let record = state.runtime.store.create_tenant(&body.name)?;
     state.runtime.engine(&record.name)?;
     Ok(json_response(StatusCode::CREATED, &record))

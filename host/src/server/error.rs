@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::runtime::RuntimeError;
+use crate::store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -95,6 +96,12 @@ impl ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
         ApiError::internal(&e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        RuntimeError::from(e).into()
     }
 }
 

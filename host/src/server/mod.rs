@@ -350,6 +350,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 )]
 async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
     let tenant = (!caller.is_admin()).then_some(caller.0.tenant.as_str());
+    state.runtime.refresh_gauges();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.runtime.metrics.render(tenant),

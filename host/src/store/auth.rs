@@ -12,11 +12,11 @@
 //! - `tenant_keys`: `tenant \0 key id` → the key's hex: publisher keys one tenant trusts
 //!   besides the store-wide `keys` tree.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Store, now_ms};
+use super::{Store, StoreError, StoreResult, now_ms};
 use crate::pack::PublicKey;
 
 /// What a token may do.
@@ -91,7 +91,7 @@ pub struct NewToken {
 }
 
 /// Tenant names: 1-64 of a-z, 0-9, `-` and `_`, starting with a letter or digit.
-pub fn check_tenant_name(name: &str) -> anyhow::Result<()> {
+pub fn check_tenant_name(name: &str) -> StoreResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -102,10 +102,10 @@ pub fn check_tenant_name(name: &str) -> anyhow::Result<()> {
             .next()
             .is_some_and(|b| b.is_ascii_alphanumeric());
     if !ok {
-        bail!(
+        return Err(StoreError::Invalid(format!(
             "tenant name `{name}` must be 1-64 characters of a-z, 0-9, `-` and `_`, starting \
              with a letter or digit"
-        );
+        )));
     }
     Ok(())
 }
@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Creates a tenant; an existing name is an error.
-    pub fn create_tenant(&self, name: &str) -> anyhow::Result<TenantRecord> {
+    pub fn create_tenant(&self, name: &str) -> StoreResult<TenantRecord> {
         check_tenant_name(name)?;
         let record = TenantRecord {
             name: name.to_owned(),
@@ -143,7 +143,9 @@ impl Store {
             .compare_and_swap(name, None as Option<&[u8]>, Some(value))?
             .is_err()
         {
-            bail!("tenant `{name}` already exists");
+            return Err(StoreError::Conflict(format!(
+                "tenant `{name}` already exists"
+            )));
         }
         self.db().flush()?;
         Ok(record)
@@ -175,12 +177,16 @@ impl Store {
         tenant: &str,
         name: &str,
         scopes: &[Scope],
-    ) -> anyhow::Result<NewToken> {
+    ) -> StoreResult<NewToken> {
         if !self.tenant_exists(tenant)? {
-            bail!("tenant `{tenant}` does not exist");
+            return Err(StoreError::NotFound(format!(
+                "tenant `{tenant}` does not exist"
+            )));
         }
         if scopes.is_empty() {
-            bail!("a token needs at least one scope");
+            return Err(StoreError::Invalid(
+                "a token needs at least one scope".into(),
+            ));
         }
         let mut id = [0u8; 8];
         let mut secret = [0u8; 32];

@@ -28,9 +28,12 @@ mod auth;
 mod checkpoint;
 mod tenant;
 
+mod error;
+
 pub use alerts::{Alert, AlertChange, AlertFilter};
 pub use auth::{NewToken, Scope, TenantRecord, TokenRecord, check_tenant_name};
 pub use checkpoint::{Checkpoint, checkpoint_time};
+pub use error::{StoreError, StoreResult};
 pub use tenant::RuleConfig;
 
 use std::collections::BTreeSet;
@@ -39,7 +42,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::pack::bundle::{Bundle, Signature, sha256_hex};
 use crate::pack::{PublicKey, Trust};
@@ -317,7 +320,7 @@ impl Store {
 
     /// Whether `bundle` is new here, already stored with the same content, or refused: the
     /// same name and version with other content (a published version never changes).
-    pub fn precheck(&self, bundle: &Bundle) -> anyhow::Result<Imported> {
+    pub fn precheck(&self, bundle: &Bundle) -> StoreResult<Imported> {
         let m = &bundle.manifest;
         let (name, version) = (&m.pack.name, m.pack.version.to_string());
         let Some(existing) = self.packs.get(key2(name, &version))? else {
@@ -327,12 +330,12 @@ impl Store {
         if existing.manifest == bundle.manifest_text() {
             return Ok(Imported::AlreadyStored);
         }
-        bail!(
+        Err(StoreError::Conflict(format!(
             "{name}@{version} is already stored with other content (manifest sha256 {} here, {} \
              in the bundle); a published version never changes: publish a new version",
             &sha256_hex(existing.manifest.as_bytes())[..16],
             &sha256_hex(bundle.manifest_text().as_bytes())[..16]
-        );
+        )))
     }
 
     /// Imports a bundle that has passed its checks (digests, signature, requirements, cases:
@@ -342,7 +345,7 @@ impl Store {
         bundle: &Bundle,
         signer: Option<String>,
         who: &str,
-    ) -> anyhow::Result<Imported> {
+    ) -> StoreResult<Imported> {
         let m = &bundle.manifest;
         let name = m.pack.name.clone();
         let version = m.pack.version.to_string();
@@ -421,9 +424,15 @@ impl Store {
 
     /// The version `spec` names: an exact version, or a requirement (`^1.2`) → the highest
     /// stored match.
-    pub fn resolve(&self, name: &str, spec: &str) -> anyhow::Result<String> {
+    pub fn resolve(&self, name: &str, spec: &str) -> StoreResult<String> {
         let versions = self.versions(name)?;
-        Ok(crate::pack::resolve_version(&versions, name, spec, "stored")?.to_string())
+        match crate::pack::resolve_version(&versions, name, spec, "stored") {
+            Ok(version) => Ok(version.to_string()),
+            Err(e @ crate::pack::VersionError::Invalid { .. }) => {
+                Err(StoreError::Invalid(e.to_string()))
+            }
+            Err(e) => Err(StoreError::NotFound(e.to_string())),
+        }
     }
 
     /// The active version of `name` for `tenant`.
@@ -469,7 +478,7 @@ impl Store {
         version: &str,
         who: &str,
         reason: &str,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> StoreResult<Option<String>> {
         self.switch(tenant, name, version, who, reason, "activate")
     }
 
@@ -481,10 +490,10 @@ impl Store {
         name: &str,
         who: &str,
         reason: &str,
-    ) -> anyhow::Result<String> {
-        let current = self
-            .active(tenant, name)?
-            .with_context(|| format!("pack `{name}` is not active for tenant `{tenant}`"))?;
+    ) -> StoreResult<String> {
+        let current = self.active(tenant, name)?.ok_or_else(|| {
+            StoreError::NotFound(format!("pack `{name}` is not active for tenant `{tenant}`"))
+        })?;
         // The undo stack: an activation pushes the version it replaced, a rollback pops.
         let mut stack: Vec<Option<String>> = Vec::new();
         for entry in self.history(tenant, name)? {
@@ -496,12 +505,14 @@ impl Store {
             }
         }
         let Some(Some(previous)) = stack.pop() else {
-            bail!(
+            return Err(StoreError::Conflict(format!(
                 "pack `{name}` has no earlier version to roll back to for tenant `{tenant}` (active: {current})"
-            );
+            )));
         };
         if self.packs.get(key2(name, &previous))?.is_none() {
-            bail!("the previous version {name}@{previous} has been removed from the store");
+            return Err(StoreError::Conflict(format!(
+                "the previous version {name}@{previous} has been removed from the store"
+            )));
         }
         self.switch(tenant, name, &previous, who, reason, "rollback")?;
         Ok(previous)
@@ -515,10 +526,12 @@ impl Store {
         who: &str,
         reason: &str,
         action: &str,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> StoreResult<Option<String>> {
         check_tenant_name(tenant)?;
         if self.packs.get(key2(name, version))?.is_none() {
-            bail!("{name}@{version} is not in the store");
+            return Err(StoreError::NotFound(format!(
+                "{name}@{version} is not in the store"
+            )));
         }
         let previous = self.active(tenant, name)?;
         let id = self.db.generate_id()?;
@@ -547,24 +560,31 @@ impl Store {
                 history.insert(history_key.as_slice(), entry.as_slice())?;
                 Ok(())
             })
-            .map_err(|e| anyhow::anyhow!("activating {name}@{version}: {e}"))?;
+            .map_err(|e| match e {
+                TransactionError::Abort(why) => {
+                    StoreError::Conflict(format!("activating {name}@{version}: {why}"))
+                }
+                TransactionError::Storage(e) => StoreError::Storage(e),
+            })?;
         self.db.flush()?;
         Ok(previous)
     }
 
     /// Removes a stored version; refused while any tenant has it active.
-    pub fn remove(&self, name: &str, version: &str) -> anyhow::Result<()> {
+    pub fn remove(&self, name: &str, version: &str) -> StoreResult<()> {
         if let Some((tenant, _, _)) = self
             .all_active()?
             .into_iter()
             .find(|(_, n, v)| n == name && v == version)
         {
-            bail!(
+            return Err(StoreError::Conflict(format!(
                 "{name}@{version} is active for tenant `{tenant}`; activate another version or roll back first"
-            );
+            )));
         }
         if self.packs.remove(key2(name, version))?.is_none() {
-            bail!("{name}@{version} is not in the store");
+            return Err(StoreError::NotFound(format!(
+                "{name}@{version} is not in the store"
+            )));
         }
         self.db.flush()?;
         self.remove_orphan_blobs()?;

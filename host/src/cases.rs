@@ -26,10 +26,10 @@ use crate::sandbox::{Limits, RuleComponent};
 /// a debug build, an emulator, a sanitizer — cannot fail a case, while a rule that never
 /// returns still fails it. Speed is measured by the benchmarks (docs/performance.md), and
 /// the running host keeps its own deadline.
-pub const CASE_CALL_DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const CASE_CALL_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The limits a case runs under: `limits` with the deadline raised to [`CASE_CALL_DEADLINE`].
-pub fn case_limits(limits: Limits) -> Limits {
+pub(crate) fn case_limits(limits: Limits) -> Limits {
     Limits {
         call_deadline: limits.call_deadline.max(CASE_CALL_DEADLINE),
         ..limits

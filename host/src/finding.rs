@@ -20,12 +20,12 @@ pub enum Severity {
 
 impl Severity {
     /// OCSF severity_id: 1 informational … 5 critical.
-    pub fn ocsf_id(self) -> u8 {
+    pub(crate) fn ocsf_id(self) -> u8 {
         self as u8 + 1
     }
 
     /// OCSF severity caption.
-    pub fn caption(self) -> &'static str {
+    pub(crate) fn caption(self) -> &'static str {
         match self {
             Severity::Informational => "Informational",
             Severity::Low => "Low",
@@ -119,7 +119,7 @@ impl Finding {
     }
 
     /// The OCSF Detection Finding (class 2004) form of the finding.
-    pub fn to_ocsf(&self, rule_name: &str) -> Json {
+    pub(crate) fn to_ocsf(&self, rule_name: &str) -> Json {
         let attacks: Vec<Json> = self
             .techniques
             .iter()

@@ -10,23 +10,23 @@ use std::sync::Mutex;
 use crate::engine::LatencyHistogram;
 
 pub const EVENTS_ACCEPTED: &str = "yagura_events_accepted_total";
-pub const EVENTS_REJECTED: &str = "yagura_events_rejected_total";
-pub const EVENTS_THROTTLED: &str = "yagura_events_throttled_total";
-pub const QUEUE_DEPTH: &str = "yagura_engine_queue_events";
-pub const ALERTS: &str = "yagura_alerts_total";
-pub const ALERT_STORE_ERRORS: &str = "yagura_alert_store_errors_total";
-pub const ACTIVATIONS: &str = "yagura_activations_total";
-pub const RULE_EVENTS: &str = "yagura_rule_events_total";
-pub const RULE_FINDINGS: &str = "yagura_rule_findings_total";
-pub const RULE_FAULTS: &str = "yagura_rule_faults_total";
-pub const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
-pub const RULE_LATENCY: &str = "yagura_rule_eval_seconds";
-pub const RULE_QUARANTINED: &str = "yagura_rule_quarantined";
-pub const RULE_SKIPPED: &str = "yagura_rule_skipped_events_total";
-pub const SINK_DELIVERED: &str = "yagura_sink_delivered_total";
-pub const SINK_FAILED: &str = "yagura_sink_failed_total";
-pub const SINK_DROPPED: &str = "yagura_sink_dropped_total";
-pub const SINK_RETRIES: &str = "yagura_sink_retries_total";
+pub(crate) const EVENTS_REJECTED: &str = "yagura_events_rejected_total";
+pub(crate) const EVENTS_THROTTLED: &str = "yagura_events_throttled_total";
+pub(crate) const QUEUE_DEPTH: &str = "yagura_engine_queue_events";
+pub(crate) const ALERTS: &str = "yagura_alerts_total";
+pub(crate) const ALERT_STORE_ERRORS: &str = "yagura_alert_store_errors_total";
+pub(crate) const ACTIVATIONS: &str = "yagura_activations_total";
+pub(crate) const RULE_EVENTS: &str = "yagura_rule_events_total";
+pub(crate) const RULE_FINDINGS: &str = "yagura_rule_findings_total";
+pub(crate) const RULE_FAULTS: &str = "yagura_rule_faults_total";
+pub(crate) const RULE_BUSY: &str = "yagura_rule_busy_seconds_total";
+pub(crate) const RULE_LATENCY: &str = "yagura_rule_eval_seconds";
+pub(crate) const RULE_QUARANTINED: &str = "yagura_rule_quarantined";
+pub(crate) const RULE_SKIPPED: &str = "yagura_rule_skipped_events_total";
+pub(crate) const SINK_DELIVERED: &str = "yagura_sink_delivered_total";
+pub(crate) const SINK_FAILED: &str = "yagura_sink_failed_total";
+pub(crate) const SINK_DROPPED: &str = "yagura_sink_dropped_total";
+pub(crate) const SINK_RETRIES: &str = "yagura_sink_retries_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
 const FAMILIES: &[(&str, &str, &str)] = &[
@@ -143,7 +143,7 @@ impl Metrics {
     /// Drops the per-rule series (`rule` label) of `tenant` whose rule is not in `rules`: a
     /// rule switched off or removed from the tenant's packs stops being reported instead of
     /// staying at its last values.
-    pub fn retain_rules(&self, tenant: &str, rules: &[&str]) {
+    pub(crate) fn retain_rules(&self, tenant: &str, rules: &[&str]) {
         let keep = |labels: &Labels| {
             let of_tenant = labels.iter().any(|(k, v)| *k == "tenant" && v == tenant);
             let rule = labels.iter().find(|(k, _)| *k == "rule");
@@ -162,7 +162,7 @@ impl Metrics {
     }
 
     /// The exposition text; with `tenant`, only the series labelled with that tenant.
-    pub fn render(&self, tenant: Option<&str>) -> String {
+    pub(crate) fn render(&self, tenant: Option<&str>) -> String {
         let mut out = String::new();
         let (Ok(series), Ok(histograms)) = (self.series.lock(), self.histograms.lock()) else {
             return out;

@@ -30,7 +30,7 @@ impl Value {
     }
 
     /// Reads a JSON value as a value of the same type as `like`.
-    pub fn from_json_like(like: &Value, json: &serde_json::Value) -> Result<Value, String> {
+    pub(crate) fn from_json_like(like: &Value, json: &serde_json::Value) -> Result<Value, String> {
         use serde_json::Value as J;
         let value = match (like, json) {
             (Value::Boolean(_), J::Bool(b)) => Value::Boolean(*b),
@@ -113,13 +113,13 @@ impl RuleInfo {
     }
 
     /// Bit mask of the subscribed classes.
-    pub fn subscription_mask(&self) -> u16 {
+    pub(crate) fn subscription_mask(&self) -> u16 {
         self.subscriptions.iter().fold(0, |m, c| m | c.bit())
     }
 
     /// Every parameter with its effective value: the override where given, else the default.
     /// Unknown names and wrong types are errors naming the parameter.
-    pub fn resolve_config(
+    pub(crate) fn resolve_config(
         &self,
         overrides: &[(String, Value)],
     ) -> Result<Vec<(String, Value)>, String> {
@@ -185,7 +185,7 @@ impl RuleInfo {
 
     /// TOML config values (a case's `config`, a pack rule's `config`) typed against the
     /// parameters; an unknown name or a wrong type is an error naming the parameter.
-    pub fn typed_config(
+    pub(crate) fn typed_config(
         &self,
         config: &std::collections::BTreeMap<String, toml::Value>,
     ) -> Result<Vec<(String, Value)>, String> {
@@ -203,7 +203,7 @@ impl RuleInfo {
 
     /// Parses `PARAM=VALUE` against the parameter's type: VALUE is JSON (`5`, `true`,
     /// `["a","b"]`) or, for text and text-list parameters, plain text (`a,b` for a list).
-    pub fn parse_override(&self, assignment: &str) -> Result<(String, Value), String> {
+    pub(crate) fn parse_override(&self, assignment: &str) -> Result<(String, Value), String> {
         let (name, raw) = assignment
             .split_once('=')
             .ok_or_else(|| format!("`{assignment}` is not PARAM=VALUE"))?;

@@ -10,10 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use pack::{ActorArgs, KeyCommand, PackCommand, StoreArgs, TrustArgs, run_key, run_pack};
+pub(crate) use pack::run_pack;
+pub use pack::{ActorArgs, KeyCommand, PackCommand, StoreArgs, TrustArgs, run_key};
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
-pub use serve::{ServeArgs, run_serve};
+pub use serve::ServeArgs;
+pub(crate) use serve::run_serve;
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -51,11 +53,11 @@ pub mod exit {
     /// Completed; every input record was valid and no rule call failed.
     pub const OK: u8 = 0;
     /// Could not run: unreadable input, a rule that fails to load, a bad setting.
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Usage error (clap).
     pub const USAGE: u8 = 2;
     /// Completed, but some input records were rejected or some rule calls faulted.
-    pub const DEGRADED: u8 = 3;
+    pub(crate) const DEGRADED: u8 = 3;
 }
 
 /// Runs the command line and returns the process exit code.

@@ -273,7 +273,7 @@ fn write_bundle(bundle: &Bundle, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs a `pack` subcommand. `Ok(false)`: it ran and the answer is no (failed cases).
-pub fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
+pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Result<bool> {
     match command {
         PackCommand::Build {
             manifest,

@@ -20,7 +20,7 @@ Examples:
   yagura serve --listen 0.0.0.0:8080 --store /var/lib/yagura";
 
 /// Runs the server until SIGINT or SIGTERM; the first start's admin token goes to `out`.
-pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

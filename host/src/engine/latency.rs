@@ -44,7 +44,7 @@ impl LatencyHistogram {
 
     /// This histogram with `other`'s calls added (a rule's counts across its versions).
     #[must_use]
-    pub fn merged(mut self, other: &LatencyHistogram) -> LatencyHistogram {
+    pub(crate) fn merged(mut self, other: &LatencyHistogram) -> LatencyHistogram {
         for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
             *mine += theirs;
         }

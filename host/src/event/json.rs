@@ -67,7 +67,7 @@ pub(crate) fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
 }
 
 /// Formats ms since the Unix epoch as RFC 3339 UTC with milliseconds.
-pub fn format_rfc3339_ms(ms: i64) -> String {
+pub(crate) fn format_rfc3339_ms(ms: i64) -> String {
     match jiff::Timestamp::from_millisecond(ms) {
         Ok(ts) => format!("{ts:.3}"),
         Err(_) => ms.to_string(),
@@ -289,7 +289,7 @@ pub(crate) fn parse_guid(text: &str) -> Option<u128> {
 }
 
 /// Formats a GUID the way Windows writes it: `{5770385F-C22A-43E0-BF4C-06F5698FFBD9}`.
-pub fn format_guid(guid: u128) -> String {
+pub(crate) fn format_guid(guid: u128) -> String {
     let h = format!("{guid:032X}");
     format!(
         "{{{}-{}-{}-{}-{}}}",
@@ -330,7 +330,9 @@ pub(super) mod attributes {
     }
 
     /// An object of strings, in source order; other values are kept as their JSON text.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
         struct Ordered;
         impl<'de> Visitor<'de> for Ordered {
             type Value = Vec<(String, String)>;

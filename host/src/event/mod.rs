@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use json::{EventParseError, format_guid, format_rfc3339_ms, parse_event};
-pub(crate) use json::{parse_guid, parse_hex_or_decimal};
+pub use json::{EventParseError, parse_event};
+pub(crate) use json::{format_rfc3339_ms, parse_guid, parse_hex_or_decimal};
 pub use schema::event_schema;
 
 /// One normalized security event.
@@ -156,7 +156,7 @@ impl EventClass {
 
     /// Every OCSF class_uid Yagura accepts, with the class it maps to (both registry classes
     /// map to `registry`). `from_ocsf_uid` and the JSON Schema read this table.
-    pub const OCSF_UIDS: &'static [(u32, EventClass)] = &[
+    pub(crate) const OCSF_UIDS: &'static [(u32, EventClass)] = &[
         (3002, EventClass::Authentication),
         (1007, EventClass::Process),
         (4001, EventClass::Network),
@@ -171,7 +171,7 @@ impl EventClass {
     ];
 
     /// The class for an OCSF class_uid, if Yagura models it.
-    pub fn from_ocsf_uid(uid: u32) -> Option<EventClass> {
+    pub(crate) fn from_ocsf_uid(uid: u32) -> Option<EventClass> {
         Self::OCSF_UIDS
             .iter()
             .find(|(u, _)| *u == uid)
@@ -282,7 +282,7 @@ named_enum!(
 
 impl Event {
     /// Bytes of text the event carries (what it adds to a batch's string blob).
-    pub fn text_bytes(&self) -> usize {
+    pub(crate) fn text_bytes(&self) -> usize {
         fn o(s: &Option<String>) -> usize {
             s.as_ref().map_or(0, String::len)
         }

@@ -6,7 +6,7 @@ use std::io::BufRead;
 use super::Format;
 
 /// Whether the bytes start like a gzip stream.
-pub fn is_gzip(head: &[u8]) -> bool {
+pub(crate) fn is_gzip(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b])
 }
 
@@ -15,7 +15,7 @@ const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 
 /// Detects the format of `reader` without consuming it (only what `fill_buf` shows: the
 /// first 64 KiB at most).
-pub fn detect(reader: &mut dyn BufRead) -> Result<Format, String> {
+pub(crate) fn detect(reader: &mut dyn BufRead) -> Result<Format, String> {
     let head = reader.fill_buf().map_err(|e| e.to_string())?;
     if head.is_empty() {
         // nothing to read: any line format reads nothing
@@ -34,7 +34,7 @@ pub fn detect(reader: &mut dyn BufRead) -> Result<Format, String> {
 }
 
 /// The format of a text source from its first non-blank line.
-pub fn detect_line(first: &str) -> Result<Format, String> {
+pub(crate) fn detect_line(first: &str) -> Result<Format, String> {
     if first.starts_with("#separator") || first.starts_with("#fields") {
         return Ok(Format::ZeekConn);
     }

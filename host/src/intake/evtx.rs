@@ -21,7 +21,7 @@ use crate::event::Event;
 
 /// The largest EVTX input read (1 GiB). Windows logs default to 20 MiB and rarely exceed a few
 /// hundred; a larger input is refused rather than held in memory.
-pub const MAX_EVTX_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_EVTX_BYTES: u64 = 1 << 30;
 
 /// Bytes of a record's JSON kept for the dead-letter file.
 const RAW_KEPT: usize = 4096;

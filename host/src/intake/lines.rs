@@ -6,7 +6,7 @@ use std::io::{self, BufRead};
 use super::{IntakeError, LineAdapter, Record};
 
 /// The longest line accepted; longer lines are rejected (and skipped) without being buffered.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Bytes of an offending line kept for the dead-letter file.
 const RAW_KEPT: usize = 4096;

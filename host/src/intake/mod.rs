@@ -38,7 +38,8 @@ use std::path::Path;
 
 use crate::event::Event;
 
-pub use lines::{LineReader, MAX_LINE_BYTES};
+pub use lines::LineReader;
+pub(crate) use lines::MAX_LINE_BYTES;
 
 /// Input formats: `--format`, `?format=` of `POST /v1/events` and `format` in cases files
 /// take their [`Format::name`]s (any case), and `ndjson` also as `normalized`.
@@ -90,7 +91,7 @@ impl Format {
     }
 
     /// Other names it is taken by.
-    pub fn aliases(self) -> &'static [&'static str] {
+    pub(crate) fn aliases(self) -> &'static [&'static str] {
         match self {
             Format::Ndjson => &["normalized"],
             _ => &[],

@@ -36,7 +36,7 @@ impl Default for Syslog {
 
 impl Syslog {
     /// An adapter giving RFC 3164 times the year `year`.
-    pub fn with_year(year: i16) -> Self {
+    pub(crate) fn with_year(year: i16) -> Self {
         Syslog { year }
     }
 }

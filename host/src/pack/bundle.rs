@@ -23,12 +23,12 @@ use super::sign::{PublicKey, SecretKey};
 use crate::cases::{CaseFile, Events};
 
 /// The manifest's path in a bundle.
-pub const MANIFEST: &str = "pack.toml";
+pub(crate) const MANIFEST: &str = "pack.toml";
 /// The signature's path in a bundle.
-pub const SIGNATURE: &str = "signature.toml";
+pub(crate) const SIGNATURE: &str = "signature.toml";
 /// A bundle may not be larger than this, nor hold more files.
-pub const MAX_BUNDLE_BYTES: u64 = 256 << 20;
-pub const MAX_FILES: usize = 4_096;
+pub(crate) const MAX_BUNDLE_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_FILES: usize = 4_096;
 
 /// `signature.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,12 +166,12 @@ impl Bundle {
     }
 
     /// The bundled manifest's exact text (what the signature covers).
-    pub fn manifest_text(&self) -> &str {
+    pub(crate) fn manifest_text(&self) -> &str {
         &self.manifest_text
     }
 
     /// Every file the manifest lists, with its sha256: components, then case files.
-    pub fn listed_files(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn listed_files(&self) -> impl Iterator<Item = (&str, &str)> {
         let rules = self.manifest.rules.iter().map(|r| {
             (
                 r.component.as_str(),
@@ -187,7 +187,7 @@ impl Bundle {
     }
 
     /// A bundle from its parts (as a store keeps them), checked like [`Bundle::from_bytes`].
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         manifest_text: String,
         files: Vec<(String, Vec<u8>)>,
         signature: Option<Signature>,
@@ -434,7 +434,7 @@ impl Bundle {
 
     /// Writes the bundle's case files (and their events) under `dir`, keeping their paths, and
     /// returns each rule's cases file.
-    pub fn extract_cases(&self, dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    pub(crate) fn extract_cases(&self, dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
         for file in &self.manifest.files {
             let path = dir.join(&file.path);
             if let Some(parent) = path.parent() {

@@ -96,7 +96,7 @@ impl Manifest {
     }
 
     /// The manifest as TOML; the bytes the signature covers.
-    pub fn to_toml(&self) -> anyhow::Result<String> {
+    pub(crate) fn to_toml(&self) -> anyhow::Result<String> {
         toml::to_string(self).context("cannot write the manifest as TOML")
     }
 

@@ -33,7 +33,7 @@ impl RuleCases {
 
 /// Loads every component of the bundle into `sandbox`, checking that each is the rule the
 /// manifest says it is.
-pub fn load_components(
+pub(crate) fn load_components(
     bundle: &Bundle,
     sandbox: &Sandbox,
     origin: &str,
@@ -67,7 +67,7 @@ pub struct PackRule {
 
 /// Loads the rules the bundle enables (checked as [`load_components`] does), each with the
 /// pack's config for it: what replay and the runtime run.
-pub fn enabled_rules(
+pub(crate) fn enabled_rules(
     bundle: &Bundle,
     sandbox: &Sandbox,
     origin: &str,
@@ -117,7 +117,7 @@ pub enum VersionError {
 
 /// The version `spec` names among `versions` (oldest first): an exact version, or the highest
 /// one matching a requirement (`^1.2`). `what` says where they are (`stored`, `held`).
-pub fn resolve_version(
+pub(crate) fn resolve_version(
     versions: &[semver::Version],
     name: &str,
     spec: &str,

@@ -124,7 +124,7 @@ fn parse_key_line(text: &str, prefix: &str, origin: &str, kind: &str) -> anyhow:
 }
 
 /// Writes a new key pair to `<base>.key` (0600) and `<base>.pub`; refuses to overwrite.
-pub fn generate_files(
+pub(crate) fn generate_files(
     base: &Path,
 ) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf, PublicKey)> {
     let secret_path = base.with_extension("key");

@@ -201,7 +201,12 @@ impl Runtime {
 
     /// Sets `tenant`'s values for `rule` (`{}`: back to its pack's config), once the rule's
     /// `init` accepted them in the tenant's new rule set.
-    pub fn set_config(&self, tenant: &str, rule: &str, config: &RuleConfig) -> RuntimeResult<()> {
+    pub(crate) fn set_config(
+        &self,
+        tenant: &str,
+        rule: &str,
+        config: &RuleConfig,
+    ) -> RuntimeResult<()> {
         self.require_running(tenant, rule)?;
         let _one_at_a_time = self.activation.lock();
         let built = self
@@ -219,7 +224,7 @@ impl Runtime {
 
     /// Switches `rule` of `tenant`'s active packs off (`enabled: false`; its state is dropped)
     /// or back on; whether it was on.
-    pub fn set_enabled(
+    pub(crate) fn set_enabled(
         &self,
         tenant: &str,
         rule: &str,
@@ -251,7 +256,7 @@ impl Runtime {
 
     /// Puts a quarantined `rule` of `tenant` back to work (after the events queued before);
     /// whether it was quarantined.
-    pub fn reenable(&self, tenant: &str, rule: &str) -> RuntimeResult<bool> {
+    pub(crate) fn reenable(&self, tenant: &str, rule: &str) -> RuntimeResult<bool> {
         let engine = self
             .existing_engine(tenant)
             .ok_or_else(|| not_running(tenant, rule))?;
@@ -265,7 +270,7 @@ impl Runtime {
     }
 
     /// Refuses unless `rule` runs for `tenant` (or is switched off there).
-    pub fn require_running(&self, tenant: &str, rule: &str) -> RuntimeResult<()> {
+    pub(crate) fn require_running(&self, tenant: &str, rule: &str) -> RuntimeResult<()> {
         let runs = self
             .existing_engine(tenant)
             .is_some_and(|e| e.rules().iter().any(|r| r.id == rule));
@@ -277,7 +282,11 @@ impl Runtime {
     }
 
     /// The versions of `name` the tenant holds, oldest first.
-    pub fn held_versions(&self, tenant: &str, name: &str) -> RuntimeResult<Vec<semver::Version>> {
+    pub(crate) fn held_versions(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> RuntimeResult<Vec<semver::Version>> {
         let mut versions: Vec<semver::Version> = self
             .store
             .tenant_packs(tenant)?

@@ -28,7 +28,7 @@ impl std::fmt::Debug for Inlet {
 
 impl Runtime {
     /// `source`'s inlet into `tenant`'s engine (started without rules if it has none yet).
-    pub fn inlet(&self, tenant: &str, source: &'static str) -> anyhow::Result<Inlet> {
+    pub(crate) fn inlet(&self, tenant: &str, source: &'static str) -> anyhow::Result<Inlet> {
         Ok(Inlet {
             tenant: tenant.to_owned(),
             source,

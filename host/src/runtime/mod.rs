@@ -142,7 +142,7 @@ impl Runtime {
     /// A runtime that runs no engines, for the store's operator (`yagura pack`): its changes
     /// go through the same checks and are recorded, and take effect when `yagura serve`
     /// starts; it reaches every stored version, not only those a tenant holds.
-    pub fn offline(store: Store, sandbox: Sandbox, options: RuntimeOptions) -> Runtime {
+    pub(crate) fn offline(store: Store, sandbox: Sandbox, options: RuntimeOptions) -> Runtime {
         Runtime {
             store,
             sandbox,

@@ -280,7 +280,7 @@ impl TenantEngine {
     }
 
     /// Sets the tenant's switched-off rules, as of now (at start, with the first rule set).
-    pub fn set_disabled(&self, disabled: Vec<RuleView>) {
+    pub(crate) fn set_disabled(&self, disabled: Vec<RuleView>) {
         if let Ok(mut d) = self.disabled.lock() {
             *d = disabled;
         }
@@ -288,7 +288,7 @@ impl TenantEngine {
 
     /// Records the switched-off rules of a rule set just built; they are listed once the next
     /// [`TenantEngine::swap`] runs that set.
-    pub fn stage_disabled(&self, disabled: Vec<RuleView>) {
+    pub(crate) fn stage_disabled(&self, disabled: Vec<RuleView>) {
         if let Ok(mut s) = self.staged.lock() {
             *s = Some(disabled);
         }

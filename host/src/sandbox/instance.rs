@@ -224,7 +224,7 @@ impl RuleInstance {
 
     /// True when `other` runs the same component with the same config and limits: a swap
     /// keeps such a rule's running instance (another rule of the set changed).
-    pub fn same_as(&self, other: &RuleInstance) -> bool {
+    pub(crate) fn same_as(&self, other: &RuleInstance) -> bool {
         self.component.digest == other.component.digest
             && self.limits == other.limits
             && self.config.len() == other.config.len()
@@ -242,7 +242,7 @@ impl RuleInstance {
 
     /// Takes the host-kept state out (this instance is left with an empty one), to hand it
     /// to the next version of the rule.
-    pub fn take_state(&mut self) -> RuleState {
+    pub(crate) fn take_state(&mut self) -> RuleState {
         let limits = self.limits.state;
         match self.ctx_mut() {
             Some(ctx) => std::mem::replace(&mut ctx.state, RuleState::new(limits)),
@@ -252,7 +252,7 @@ impl RuleInstance {
 
     /// Replaces the host-kept state with `state` (a previous version's), under this
     /// instance's state limits. Whatever `init` wrote into the fresh state is dropped.
-    pub fn put_state(&mut self, mut state: RuleState) {
+    pub(crate) fn put_state(&mut self, mut state: RuleState) {
         state.set_limits(self.limits.state);
         if let Some(ctx) = self.ctx_mut() {
             ctx.state = state;

@@ -11,7 +11,7 @@ use super::bindings::wit_types as wit;
 use crate::event::{self, Event, EventClass};
 
 /// Facts moved from the typed event to attributes, in the order they are added.
-pub const PROMOTED: [&str; 9] = [
+pub(crate) const PROMOTED: [&str; 9] = [
     "source.format",
     "source.channel",
     "source.provider",

@@ -37,11 +37,11 @@ use crate::rule::RuleInfo;
 use crate::state::StateLimits;
 
 pub use instance::{CallOutcome, Fault, FaultKind, RuleInstance};
-pub use lower::{BatchBuilder, PROMOTED};
+pub use lower::BatchBuilder;
 
 /// The WIT package version this host implements, and the versions of it a rule may import.
-pub const WIT_PACKAGE: &str = "yagura:detection";
-pub const WIT_VERSION: &str = "0.1.0";
+pub(crate) const WIT_PACKAGE: &str = "yagura:detection";
+pub(crate) const WIT_VERSION: &str = "0.1.0";
 
 /// Per-rule resource limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -317,7 +317,7 @@ impl RuleComponent {
     }
 
     /// The limits [`RuleComponent::instantiate`] gives an instance: its sandbox's.
-    pub fn default_limits(&self) -> Limits {
+    pub(crate) fn default_limits(&self) -> Limits {
         self.sandbox.limits()
     }
 }

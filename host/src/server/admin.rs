@@ -44,7 +44,7 @@ struct NewTenant {
     ),
     security(("token" = ["admin"]))
 )]
-pub async fn create_tenant(
+pub(crate) async fn create_tenant(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Body,
@@ -68,7 +68,7 @@ pub async fn create_tenant(
     ),
     security(("token" = ["admin"]))
 )]
-pub async fn list_tenants(
+pub(crate) async fn list_tenants(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Response> {
@@ -129,7 +129,7 @@ fn view(t: &TokenRecord) -> TokenView<'_> {
     ),
     security(("token" = ["admin"]))
 )]
-pub async fn create_token(
+pub(crate) async fn create_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: Body,
@@ -172,7 +172,7 @@ pub async fn create_token(
     ),
     security(("token" = ["admin"]))
 )]
-pub async fn list_tokens(
+pub(crate) async fn list_tokens(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     uri: Uri,
@@ -206,7 +206,7 @@ pub async fn list_tokens(
     ),
     security(("token" = ["admin"]))
 )]
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathParam(id): PathParam,
@@ -306,7 +306,7 @@ pub async fn trust_key(
     ),
     security(("token" = ["admin"]), ("token" = ["packs:write"]))
 )]
-pub async fn list_keys(
+pub(crate) async fn list_keys(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     uri: Uri,
@@ -355,7 +355,7 @@ pub async fn list_keys(
     ),
     security(("token" = ["admin"]), ("token" = ["packs:write"]))
 )]
-pub async fn untrust_key(
+pub(crate) async fn untrust_key(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathParam(id): PathParam,

@@ -54,7 +54,7 @@ impl ApiError {
     }
 
     /// The request was well formed but its content is refused (a bad bundle, failed cases).
-    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+    pub(crate) fn unprocessable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message)
     }
 
@@ -82,7 +82,7 @@ impl ApiError {
 
     /// A failure of ours: the details go to the log under a fresh id, the client gets only
     /// the id (an error chain may name paths and internals that are not the client's).
-    pub fn internal(error: &anyhow::Error) -> ApiError {
+    pub(crate) fn internal(error: &anyhow::Error) -> ApiError {
         let id = format!("{:016x}", getrandom::u64().unwrap_or_default());
         tracing::error!(error_id = %id, error = %format!("{error:#}"), "request failed");
         ApiError::new(

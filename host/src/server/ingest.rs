@@ -205,7 +205,7 @@ pub async fn rules(
     ),
     security(("token" = ["packs:write"]), ("token" = ["alerts:read"]))
 )]
-pub async fn get_config(
+pub(crate) async fn get_config(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathParam(rule): PathParam,
@@ -284,7 +284,7 @@ struct NewConfig {
     ),
     security(("token" = ["packs:write"]))
 )]
-pub async fn put_config(
+pub(crate) async fn put_config(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathParam(rule): PathParam,

@@ -45,7 +45,7 @@ use tokio::sync::{broadcast, watch};
 pub use crate::source::SyslogListener;
 pub use error::ApiError;
 use request::Caller;
-pub use sinks::{DEFAULT_QUEUE as DEFAULT_SINK_QUEUE, SinkConfig, SinkKind, SinkTable};
+pub use sinks::{SinkConfig, SinkKind, SinkTable};
 
 use crate::engine::EngineOptions;
 use crate::metrics::Metrics;
@@ -113,7 +113,7 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// What of it the tenant runtime takes.
-    pub fn runtime_options(&self) -> RuntimeOptions {
+    pub(crate) fn runtime_options(&self) -> RuntimeOptions {
         RuntimeOptions {
             engine: self.engine,
             queue_events: self.queue_events,

@@ -28,7 +28,7 @@ pub struct Caller(pub TokenRecord);
 
 impl Caller {
     /// Refuses with 403 unless the token has `scope` (or `admin`).
-    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+    pub(crate) fn require(&self, scope: Scope) -> ApiResult<()> {
         if self.0.has(scope) {
             Ok(())
         } else {
@@ -41,7 +41,7 @@ impl Caller {
     }
 
     /// Refuses with 403 unless the token has one of `scopes` (or `admin`).
-    pub fn require_any(&self, scopes: &[Scope]) -> ApiResult<()> {
+    pub(crate) fn require_any(&self, scopes: &[Scope]) -> ApiResult<()> {
         if scopes.iter().any(|s| self.0.has(*s)) {
             return Ok(());
         }
@@ -65,7 +65,7 @@ impl Caller {
     /// The tenant a request acts on: the token's own, or `requested` (`?tenant=`), which only
     /// an admin token may name when it is another tenant. The tenant must exist.
     /// The tenant a route with only `?tenant=` in its query acts on: [`Caller::tenant`] of it.
-    pub fn tenant_of(&self, state: &AppState, uri: &axum::http::Uri) -> ApiResult<String> {
+    pub(crate) fn tenant_of(&self, state: &AppState, uri: &axum::http::Uri) -> ApiResult<String> {
         let q: TenantQuery = parse_query(uri)?;
         self.tenant(state, q.tenant.as_deref())
     }
@@ -133,7 +133,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 }
 
 /// Reads a whole body, refusing more than `limit` bytes with 413.
-pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         // to_bytes fails on the limit (http-body-util's LengthLimitError) or on a broken
         // connection
@@ -157,7 +157,10 @@ pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
 /// Not an extractor on purpose: axum runs a body extractor before the handler, so a bad
 /// body would answer 400 where the caller lacks the scope or names another tenant (403),
 /// which the handler checks first.
-pub async fn json_body<T: DeserializeOwned>(body: Body, state: &AppState) -> ApiResult<Option<T>> {
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    body: Body,
+    state: &AppState,
+) -> ApiResult<Option<T>> {
     let bytes = read_body(body, state.config.max_json_bytes).await?;
     if bytes.is_empty() {
         return Ok(None);
@@ -173,7 +176,7 @@ pub async fn json<T: DeserializeOwned>(body: Body, state: &AppState) -> ApiResul
 }
 
 /// Parses a JSON body into `T`; a bad body is a 400 naming the line, column and field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "the request body is empty; this route takes a JSON object",
@@ -195,7 +198,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
 }
 
 /// Parses the query string into `T` (400 naming the problem).
-pub fn parse_query<T: DeserializeOwned>(parts: &axum::http::Uri) -> ApiResult<T> {
+pub(crate) fn parse_query<T: DeserializeOwned>(parts: &axum::http::Uri) -> ApiResult<T> {
     Query::<T>::try_from_uri(parts)
         .map(|q| q.0)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))

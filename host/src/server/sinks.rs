@@ -39,10 +39,10 @@ use crate::metrics::{self, Metrics};
 use crate::runtime::worker::AlertNotice;
 
 /// How long [`Sinks::close`] waits for the sinks to write what they hold.
-pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Alerts a sink's queue holds by default before it drops new ones.
-pub const DEFAULT_QUEUE: usize = 10_000;
+pub(crate) const DEFAULT_QUEUE: usize = 10_000;
 
 /// One sink of the server's config.
 #[derive(Debug, Clone, PartialEq)]

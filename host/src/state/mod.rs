@@ -114,7 +114,7 @@ impl RuleState {
 
     /// Applies new bounds (a new version of the rule may run under other limits). State
     /// already over them is kept; further additions are refused until enough expires.
-    pub fn set_limits(&mut self, limits: StateLimits) {
+    pub(crate) fn set_limits(&mut self, limits: StateLimits) {
         self.limits = limits;
     }
 
@@ -127,7 +127,7 @@ impl RuleState {
     }
 
     /// Drops expired values and windows with nothing left in them. Called on ticks.
-    pub fn purge(&mut self) {
+    pub(crate) fn purge(&mut self) {
         let now = self.now;
         let mut freed_entries = 0;
         let mut freed_bytes = 0;

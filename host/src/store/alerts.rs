@@ -161,7 +161,7 @@ impl Store {
     /// Stores a finding of `tenant` as a new alert or as an update of the alert with its rule
     /// and dedup key last seen at most `window_ms` of event time before it, and flushes;
     /// returns what changed and the alert as stored.
-    pub fn record_finding(
+    pub(crate) fn record_finding(
         &self,
         tenant: &str,
         rule_name: &str,

@@ -91,7 +91,7 @@ pub struct NewToken {
 }
 
 /// Tenant names: 1-64 of a-z, 0-9, `-` and `_`, starting with a letter or digit.
-pub fn check_tenant_name(name: &str) -> StoreResult<()> {
+pub(crate) fn check_tenant_name(name: &str) -> StoreResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Creates a tenant; an existing name is an error.
-    pub fn create_tenant(&self, name: &str) -> StoreResult<TenantRecord> {
+    pub(crate) fn create_tenant(&self, name: &str) -> StoreResult<TenantRecord> {
         check_tenant_name(name)?;
         let record = TenantRecord {
             name: name.to_owned(),
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Whether `name` is a tenant.
-    pub fn tenant_exists(&self, name: &str) -> anyhow::Result<bool> {
+    pub(crate) fn tenant_exists(&self, name: &str) -> anyhow::Result<bool> {
         Ok(self.auth_tree("tenants")?.contains_key(name)?)
     }
 
@@ -172,7 +172,7 @@ impl Store {
     }
 
     /// Creates a token for `tenant` (which must exist) with `scopes`.
-    pub fn create_token(
+    pub(crate) fn create_token(
         &self,
         tenant: &str,
         name: &str,
@@ -213,7 +213,7 @@ impl Store {
     }
 
     /// The token a bearer secret names, if it is one of ours.
-    pub fn authenticate(&self, token: &str) -> anyhow::Result<Option<TokenRecord>> {
+    pub(crate) fn authenticate(&self, token: &str) -> anyhow::Result<Option<TokenRecord>> {
         let Some(id) = token
             .strip_prefix("ygr_")
             .and_then(|rest| rest.split_once('_'))
@@ -253,14 +253,14 @@ impl Store {
     }
 
     /// Revokes a token; whether it existed.
-    pub fn revoke_token(&self, id: &str) -> anyhow::Result<bool> {
+    pub(crate) fn revoke_token(&self, id: &str) -> anyhow::Result<bool> {
         let had = self.auth_tree("tokens")?.remove(id.as_bytes())?.is_some();
         self.db().flush()?;
         Ok(had)
     }
 
     /// Records that `tenant` holds `name@version`.
-    pub fn grant_pack(&self, tenant: &str, name: &str, version: &str) -> anyhow::Result<()> {
+    pub(crate) fn grant_pack(&self, tenant: &str, name: &str, version: &str) -> anyhow::Result<()> {
         self.auth_tree("tenant_packs")?
             .insert(pack_key(tenant, name, version), &[])?;
         self.db().flush()?;
@@ -268,7 +268,12 @@ impl Store {
     }
 
     /// `tenant` no longer holds `name@version`; whether it did.
-    pub fn ungrant_pack(&self, tenant: &str, name: &str, version: &str) -> anyhow::Result<bool> {
+    pub(crate) fn ungrant_pack(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> anyhow::Result<bool> {
         let had = self
             .auth_tree("tenant_packs")?
             .remove(pack_key(tenant, name, version))?
@@ -278,7 +283,7 @@ impl Store {
     }
 
     /// The `(name, version)` pairs `tenant` holds, by name then version text.
-    pub fn tenant_packs(&self, tenant: &str) -> anyhow::Result<Vec<(String, String)>> {
+    pub(crate) fn tenant_packs(&self, tenant: &str) -> anyhow::Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for item in self
             .auth_tree("tenant_packs")?
@@ -294,7 +299,7 @@ impl Store {
     }
 
     /// Whether any tenant holds `name@version`.
-    pub fn pack_held(&self, name: &str, version: &str) -> anyhow::Result<bool> {
+    pub(crate) fn pack_held(&self, name: &str, version: &str) -> anyhow::Result<bool> {
         for item in self.auth_tree("tenant_packs")?.iter() {
             let (k, _) = item?;
             let k = String::from_utf8_lossy(&k);
@@ -311,7 +316,7 @@ impl Store {
 /// `tenant \0 key id` → the key's hex). Its uploads and activations accept either.
 impl Store {
     /// Trusts `key` for `tenant`'s uploads and activations.
-    pub fn trust_tenant_key(&self, tenant: &str, key: &PublicKey) -> anyhow::Result<()> {
+    pub(crate) fn trust_tenant_key(&self, tenant: &str, key: &PublicKey) -> anyhow::Result<()> {
         self.auth_tree("tenant_keys")?
             .insert(format!("{tenant}\0{}", key.id()), key.to_hex().as_bytes())?;
         self.db().flush()?;
@@ -319,7 +324,7 @@ impl Store {
     }
 
     /// Stops trusting a key (by id) for `tenant`; whether it was trusted for it.
-    pub fn untrust_tenant_key(&self, tenant: &str, id: &str) -> anyhow::Result<bool> {
+    pub(crate) fn untrust_tenant_key(&self, tenant: &str, id: &str) -> anyhow::Result<bool> {
         let had = self
             .auth_tree("tenant_keys")?
             .remove(format!("{tenant}\0{id}"))?

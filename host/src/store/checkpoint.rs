@@ -65,7 +65,7 @@ impl Store {
 
     /// The WAL form of one request's events (encode outside any lock, then
     /// [`Store::wal_append`]).
-    pub fn wal_encode(events: &[Event]) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn wal_encode(events: &[Event]) -> anyhow::Result<Vec<u8>> {
         let mut text = Vec::new();
         for event in events {
             serde_json::to_writer(&mut text, event).context("cannot encode an event")?;
@@ -76,7 +76,7 @@ impl Store {
 
     /// Appends one request's events ([`Store::wal_encode`]) to `tenant`'s WAL, not flushed
     /// (see [`Store::flush`]); returns the entry's id, larger than every earlier one.
-    pub fn wal_append(&self, tenant: &str, encoded: &[u8]) -> anyhow::Result<u64> {
+    pub(crate) fn wal_append(&self, tenant: &str, encoded: &[u8]) -> anyhow::Result<u64> {
         let (wal, _) = self.durable_trees()?;
         // sled's ids start at 0; WAL ids start at 1, so that 0 means "no entry"
         let id = self.db().generate_id()? + 1;
@@ -85,14 +85,14 @@ impl Store {
     }
 
     /// Removes one WAL entry (its events were refused after all).
-    pub fn wal_remove(&self, tenant: &str, id: u64) -> anyhow::Result<()> {
+    pub(crate) fn wal_remove(&self, tenant: &str, id: u64) -> anyhow::Result<()> {
         let (wal, _) = self.durable_trees()?;
         wal.remove(wal_key(tenant, id))?;
         Ok(())
     }
 
     /// `tenant`'s WAL entries after `after`, oldest first, read one at a time.
-    pub fn wal_entries(
+    pub(crate) fn wal_entries(
         &self,
         tenant: &str,
         after: u64,
@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// Removes `tenant`'s WAL entries up to `upto` (covered by a checkpoint); returns how many.
-    pub fn wal_trim(&self, tenant: &str, upto: u64) -> anyhow::Result<usize> {
+    pub(crate) fn wal_trim(&self, tenant: &str, upto: u64) -> anyhow::Result<usize> {
         let (wal, _) = self.durable_trees()?;
         let start = wal_key(tenant, 0);
         let end = wal_key(tenant, upto.saturating_add(1));
@@ -143,7 +143,11 @@ impl Store {
 
     /// Saves `tenant`'s checkpoint (replacing the previous one: rules not in it lose their
     /// saved state), flushes, then trims the WAL it covers.
-    pub fn save_checkpoint(&self, tenant: &str, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    pub(crate) fn save_checkpoint(
+        &self,
+        tenant: &str,
+        checkpoint: &Checkpoint,
+    ) -> anyhow::Result<()> {
         super::check_tenant_name(tenant)?;
         let (_, state) = self.durable_trees()?;
         let meta = serde_json::to_vec(&Meta {
@@ -217,7 +221,7 @@ impl Store {
 }
 
 /// Wall-clock ms now, for [`Checkpoint::saved_at`].
-pub fn checkpoint_time() -> i64 {
+pub(crate) fn checkpoint_time() -> i64 {
     now_ms()
 }
 

@@ -31,8 +31,10 @@ mod tenant;
 mod error;
 
 pub use alerts::{Alert, AlertChange, AlertFilter};
-pub use auth::{NewToken, Scope, TenantRecord, TokenRecord, check_tenant_name};
-pub use checkpoint::{Checkpoint, checkpoint_time};
+pub(crate) use auth::check_tenant_name;
+pub use auth::{NewToken, Scope, TenantRecord, TokenRecord};
+pub use checkpoint::Checkpoint;
+pub(crate) use checkpoint::checkpoint_time;
 pub use error::{StoreError, StoreResult};
 pub use tenant::RuleConfig;
 
@@ -49,7 +51,7 @@ use crate::pack::{PublicKey, Trust};
 
 /// The schema version this host reads and writes. 2: the alert query indexes
 /// (`alert_index.rs`); a store of version 1 is upgraded on open.
-pub const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 /// The tenant of a single-tenant host.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -302,14 +304,14 @@ impl Store {
     }
 
     /// Stops trusting a key (by id); whether it was trusted.
-    pub fn untrust_key(&self, id: &str) -> anyhow::Result<bool> {
+    pub(crate) fn untrust_key(&self, id: &str) -> anyhow::Result<bool> {
         let had = self.keys.remove(id)?.is_some();
         self.db.flush()?;
         Ok(had)
     }
 
     /// The keys this store trusts.
-    pub fn trusted_keys(&self) -> anyhow::Result<Vec<PublicKey>> {
+    pub(crate) fn trusted_keys(&self) -> anyhow::Result<Vec<PublicKey>> {
         let mut out = Vec::new();
         for item in self.keys.iter() {
             let (_, v) = item?;
@@ -320,7 +322,7 @@ impl Store {
 
     /// Whether `bundle` is new here, already stored with the same content, or refused: the
     /// same name and version with other content (a published version never changes).
-    pub fn precheck(&self, bundle: &Bundle) -> StoreResult<Imported> {
+    pub(crate) fn precheck(&self, bundle: &Bundle) -> StoreResult<Imported> {
         let m = &bundle.manifest;
         let (name, version) = (&m.pack.name, m.pack.version.to_string());
         let Some(existing) = self.packs.get(key2(name, &version))? else {

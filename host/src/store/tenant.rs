@@ -25,7 +25,7 @@ pub type RuleConfig = std::collections::BTreeMap<String, serde_json::Value>;
 
 impl Store {
     /// The tenant's parameter values for `rule` (empty: none).
-    pub fn rule_config(&self, tenant: &str, rule: &str) -> anyhow::Result<RuleConfig> {
+    pub(crate) fn rule_config(&self, tenant: &str, rule: &str) -> anyhow::Result<RuleConfig> {
         match self
             .tenant_tree("rule_config")?
             .get(format!("{tenant}\0{rule}"))?
@@ -37,7 +37,7 @@ impl Store {
 
     /// Replaces the tenant's parameter values for `rule` (an empty map removes them). The
     /// caller has checked them against the rule.
-    pub fn set_rule_config(
+    pub(crate) fn set_rule_config(
         &self,
         tenant: &str,
         rule: &str,
@@ -65,7 +65,7 @@ pub struct DisabledRule {
 
 impl Store {
     /// The rules `tenant` switched off, by rule id.
-    pub fn disabled_rules(
+    pub(crate) fn disabled_rules(
         &self,
         tenant: &str,
     ) -> anyhow::Result<std::collections::BTreeMap<String, DisabledRule>> {
@@ -83,7 +83,7 @@ impl Store {
 
     /// Switches `rule` off (`enabled` false, with `reason`) or on again for `tenant`, durably.
     /// The caller has rebuilt the tenant's rule set without (or with) it.
-    pub fn set_rule_enabled(
+    pub(crate) fn set_rule_enabled(
         &self,
         tenant: &str,
         rule: &str,

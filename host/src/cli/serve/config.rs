@@ -234,7 +234,7 @@ impl ServeArgs {
     }
 
     /// [`ServeArgs::config`] with `env` for the environment.
-    pub fn config_with_env(
+    pub(crate) fn config_with_env(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<ServerConfig> {

@@ -22,6 +22,7 @@
 //!   alerts, write-ahead logs and checkpoints; [`store::StoreError`].
 //! - [`runtime`]: the tenant runtime: one engine per tenant on its own thread, the rule sets
 //!   assembled from active packs, activation, write-ahead log and checkpoints.
+//! - [`alert`]: alerts on their way out: the sinks (stdout, rotating file, webhook).
 //! - `source`: what brings events in from outside (syslog listeners, the HTTP body
 //!   decoding), each handed only its tenant's inlet into the runtime.
 //! - `metrics`: metric names and the Prometheus text format.
@@ -36,6 +37,7 @@
 //! [`server::SyslogListener`]). The crash hook of the store's tests exists only with the
 //! `crash-points` feature.
 
+pub mod alert;
 pub mod cases;
 pub mod cli;
 pub mod engine;

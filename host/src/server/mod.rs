@@ -10,7 +10,6 @@
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
-//! - `sinks`: stored alerts out to stdout, a rotating file or a webhook, never blocking ingest.
 //!
 //! The tenants' engines, the rule sets they run and their alerts are the [`Runtime`]'s
 //! (`runtime/`); this module is its HTTP front door.
@@ -27,7 +26,6 @@ mod ingest;
 mod openapi;
 mod packs;
 mod request;
-mod sinks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,10 +40,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use tokio::sync::{broadcast, watch};
 
+pub use crate::alert::sink::{SinkConfig, SinkKind, SinkTable};
 pub use crate::source::SyslogListener;
 pub use error::ApiError;
 use request::Caller;
-pub use sinks::{SinkConfig, SinkKind, SinkTable};
 
 use crate::engine::EngineOptions;
 use crate::metrics::Metrics;
@@ -137,7 +135,7 @@ pub(crate) struct AppState {
     shutdown: watch::Sender<bool>,
     /// the alert sinks, fed from the runtime's alerts; closed by [`App::close`] after the
     /// engines
-    sinks: Mutex<sinks::Sinks>,
+    sinks: Mutex<crate::alert::sink::Sinks>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -171,7 +169,8 @@ impl App {
         // the sink dispatcher only copies each notice into the sinks' queues, so it stays
         // far less than this many alerts behind the engines
         let (alerts, _) = broadcast::channel(4096);
-        let sinks = sinks::Sinks::start(&config.sinks, alerts.subscribe(), metrics.clone())?;
+        let sinks =
+            crate::alert::sink::Sinks::start(&config.sinks, alerts.subscribe(), metrics.clone())?;
         let (shutdown, _) = watch::channel(false);
         // the admin token before the engines start, as before: a fresh store gets its default
         // tenant (and so its engine) here

@@ -23,9 +23,11 @@
 //! lets each sink write what it holds (a webhook stops retrying and tries each held alert
 //! once), and waits for them at most [`CLOSE_WAIT`].
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+mod file;
+mod webhook;
+
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -433,7 +435,7 @@ enum Target {
         max_bytes: u64,
         keep: usize,
     },
-    Webhook(Webhook),
+    Webhook(webhook::Webhook),
 }
 
 impl Target {
@@ -456,44 +458,15 @@ impl Target {
                 max_backoff,
                 timeout,
                 ca_file,
-            } => Target::Webhook(Webhook {
+            } => Target::Webhook(webhook::Webhook {
                 url: url.clone(),
                 tries: (*tries).max(1),
                 backoff: *backoff,
                 max_backoff: *max_backoff,
-                client: webhook_client(&config.name, *timeout, ca_file.as_deref())?,
+                client: webhook::client(&config.name, *timeout, ca_file.as_deref())?,
             }),
         })
     }
-}
-
-/// The HTTP client of the webhook `sink`: rustls with the bundled roots and the certificates
-/// of `ca_file`. Errors name the sink and the file.
-fn webhook_client(
-    sink: &str,
-    timeout: Duration,
-    ca_file: Option<&Path>,
-) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder().timeout(timeout);
-    if let Some(path) = ca_file {
-        let at = || format!("sink `{sink}`: the CA file {}", path.display());
-        let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{}: not PEM certificates", at()))?;
-        if certificates.is_empty() {
-            anyhow::bail!("{}: holds no `-----BEGIN CERTIFICATE-----` block", at());
-        }
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
-        // the certificates are parsed here: a block that is no certificate fails the build
-        return builder
-            .build()
-            .with_context(|| format!("{}: not a usable CA certificate", at()));
-    }
-    builder
-        .build()
-        .with_context(|| format!("sink `{sink}`: cannot build its HTTP client"))
 }
 
 impl SinkThread {
@@ -504,7 +477,7 @@ impl SinkThread {
                 path,
                 max_bytes,
                 keep,
-            } => match RotatingFile::open(path.clone(), max_bytes, keep) {
+            } => match file::RotatingFile::open(path.clone(), max_bytes, keep) {
                 Ok(file) => self.write_lines(receiver, file),
                 Err(e) => {
                     tracing::error!(sink = %self.name, path = %path.display(), error = %e, "cannot open the sink's file; its alerts are dropped");
@@ -555,211 +528,11 @@ impl SinkThread {
             self.count(metrics::SINK_FAILED);
         }
     }
-
-    fn post_all(&self, mut receiver: mpsc::Receiver<Line>, webhook: &Webhook) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(sink = %self.name, error = %e, "cannot start the webhook's runtime; its alerts are dropped");
-                return self.fail_all(receiver);
-            }
-        };
-        runtime.block_on(async {
-            while let Some(line) = receiver.recv().await {
-                if self.post(webhook, &line).await {
-                    self.count(metrics::SINK_DELIVERED);
-                } else {
-                    self.count(metrics::SINK_FAILED);
-                }
-            }
-        });
-    }
-
-    /// Posts one alert with retries; whether it was taken.
-    async fn post(&self, webhook: &Webhook, line: &str) -> bool {
-        let mut wait = webhook.backoff;
-        for attempt in 1..=webhook.tries {
-            let answer = webhook
-                .client
-                .post(&webhook.url)
-                .header("content-type", "application/json")
-                .body(line.to_owned())
-                .send()
-                .await;
-            let problem = match answer {
-                Ok(r) if r.status().is_success() => return true,
-                Ok(r) => format!("answered {}", r.status()),
-                // the chain: reqwest's own message is only "error sending request"
-                Err(e) => format!("{:#}", anyhow::Error::new(e)),
-            };
-            if attempt == webhook.tries || self.closing.load(Ordering::SeqCst) {
-                tracing::warn!(sink = %self.name, url = %webhook.url, attempts = attempt, problem = %problem, "webhook gave up on an alert");
-                return false;
-            }
-            tracing::debug!(sink = %self.name, attempt, problem = %problem, "webhook will retry");
-            self.count(metrics::SINK_RETRIES);
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(webhook.max_backoff);
-        }
-        false
-    }
-}
-
-struct Webhook {
-    url: String,
-    tries: u32,
-    backoff: Duration,
-    max_backoff: Duration,
-    /// has the timeout per post and the trusted roots
-    client: reqwest::Client,
-}
-
-/// JSON lines appended to a file that rotates by size: `path` → `path.1` → … → `path.keep`.
-struct RotatingFile {
-    path: PathBuf,
-    max_bytes: u64,
-    keep: usize,
-    file: BufWriter<File>,
-    size: u64,
-}
-
-impl RotatingFile {
-    fn open(path: PathBuf, max_bytes: u64, keep: usize) -> std::io::Result<RotatingFile> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = append(&path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingFile {
-            path,
-            max_bytes: max_bytes.max(1),
-            keep,
-            file: BufWriter::new(file),
-            size,
-        })
-    }
-
-    fn rotate(&mut self) -> std::io::Result<()> {
-        self.file.flush()?;
-        let numbered = |i: usize| rotated(&self.path, i);
-        if self.keep == 0 {
-            std::fs::remove_file(&self.path)?;
-        } else {
-            // the oldest falls off; each other moves up one
-            let _ = std::fs::remove_file(numbered(self.keep));
-            for i in (1..self.keep).rev() {
-                let from = numbered(i);
-                if from.exists() {
-                    std::fs::rename(&from, numbered(i + 1))?;
-                }
-            }
-            std::fs::rename(&self.path, numbered(1))?;
-        }
-        self.file = BufWriter::new(append(&self.path)?);
-        self.size = 0;
-        Ok(())
-    }
-}
-
-fn append(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-}
-
-/// `path.i`.
-fn rotated(path: &Path, i: usize) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{i}"));
-    PathBuf::from(name)
-}
-
-impl Write for RotatingFile {
-    /// Whole lines only (the sink writes one line per call and flush): a line never spans
-    /// two files.
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len() as u64;
-        if self.size > 0 && self.size + n > self.max_bytes {
-            self.rotate()?;
-        }
-        self.file.write_all(buf)?;
-        self.size += n;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_file_rotates_by_size_and_keeps_n_files() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("alerts.jsonl");
-        let mut file = RotatingFile::open(path.clone(), 100, 2).expect("opens");
-        for i in 0..10 {
-            // 50 bytes with its newline: two per file
-            file.write_all(format!("{i:049}\n").as_bytes())
-                .expect("writes");
-        }
-        file.flush().expect("flushes");
-        let read = |p: &Path| std::fs::read_to_string(p).expect("reads");
-        assert_eq!(read(&path), format!("{:049}\n{:049}\n", 8, 9));
-        assert_eq!(read(&rotated(&path, 1)), format!("{:049}\n{:049}\n", 6, 7));
-        assert_eq!(read(&rotated(&path, 2)), format!("{:049}\n{:049}\n", 4, 5));
-        assert!(
-            !rotated(&path, 3).exists(),
-            "only `keep` rotated files stay"
-        );
-    }
-
-    #[test]
-    fn a_missing_or_bad_ca_file_is_an_error_naming_the_sink_and_the_file() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let timeout = Duration::from_secs(1);
-        let missing = dir.path().join("missing.pem");
-        let e = webhook_client("soar", timeout, Some(&missing)).expect_err("missing");
-        let text = format!("{e:#}");
-        assert!(
-            text.contains("sink `soar`") && text.contains(&missing.display().to_string()),
-            "{text}"
-        );
-        assert!(text.contains("cannot read it"), "{text}");
-
-        let not_pem = dir.path().join("not.pem");
-        std::fs::write(&not_pem, "just text\n").expect("write");
-        let e = webhook_client("soar", timeout, Some(&not_pem)).expect_err("no certificate");
-        let text = format!("{e:#}");
-        assert!(
-            text.contains("sink `soar`")
-                && text.contains(&not_pem.display().to_string())
-                && text.contains("no `-----BEGIN CERTIFICATE-----` block"),
-            "{text}"
-        );
-
-        let garbage = dir.path().join("garbage.pem");
-        std::fs::write(
-            &garbage,
-            "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
-        )
-        .expect("write");
-        let e = webhook_client("soar", timeout, Some(&garbage)).expect_err("not a certificate");
-        let text = format!("{e:#}");
-        assert!(
-            text.contains("sink `soar`") && text.contains(&garbage.display().to_string()),
-            "{text}"
-        );
-
-        webhook_client("soar", timeout, None).expect("no CA file: the bundled roots");
-    }
 
     #[test]
     fn a_sink_takes_the_tenants_it_names_or_all() {

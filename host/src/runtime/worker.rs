@@ -298,16 +298,8 @@ impl TenantEngine {
     /// one first evaluates everything queued before it. Blocking.
     pub fn swap(&self, rules: Vec<RuleInstance>) -> anyhow::Result<()> {
         let staged = self.staged.lock().ok().and_then(|mut s| s.take());
-        let sender = self
-            .sender
-            .lock()
-            .ok()
-            .and_then(|s| s.clone())
-            .ok_or_else(|| anyhow::anyhow!("the engine of `{}` is shut down", self.tenant))?;
         let (done, swapped) = sync_channel(1);
-        sender
-            .send(Job::Swap(rules, done))
-            .map_err(|_| anyhow::anyhow!("the engine of `{}` has stopped", self.tenant))?;
+        self.send(Job::Swap(rules, done))?;
         swapped.recv().map_err(|_| {
             anyhow::anyhow!("the engine of `{}` stopped during the swap", self.tenant)
         })?;
@@ -317,19 +309,24 @@ impl TenantEngine {
         Ok(())
     }
 
-    /// Re-enables a quarantined rule (after the jobs queued before this one). `None` if the
-    /// rule does not run, else whether it was quarantined. Blocking.
-    pub fn enable(&self, rule: &str) -> anyhow::Result<Option<bool>> {
+    /// Hands `job` to the worker; an error once the engine is shut down or stopped.
+    fn send(&self, job: Job) -> anyhow::Result<()> {
         let sender = self
             .sender
             .lock()
             .ok()
             .and_then(|s| s.clone())
             .ok_or_else(|| anyhow::anyhow!("the engine of `{}` is shut down", self.tenant))?;
-        let (done, answer) = sync_channel(1);
         sender
-            .send(Job::Enable(rule.to_owned(), done))
-            .map_err(|_| anyhow::anyhow!("the engine of `{}` has stopped", self.tenant))?;
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the engine of `{}` has stopped", self.tenant))
+    }
+
+    /// Re-enables a quarantined rule (after the jobs queued before this one). `None` if the
+    /// rule does not run, else whether it was quarantined. Blocking.
+    pub fn enable(&self, rule: &str) -> anyhow::Result<Option<bool>> {
+        let (done, answer) = sync_channel(1);
+        self.send(Job::Enable(rule.to_owned(), done))?;
         answer
             .recv()
             .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped", self.tenant))

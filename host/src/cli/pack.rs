@@ -571,12 +571,12 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
     }
 }
 
-/// The store's runtime without engines: `pack import`, `activate` and `rollback` go through
+/// The store's runtime, its engines not started: `pack import`, `activate` and `rollback` go through
 /// the checks and steps `yagura serve` uses, and take effect when it starts.
 fn offline(store: &StoreArgs, trust: Trust) -> anyhow::Result<Runtime> {
     let store = store.open()?;
     let sandbox = Sandbox::builder().cache_dir(store.cache_dir()).build()?;
-    Ok(Runtime::offline(
+    Ok(Runtime::open(
         store,
         sandbox,
         RuntimeOptions {

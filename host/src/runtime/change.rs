@@ -9,8 +9,8 @@
 //! 3. build the tenant's whole new rule set and `init` every rule — nothing has changed yet,
 //!    so a refusal leaves everything as it was;
 //! 4. record the change in the store;
-//! 5. swap the new set into the tenant's running engine (a serving runtime only;
-//!    [`Runtime::offline`]'s changes take effect when `yagura serve` starts).
+//! 5. swap the new set into the tenant's running engine (once [`Runtime::start`] ran; before,
+//!    as in `yagura pack`, the change takes effect when the engines start).
 //!
 //! Steps 3 to 5 run under one lock, so two changes never swap in a stale set.
 
@@ -94,8 +94,8 @@ impl Runtime {
 
     /// Makes `spec` (an exact version or a requirement: the highest match) of pack `name`
     /// active for `tenant`, after checking the bundle again against today's keys and building
-    /// the tenant's new rule set. A serving runtime picks among the versions the tenant holds,
-    /// an offline one among every stored version.
+    /// the tenant's new rule set. A started runtime picks among the versions the tenant holds,
+    /// one not started (`yagura pack`) among every stored version.
     pub fn activate(
         &self,
         tenant: &str,

@@ -8,8 +8,9 @@
 //! - `worker`: a tenant's engine on its own thread behind a bounded queue, its write-ahead log
 //!   and checkpoints; findings → alerts.
 //!
-//! Lifecycle: [`Runtime::open`] starts every tenant's engine with its active packs (restoring
-//! its checkpoint and replaying its WAL); [`Runtime::engine`] starts one for a tenant that has
+//! Lifecycle: [`Runtime::open`] runs no engine yet (`yagura pack` stops there);
+//! [`Runtime::start`] starts every tenant's engine with its active packs (restoring its
+//! checkpoint and replaying its WAL); [`Runtime::engine`] starts one for a tenant that has
 //! none yet; [`Runtime::close`] lets each engine evaluate what it holds, checkpoint and stop.
 
 mod change;
@@ -71,7 +72,7 @@ pub struct Runtime {
     pub(crate) store: Store,
     pub(crate) sandbox: Sandbox,
     options: RuntimeOptions,
-    /// engines run the tenants' rule sets (`false`: [`Runtime::offline`])
+    /// engines run the tenants' rule sets (`false` until [`Runtime::start`])
     live: bool,
     /// tenant → its engine; engines are started once and live until shutdown
     engines: Mutex<HashMap<String, Arc<TenantEngine>>>,
@@ -115,34 +116,14 @@ pub(crate) struct Built {
 }
 
 impl Runtime {
-    /// Starts an engine for every tenant of `store` with its active packs, each restoring its
-    /// checkpoint and replaying its write-ahead log before it takes new events. A tenant whose
-    /// packs do not load runs no rules (logged); the others are not held back.
-    pub(crate) fn open(
-        store: Store,
-        sandbox: Sandbox,
-        options: RuntimeOptions,
-        metrics: Arc<Metrics>,
-        alerts: broadcast::Sender<AlertNotice>,
-    ) -> anyhow::Result<Runtime> {
-        let runtime = Runtime {
-            store,
-            sandbox,
-            options,
-            live: true,
-            engines: Mutex::new(HashMap::new()),
-            metrics,
-            alerts,
-            activation: Mutex::new(()),
-        };
-        runtime.start_engines()?;
-        Ok(runtime)
-    }
-
-    /// A runtime that runs no engines, for the store's operator (`yagura pack`): its changes
-    /// go through the same checks and are recorded, and take effect when `yagura serve`
-    /// starts; it reaches every stored version, not only those a tenant holds.
-    pub(crate) fn offline(store: Store, sandbox: Sandbox, options: RuntimeOptions) -> Runtime {
+    /// Opens the runtime on `store`. No engine runs until [`Runtime::start`]: until then,
+    /// changes go through the same checks and are recorded, and take effect when the engines
+    /// start — what `yagura pack` uses (it reaches every stored version, not only those a
+    /// tenant holds).
+    pub fn open(store: Store, sandbox: Sandbox, options: RuntimeOptions) -> Runtime {
+        // the sink dispatcher only copies each notice into the sinks' queues, so it stays
+        // far less than this many alerts behind the engines
+        let (alerts, _) = broadcast::channel(4096);
         Runtime {
             store,
             sandbox,
@@ -150,9 +131,28 @@ impl Runtime {
             live: false,
             engines: Mutex::new(HashMap::new()),
             metrics: Arc::new(Metrics::default()),
-            alerts: broadcast::channel(1).0,
+            alerts,
             activation: Mutex::new(()),
         }
+    }
+
+    /// Starts an engine for every tenant of the store with its active packs, each restoring
+    /// its checkpoint and replaying its write-ahead log before it takes new events. A tenant
+    /// whose packs do not load runs no rules (logged); the others are not held back.
+    /// Subscribe first ([`Runtime::subscribe`]) to see the alerts of the replay.
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        self.live = true;
+        self.start_engines()
+    }
+
+    /// Every new and updated alert of every tenant from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<AlertNotice> {
+        self.alerts.subscribe()
+    }
+
+    /// The runtime's metrics, which the front doors add to.
+    pub(crate) fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     pub fn store(&self) -> &Store {

@@ -38,7 +38,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 pub use crate::alert::sink::{SinkConfig, SinkKind, SinkTable};
 pub use crate::source::SyslogListener;
@@ -46,7 +46,6 @@ pub use error::ApiError;
 use request::Caller;
 
 use crate::engine::EngineOptions;
-use crate::metrics::Metrics;
 use crate::pack::Trust;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::sandbox::{Limits, Sandbox};
@@ -165,17 +164,18 @@ impl App {
             .cache_dir(cache)
             .limits(config.limits)
             .build()?;
-        let metrics = Arc::new(Metrics::default());
-        // the sink dispatcher only copies each notice into the sinks' queues, so it stays
-        // far less than this many alerts behind the engines
-        let (alerts, _) = broadcast::channel(4096);
-        let sinks =
-            crate::alert::sink::Sinks::start(&config.sinks, alerts.subscribe(), metrics.clone())?;
-        let (shutdown, _) = watch::channel(false);
-        // the admin token before the engines start, as before: a fresh store gets its default
-        // tenant (and so its engine) here
+        // the admin token before the engines start: a fresh store gets its default tenant (and
+        // so its engine) here
         let token = first_start(&store)?;
-        let runtime = Runtime::open(store, sandbox, config.runtime_options(), metrics, alerts)?;
+        let mut runtime = Runtime::open(store, sandbox, config.runtime_options());
+        // the sinks subscribe before the engines start, so they get the alerts of the WAL replay
+        let sinks = crate::alert::sink::Sinks::start(
+            &config.sinks,
+            runtime.subscribe(),
+            runtime.metrics(),
+        )?;
+        runtime.start()?;
+        let (shutdown, _) = watch::channel(false);
         let state = Arc::new(AppState {
             runtime,
             config,

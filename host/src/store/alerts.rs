@@ -1,12 +1,23 @@
 //! Alerts: every finding a tenant's rules report, persisted before anything else sees it, and
-//! deduplicated: a finding with the rule and dedup key of an existing alert updates that alert
-//! (its count goes up, the latest finding replaces the previous one) unless it comes more than
-//! the dedup window (event time) after the alert's last finding: then it opens a new alert.
+//! deduplicated by event time: a finding with the rule and dedup key of an existing alert
+//! updates that alert (its count goes up, the latest finding replaces the previous one) when
+//! the finding's time lies within the dedup window of the alert's span, `[first_seen − window,
+//! last_seen + window]`; otherwise it opens a new alert. So a late or backfilled finding joins
+//! the alert of its own time, never a newer one, and a finding reported again (a replay after
+//! a crash) lands in the alert it landed in before.
+//!
+//! The spans `[first_seen, last_seen]` of one rule and key never overlap. A finding at time `t`
+//! goes to the alert whose span holds `t` (the last one that began at or before `t`), else to
+//! the nearer of that alert and the next one if its span widened by the window holds `t`, else
+//! to a new alert; either way the spans stay apart. A finding's time stays inside the span of
+//! the alert it went to (spans only grow), so reporting it again lands it there again.
 //!
 //! Trees:
 //! - `alerts`: `tenant \0 id` (id: sled's monotonic id, u64 big-endian, so a tenant's alerts
 //!   scan in creation order) → [`Alert`] (JSON).
-//! - `alert_keys`: `tenant \0 rule \0 dedup_key` → id: the dedup index.
+//! - `alert_spans`: `tenant \0 rule \0 len(dedup_key) dedup_key first_seen id` → empty: the
+//!   dedup index, each alert under its rule, key and first event time (schema 3; schema 2's
+//!   `alert_keys` held only the newest alert of each key).
 //! - `alert_by_rule`, `alert_by_host`, `alert_by_user`, `alert_by_time`, `alert_summary`: the
 //!   query indexes (`alert_index.rs`).
 //!
@@ -115,6 +126,32 @@ fn alert_key(tenant: &str, id: u64) -> Vec<u8> {
     k
 }
 
+/// `tenant \0 rule \0 len(key) key`: the span keys of one rule and dedup key start so.
+fn span_prefix(tenant: &str, rule: &str, dedup_key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + rule.len() + dedup_key.len() + 22);
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rule.as_bytes());
+    k.push(0);
+    // the key's length first: a key holding `\0` or any bytes cannot run into the time
+    k.extend_from_slice(&(dedup_key.len() as u32).to_be_bytes());
+    k.extend_from_slice(dedup_key.as_bytes());
+    k
+}
+
+/// An alert's key in `alert_spans`: its prefix, then its first event time and its id.
+fn span_key(alert: &Alert) -> Vec<u8> {
+    let mut k = span_prefix(&alert.tenant, &alert.rule_id, &alert.dedup_key);
+    k.extend_from_slice(&sortable(alert.first_seen));
+    k.extend_from_slice(&alert.id.to_be_bytes());
+    k
+}
+
+/// An i64 as 8 bytes that sort as the numbers do (the sign bit flipped).
+fn sortable(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
+
 fn names(finding: &Finding, kind: EntityKind) -> Vec<String> {
     let mut out: Vec<String> = finding
         .entities
@@ -129,7 +166,7 @@ fn names(finding: &Finding, kind: EntityKind) -> Vec<String> {
 
 impl Store {
     fn alert_trees(&self) -> anyhow::Result<(sled::Tree, sled::Tree)> {
-        Ok((self.alert_tree("alerts")?, self.alert_tree("alert_keys")?))
+        Ok((self.alert_tree("alerts")?, self.alert_tree("alert_spans")?))
     }
 
     fn alert_tree(&self, name: &str) -> anyhow::Result<sled::Tree> {
@@ -158,9 +195,27 @@ impl Store {
         Ok(indexed)
     }
 
-    /// Stores a finding of `tenant` as a new alert or as an update of the alert with its rule
-    /// and dedup key last seen at most `window_ms` of event time before it, and flushes;
-    /// returns what changed and the alert as stored.
+    /// Builds `alert_spans` from the alerts (a store of schema 2 or older) and drops the old
+    /// dedup index; how many alerts it holds.
+    pub(super) fn rebuild_alert_spans(&self) -> anyhow::Result<u64> {
+        let (alerts, spans) = self.alert_trees()?;
+        spans.clear()?;
+        let mut n = 0;
+        for item in alerts.iter() {
+            let (_, v) = item?;
+            let alert: Alert =
+                serde_json::from_slice(&v).context("a stored alert is unreadable")?;
+            spans.insert(span_key(&alert), &[])?;
+            n += 1;
+        }
+        self.db().drop_tree("alert_keys")?;
+        self.db().flush()?;
+        Ok(n)
+    }
+
+    /// Stores a finding of `tenant` as a new alert or as an update of the alert of its rule and
+    /// dedup key whose span, widened by `window_ms` of event time, holds the finding's time,
+    /// and flushes; returns what changed and the alert as stored.
     pub(crate) fn record_finding(
         &self,
         tenant: &str,
@@ -197,32 +252,28 @@ impl Store {
         finding: &Finding,
         window_ms: i64,
     ) -> anyhow::Result<(AlertChange, Alert)> {
-        let (alerts, keys) = self.alert_trees()?;
+        let (alerts, spans) = self.alert_trees()?;
         let [by_rule, by_host, by_user, by_time, summary] = self.alert_index_trees()?;
-        let dedup = format!("{tenant}\0{}\0{}", finding.rule_id, finding.dedup_key);
+        // The candidate is looked up before the transaction (sled's transactions cannot scan):
+        // a tenant's findings are written by its one engine thread, so nothing changes it
+        // between the lookup and the write; the transaction still checks that it is there.
+        let existing = self.holding_alert(&alerts, &spans, tenant, finding, window_ms)?;
         let fresh_id = self.db().generate_id()?;
         let now = now_ms();
         let ocsf = finding.to_ocsf(rule_name);
         let trees = (
-            &alerts, &keys, &by_rule, &by_host, &by_user, &by_time, &summary,
+            &alerts, &spans, &by_rule, &by_host, &by_user, &by_time, &summary,
         );
         let result = trees
             .transaction(
-                |(alerts, keys, by_rule, by_host, by_user, by_time, summary)| {
-                    let existing = match keys.get(dedup.as_bytes())? {
-                        Some(id) => {
-                            let id = <[u8; 8]>::try_from(id.as_ref())
-                                .map(u64::from_be_bytes)
-                                .map_err(|_| {
-                                    ConflictableTransactionError::Abort("a bad alert id")
-                                })?;
-                            alerts
-                                .get(alert_key(tenant, id))?
-                                .and_then(|v| serde_json::from_slice::<Alert>(&v).ok())
-                                .filter(|a| finding.time.saturating_sub(a.last_seen) <= window_ms)
-                        }
-                        None => None,
-                    };
+                |(alerts, spans, by_rule, by_host, by_user, by_time, summary)| {
+                    if let Some(a) = &existing
+                        && spans.get(span_key(a))?.is_none()
+                    {
+                        return Err(ConflictableTransactionError::Abort(
+                            "the alert changed meanwhile",
+                        ));
+                    }
                     let (change, alert) = match existing.clone() {
                         Some(mut a) => {
                             a.count += 1;
@@ -260,7 +311,10 @@ impl Store {
                     let value = serde_json::to_vec(&alert)
                         .map_err(|_| ConflictableTransactionError::Abort("an unwritable alert"))?;
                     alerts.insert(alert_key(tenant, alert.id), value)?;
-                    keys.insert(dedup.as_bytes(), &alert.id.to_be_bytes())?;
+                    if let Some(old) = &existing {
+                        spans.remove(span_key(old))?;
+                    }
+                    spans.insert(span_key(&alert), &[])?;
                     // the old entries go and the new come in this same transaction: a crash leaves
                     // the alert and its index entries as they were, or both as they are now
                     alert_index::replace(
@@ -273,6 +327,70 @@ impl Store {
             )
             .map_err(|e| anyhow::anyhow!("cannot store an alert of tenant `{tenant}`: {e}"))?;
         Ok(result)
+    }
+
+    /// The alert of the finding's rule and key whose span holds the finding's time, else the
+    /// nearer of the alerts just before and just after it whose span widened by `window_ms`
+    /// holds it (see the module's doc).
+    fn holding_alert(
+        &self,
+        alerts: &sled::Tree,
+        spans: &sled::Tree,
+        tenant: &str,
+        finding: &Finding,
+        window_ms: i64,
+    ) -> anyhow::Result<Option<Alert>> {
+        let t = finding.time;
+        let prefix = span_prefix(tenant, &finding.rule_id, &finding.dedup_key);
+        let at = |time: i64, id: u64| {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&sortable(time));
+            k.extend_from_slice(&id.to_be_bytes());
+            k
+        };
+        let read = |item: Option<sled::Result<(sled::IVec, sled::IVec)>>| -> anyhow::Result<Option<Alert>> {
+            let Some(item) = item else { return Ok(None) };
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) {
+                return Ok(None);
+            }
+            let id = key
+                .get(key.len() - 8..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .context("a bad alert span key")?;
+            match alerts.get(alert_key(tenant, id))? {
+                Some(v) => Ok(Some(
+                    serde_json::from_slice(&v).context("a stored alert is unreadable")?,
+                )),
+                None => Ok(None),
+            }
+        };
+        // the last alert that began at or before t, and the first that began after it
+        let before = read(spans.range(prefix.clone()..=at(t, u64::MAX)).next_back())?;
+        if let Some(a) = &before
+            && a.last_seen >= t
+        {
+            return Ok(before);
+        }
+        let after = match t.checked_add(1) {
+            Some(next) => read(spans.range(at(next, 0)..).next())?,
+            None => None,
+        };
+        let gap_before = before
+            .as_ref()
+            .map(|a| t.saturating_sub(a.last_seen))
+            .filter(|gap| *gap <= window_ms);
+        let gap_after = after
+            .as_ref()
+            .map(|a| a.first_seen.saturating_sub(t))
+            .filter(|gap| *gap <= window_ms);
+        Ok(match (gap_before, gap_after) {
+            (Some(b), Some(a)) if a < b => after,
+            (Some(_), _) => before,
+            (None, Some(_)) => after,
+            (None, None) => None,
+        })
     }
 
     /// One alert of `tenant`.
@@ -708,6 +826,152 @@ mod tests {
         );
         let entries = store.alert_index_trees().expect("trees")[3].len();
         assert_eq!(entries, 1, "the old time entry is gone");
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_late_finding_joins_the_alert_of_its_own_time_not_the_newest() {
+        // the same events at +0, +10 h, then +0 again (a backfill, a sender with a skewed
+        // clock): two alerts, the late finding in the first
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("opens");
+        let record = |t| {
+            store
+                .record_finding("a", "LM", &finding("k1", t), HOUR)
+                .expect("stored")
+        };
+        let (_, first) = record(1_000);
+        let (change, second) = record(1_000 + 10 * HOUR);
+        assert_eq!(change, AlertChange::New, "10 h later, past the window");
+        let (change, again) = record(1_000 + 5 * 60_000);
+        assert_eq!(
+            (change, again.id, again.count, again.first_seen),
+            (AlertChange::Updated, first.id, 2, 1_000),
+            "the late finding joins the alert of its time"
+        );
+        let newest = store.alert("a", second.id).expect("reads").expect("there");
+        assert_eq!(
+            (newest.count, newest.first_seen),
+            (1, 1_000 + 10 * HOUR),
+            "the newer alert is left alone"
+        );
+        // a finding within the window before an alert's first widens it backwards, and the
+        // next lookup finds the alert under its new first time
+        let (_, widened) = record(1_000 + 10 * HOUR - HOUR / 2);
+        assert_eq!(
+            (widened.id, widened.first_seen),
+            (second.id, 1_000 + 9 * HOUR + HOUR / 2)
+        );
+        let (_, again) = record(1_000 + 9 * HOUR);
+        assert_eq!(again.id, second.id);
+        assert_eq!(all_alerts(&store, "a").len(), 2);
+    }
+
+    #[test]
+    fn findings_reported_again_land_in_the_alerts_they_landed_in_before() {
+        // what a replay after a crash does: any order of times, reported twice; each finding
+        // lands where it did the first time, the spans of one key never overlap, and each
+        // finding's time lies in its alert's span
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("opens");
+        let mut g = Gen(0x5eed_1234_abcd_0001);
+        let window = 10 * 60_000;
+        let findings: Vec<Finding> = (0..400)
+            .map(|_| {
+                let key = ["k1", "k2"][g.below(2) as usize];
+                finding(
+                    key,
+                    g.below(48) as i64 * 15 * 60_000 + g.below(600_000) as i64,
+                )
+            })
+            .collect();
+        let first: Vec<u64> = findings
+            .iter()
+            .map(|f| {
+                store
+                    .record_finding("a", "LM", f, window)
+                    .expect("stored")
+                    .1
+                    .id
+            })
+            .collect();
+        let again: Vec<u64> = findings
+            .iter()
+            .map(|f| {
+                store
+                    .record_finding("a", "LM", f, window)
+                    .expect("stored")
+                    .1
+                    .id
+            })
+            .collect();
+        assert_eq!(first, again);
+        let alerts = all_alerts(&store, "a");
+        assert!(alerts.len() > 2, "{} alerts", alerts.len());
+        for key in ["k1", "k2"] {
+            let mut spans: Vec<(i64, i64)> = alerts
+                .iter()
+                .filter(|a| a.dedup_key == key)
+                .map(|a| (a.first_seen, a.last_seen))
+                .collect();
+            spans.sort();
+            for pair in spans.windows(2) {
+                assert!(pair[0].1 < pair[1].0, "overlapping spans {pair:?}");
+            }
+        }
+        for (f, id) in findings.iter().zip(&first) {
+            let a = alerts.iter().find(|a| a.id == *id).expect("its alert");
+            assert!(
+                a.first_seen <= f.time && f.time <= a.last_seen,
+                "{f:?} in {a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_schema_2_store_gets_its_dedup_spans_on_open() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (early, late);
+        {
+            let store = Store::open(dir.path()).expect("opens");
+            early = store
+                .record_finding("a", "LM", &finding("k1", 1_000), HOUR)
+                .expect("ok")
+                .1;
+            late = store
+                .record_finding("a", "LM", &finding("k1", 1_000 + 10 * HOUR), HOUR)
+                .expect("ok")
+                .1;
+            // what a schema-2 host left: the old dedup tree, no spans
+            assert!(store.db().drop_tree("alert_spans").expect("drops"));
+            store
+                .db()
+                .open_tree("alert_keys")
+                .expect("tree")
+                .insert("a\0lateral-movement\0k1", &late.id.to_be_bytes())
+                .expect("insert");
+            store
+                .meta
+                .insert("schema", &2u32.to_be_bytes())
+                .expect("marks");
+            store.flush().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopens and upgrades");
+        let schema = store.meta.get("schema").expect("reads").expect("a schema");
+        assert_eq!(schema.as_ref(), &super::super::SCHEMA_VERSION.to_be_bytes());
+        assert!(
+            !store
+                .db()
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == b"alert_keys"),
+            "the old dedup index is gone"
+        );
+        let (_, a) = store
+            .record_finding("a", "LM", &finding("k1", 2_000), HOUR)
+            .expect("ok");
+        assert_eq!((a.id, a.count), (early.id, 2));
     }
 
     #[test]

@@ -50,8 +50,9 @@ use crate::pack::bundle::{Bundle, Signature, sha256_hex};
 use crate::pack::{PublicKey, Trust};
 
 /// The schema version this host reads and writes. 2: the alert query indexes
-/// (`alert_index.rs`); a store of version 1 is upgraded on open.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+/// (`alert_index.rs`); 3: the dedup index by event time (`alert_spans`, `alerts.rs`). A store
+/// of an older version is upgraded on open.
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 /// The tenant of a single-tenant host.
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -229,17 +230,24 @@ impl Store {
                 let version = <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).ok();
                 match version {
                     Some(SCHEMA_VERSION) => Ok(()),
-                    Some(1) => {
-                        // A store written by a host without the alert indexes: build them,
-                        // and only then mark the store, so an interrupted build starts over
-                        // at the next open (and a version-1 host refuses it from then on).
-                        let indexed = self.rebuild_alert_indexes()?;
+                    Some(old @ (1 | 2)) => {
+                        // A store written by an older host: build what it lacks (1: the alert
+                        // indexes; 1 and 2: the dedup spans), and only then mark the store, so
+                        // an interrupted build starts over at the next open (and an older host
+                        // refuses it from then on).
+                        let indexed = if old == 1 {
+                            self.rebuild_alert_indexes()?
+                        } else {
+                            0
+                        };
+                        let spans = self.rebuild_alert_spans()?;
                         self.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
                         self.db.flush()?;
                         tracing::info!(
                             store = %self.dir.display(),
-                            alerts = indexed,
-                            "upgraded the store to schema version {SCHEMA_VERSION}"
+                            indexed,
+                            spans,
+                            "upgraded the store from schema version {old} to {SCHEMA_VERSION}"
                         );
                         Ok(())
                     }

@@ -25,7 +25,8 @@ use crate::store::{Scope, TokenRecord};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
-    /// the new tenant's name
+    /// the new tenant's name: 1-64 of a-z, 0-9, `-` and `_`, starting with a letter or digit
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     name: String,
 }
 
@@ -84,12 +85,14 @@ pub(crate) async fn list_tenants(
 #[serde(deny_unknown_fields)]
 struct NewToken {
     /// default: the caller's tenant
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     tenant: Option<String>,
     /// what the token is for (at most 256 characters)
     #[serde(default)]
+    #[schema(max_length = 256)]
     name: String,
     /// one or more
-    #[schema(value_type = Vec<super::openapi::ScopeName>)]
+    #[schema(value_type = Vec<super::openapi::ScopeName>, min_items = 1)]
     scopes: Vec<Scope>,
 }
 
@@ -225,6 +228,7 @@ pub(crate) async fn revoke_token(
 #[serde(deny_unknown_fields)]
 struct NewKey {
     /// the `.pub` file's text, or the key's 64 hex digits
+    #[schema(pattern = "^\\s*(yagura-ed25519-public:)?[0-9a-fA-F]{64}\\s*$")]
     public_key: String,
 }
 

@@ -25,10 +25,17 @@ use crate::store::{AlertChange, AlertFilter, Scope};
 #[serde(deny_unknown_fields)]
 struct AlertsQuery {
     /// act on this tenant (admin tokens only, unless it is the token's own)
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     tenant: Option<String>,
     /// alerts seen at or after this event time: ms since the Unix epoch, or RFC 3339
+    #[param(
+        pattern = "^(-?[0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"
+    )]
     since: Option<String>,
     /// alerts seen at or before this event time: ms since the Unix epoch, or RFC 3339
+    #[param(
+        pattern = "^(-?[0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"
+    )]
     until: Option<String>,
     /// a rule id
     rule: Option<String>,

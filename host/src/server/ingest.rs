@@ -33,6 +33,7 @@ use crate::store::{RuleConfig, Scope};
 #[serde(deny_unknown_fields)]
 struct EventsQuery {
     /// act on this tenant (admin tokens only, unless it is the token's own)
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     tenant: Option<String>,
     /// the records' format; `auto` (the default) detects it from the content
     #[param(value_type = Option<super::openapi::FormatName>, inline)]

@@ -142,7 +142,8 @@ pub async fn list(
     operation_id = "inspect_pack",
     tag = "packs",
     summary = "Inspect NAME@VERSION",
-    params(("pack" = String, Path, description = "NAME@VERSION"), TenantQuery),
+    params(("pack" = String, Path, description = "NAME@VERSION",
+        pattern = "^[^@/]+@[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.+-]*)?$"), TenantQuery),
     responses(
         (status = 200, description = "`{name, version, publisher, description, license, \
             requires: {wit, host}, signer, imported_at, imported_by, active, rules: [{id, \
@@ -292,7 +293,8 @@ struct Reason {
     tag = "packs",
     summary = "Return to the previously active version: {reason} (optional)",
     params(("name" = String, Path, description = "the pack's name"), TenantQuery),
-    request_body(content = Option<Reason>, description = "optional: an empty body is no reason"),
+    request_body(content = Option<Reason>,
+        description = "optional: an empty body or `null` is no reason"),
     responses(
         (status = 200, description = "`{tenant, name, version, previous}`", body = Object),
         (status = 400, description = "a bad body or query string", body = ErrorBody),
@@ -315,7 +317,11 @@ pub async fn rollback(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let body: Reason = json_body(body, &state).await?.unwrap_or_default();
+    // `null` is no reason too, as the document says (the body is nullable)
+    let body: Reason = json_body::<Option<Reason>>(body, &state)
+        .await?
+        .flatten()
+        .unwrap_or_default();
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {
@@ -384,7 +390,8 @@ pub async fn history(
     tag = "packs",
     summary = "Remove NAME@VERSION from the tenant",
     description = "The stored copy goes when no tenant holds or runs it any more.",
-    params(("pack" = String, Path, description = "NAME@VERSION"), TenantQuery),
+    params(("pack" = String, Path, description = "NAME@VERSION",
+        pattern = "^[^@/]+@[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.+-]*)?$"), TenantQuery),
     responses(
         (status = 200, description = "`{tenant, removed: \"NAME@VERSION\", deleted_from_store}`",
             body = Object),

@@ -19,6 +19,7 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct TenantQuery {
     /// act on this tenant (admin tokens only, unless it is the token's own)
+    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub tenant: Option<String>,
 }
 

@@ -293,6 +293,77 @@ async fn the_openapi_document_is_3_1_with_scopes_and_error_bodies() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_states_the_constraints_the_server_enforces() {
+    let f = fixture();
+    let doc = openapi_document(&f).await;
+    let schemas = &doc["components"]["schemas"];
+    let tenant = "^[a-z0-9][a-z0-9_-]{0,63}$";
+    assert_eq!(
+        schemas["NewTenant"]["properties"]["name"]["pattern"],
+        tenant
+    );
+    assert_eq!(schemas["NewToken"]["properties"]["scopes"]["minItems"], 1);
+    assert_eq!(schemas["NewToken"]["properties"]["name"]["maxLength"], 256);
+    assert!(
+        schemas["NewKey"]["properties"]["public_key"]["pattern"].is_string(),
+        "{}",
+        schemas["NewKey"]
+    );
+    let param = |path: &str, method: &str, name: &str| -> Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{method} {path}: no parameter `{name}`"))
+    };
+    for (path, method) in [("/v1/packs/{pack}", "get"), ("/v1/packs/{pack}", "delete")] {
+        let pattern = param(path, method, "pack")["schema"]["pattern"].clone();
+        assert!(
+            pattern.as_str().is_some_and(|p| p.contains('@')),
+            "{pattern}"
+        );
+    }
+    for name in ["since", "until"] {
+        assert!(param("/v1/alerts", "get", name)["schema"]["pattern"].is_string());
+    }
+    for (path, method) in [
+        ("/v1/alerts", "get"),
+        ("/v1/events", "post"),
+        ("/v1/packs", "get"),
+    ] {
+        assert_eq!(param(path, method, "tenant")["schema"]["pattern"], tenant);
+    }
+    // each pattern is what the server enforces: a value it takes matches, and back
+    let (status, _) = call(
+        &f.router,
+        Method::POST,
+        "/v1/tenants",
+        Some(&f.admin),
+        r#"{"name":"Not-Valid"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_null_rollback_body_is_no_reason_as_the_document_says() {
+    let f = fixture();
+    let doc = openapi_document(&f).await;
+    let body = &doc["paths"]["/v1/packs/{name}/rollback"]["post"]["requestBody"];
+    let schema = body["content"]["application/json"]["schema"].to_string();
+    assert!(schema.contains("null"), "the body is nullable: {schema}");
+    // nothing active to roll back: 404, not a 400 for the `null`
+    let (status, answer) = call(
+        &f.router,
+        Method::POST,
+        "/v1/packs/acme/rollback",
+        Some(&f.admin),
+        "null",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+}
+
+#[tokio::test]
 async fn health_and_readiness_need_no_token_and_readiness_fails_at_shutdown() {
     let f = fixture();
     let (status, body) = call(&f.router, Method::GET, "/healthz", None, Body::empty()).await;

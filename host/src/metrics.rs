@@ -27,6 +27,8 @@ pub(crate) const SINK_DELIVERED: &str = "yagura_sink_delivered_total";
 pub(crate) const SINK_FAILED: &str = "yagura_sink_failed_total";
 pub(crate) const SINK_DROPPED: &str = "yagura_sink_dropped_total";
 pub(crate) const SINK_RETRIES: &str = "yagura_sink_retries_total";
+pub(crate) const HTTP_CONNECTIONS: &str = "yagura_http_connections";
+pub(crate) const HTTP_REFUSED: &str = "yagura_http_connections_refused_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
 const FAMILIES: &[(&str, &str, &str)] = &[
@@ -99,6 +101,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         SINK_RETRIES,
         "counter",
         "Webhook posts retried after a failure",
+    ),
+    (
+        HTTP_CONNECTIONS,
+        "gauge",
+        "Open connections to the HTTP API",
+    ),
+    (
+        HTTP_REFUSED,
+        "counter",
+        "Connections to the HTTP API closed at once: the connection cap was reached",
     ),
 ];
 

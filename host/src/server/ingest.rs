@@ -91,7 +91,7 @@ pub async fn events(
         return Err(ApiError::unavailable("the server is shutting down"));
     }
     let limit = state.config.max_events_bytes;
-    let bytes = read_body(body, limit).await?;
+    let bytes = read_body(body, limit, &state).await?;
     let parsed = blocking(move || {
         http::decode(bytes.to_vec(), format, limit).map_err(|e| match e {
             BodyError::TooLarge => ApiError::too_large(limit),

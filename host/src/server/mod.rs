@@ -21,6 +21,7 @@
 
 mod admin;
 mod alerts;
+mod conn;
 mod error;
 mod ingest;
 mod openapi;
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 
 pub use crate::alert::sink::{SinkConfig, SinkKind, SinkTable};
 pub use crate::source::SyslogListener;
+pub use conn::ConnectionLimits;
 pub use error::ApiError;
 use request::Caller;
 
@@ -84,6 +86,8 @@ pub struct ServerConfig {
     pub checkpoint_every: Option<Duration>,
     /// where stored alerts also go (none by default)
     pub sinks: Vec<SinkConfig>,
+    /// header and body deadlines, and the cap on open connections
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +108,7 @@ impl Default for ServerConfig {
             engine: EngineOptions::default(),
             checkpoint_every: Some(Duration::from_secs(10)),
             sinks: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -283,14 +288,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = app.router();
     let stopping = app.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing requests");
-            stopping.begin_shutdown();
-        })
-        .await
-        .context("the HTTP server failed")?;
+    conn::serve(
+        listener,
+        router,
+        app.state.config.connections,
+        app.state.runtime.metrics(),
+        shutdown,
+        move || stopping.begin_shutdown(),
+    )
+    .await;
     tokio::task::spawn_blocking(move || app.close())
         .await
         .context("the shutdown task failed")??;

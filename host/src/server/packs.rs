@@ -73,7 +73,7 @@ pub async fn upload(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let bytes = read_body(body, state.config.max_bundle_bytes).await?;
+    let bytes = read_body(body, state.config.max_bundle_bytes, &state).await?;
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {

@@ -133,9 +133,20 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
-/// Reads a whole body, refusing more than `limit` bytes with 413.
-pub(crate) async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+/// Reads a whole body, refusing more than `limit` bytes with 413, and a body that does not
+/// arrive within the server's body deadline with 408.
+pub(crate) async fn read_body(body: Body, limit: usize, state: &AppState) -> ApiResult<Bytes> {
+    let deadline = state.config.connections.body_timeout;
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the request body did not arrive within {deadline:?}"),
+            )
+        })?;
+    read.map_err(|e| {
         // to_bytes fails on the limit (http-body-util's LengthLimitError) or on a broken
         // connection
         let inner = e.into_inner();
@@ -162,7 +173,7 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     body: Body,
     state: &AppState,
 ) -> ApiResult<Option<T>> {
-    let bytes = read_body(body, state.config.max_json_bytes).await?;
+    let bytes = read_body(body, state.config.max_json_bytes, state).await?;
     if bytes.is_empty() {
         return Ok(None);
     }

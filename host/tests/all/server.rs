@@ -1324,3 +1324,5 @@ mod syslog;
 mod sink_tls;
 
 mod limits;
+
+mod connections;

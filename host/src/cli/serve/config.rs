@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::engine::EngineOptions;
 use crate::sandbox::Limits;
-use crate::server::{ServerConfig, SinkConfig, SinkTable, SyslogListener};
+use crate::server::{ConnectionLimits, ServerConfig, SinkConfig, SinkTable, SyslogListener};
 use crate::store::DEFAULT_TENANT;
 
 /// A whole number in `MIN..=MAX`, checked wherever it comes from (flag, variable, file).
@@ -189,6 +189,22 @@ settings! {
     /// at shutdown; 0: only at shutdown (a crash then replays the whole WAL) [default: 10].
     #[arg(long, value_name = "N")]
     checkpoint_s: Bounded<0, 86_400>,
+
+    /// A request's headers must arrive within N seconds, and so must the next request's on a
+    /// kept-alive connection; else the connection is closed [default: 10].
+    #[arg(long, value_name = "N")]
+    header_timeout_s: Bounded<1, 3_600>,
+
+    /// A request's whole body must arrive within N seconds; else it is answered 408
+    /// [default: 60].
+    #[arg(long, value_name = "N")]
+    body_timeout_s: Bounded<1, 3_600>,
+
+    /// Open connections to the API at most; one more is closed at once (counted in
+    /// yagura_http_connections_refused_total). Lowered to fit the open-file limit
+    /// [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_connections: Bounded<1, 1_000_000>,
 }
 
 /// One `[[syslog]]` table: a listener feeding `tenant`.
@@ -292,6 +308,19 @@ impl ServeArgs {
             checkpoint_every: match self.checkpoint_s {
                 Some(s) => (s.get() > 0).then(|| Duration::from_secs(s.get().into())),
                 None => d.checkpoint_every,
+            },
+            connections: ConnectionLimits {
+                header_timeout: self
+                    .header_timeout_s
+                    .map_or(d.connections.header_timeout, |n| {
+                        Duration::from_secs(n.get().into())
+                    }),
+                body_timeout: self.body_timeout_s.map_or(d.connections.body_timeout, |n| {
+                    Duration::from_secs(n.get().into())
+                }),
+                max_connections: self
+                    .max_connections
+                    .map_or(d.connections.max_connections, |n| n.get() as usize),
             },
             syslog: self.syslog_listeners(file_name)?,
             sinks: self.sinks(file_name)?,

@@ -161,8 +161,11 @@ async fn past_the_connection_cap_a_connection_is_closed_at_once_and_counted() {
         .text()
         .await
         .expect("text");
-    assert!(
-        metrics.contains(r#"yagura_http_connections_refused_total{listener="http"} 1"#),
-        "{metrics}"
-    );
+    // the one over the cap, and any try above that came before the places were back
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"yagura_http_connections_refused_total{listener="http"} "#))
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(refused >= 1.0, "{metrics}");
 }

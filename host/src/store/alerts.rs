@@ -886,26 +886,20 @@ mod tests {
                 )
             })
             .collect();
-        let first: Vec<u64> = findings
-            .iter()
-            .map(|f| {
-                store
-                    .record_finding("a", "LM", f, window)
-                    .expect("stored")
-                    .1
-                    .id
-            })
-            .collect();
-        let again: Vec<u64> = findings
-            .iter()
-            .map(|f| {
-                store
-                    .record_finding("a", "LM", f, window)
-                    .expect("stored")
-                    .1
-                    .id
-            })
-            .collect();
+        let record_all = || -> Vec<u64> {
+            findings
+                .iter()
+                .map(|f| {
+                    store
+                        .record_finding("a", "LM", f, window)
+                        .expect("stored")
+                        .1
+                        .id
+                })
+                .collect()
+        };
+        let first = record_all();
+        let again = record_all();
         assert_eq!(first, again);
         let alerts = all_alerts(&store, "a");
         assert!(alerts.len() > 2, "{} alerts", alerts.len());

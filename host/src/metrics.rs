@@ -28,6 +28,7 @@ pub(crate) const SINK_FAILED: &str = "yagura_sink_failed_total";
 pub(crate) const SINK_DROPPED: &str = "yagura_sink_dropped_total";
 pub(crate) const SINK_RETRIES: &str = "yagura_sink_retries_total";
 pub(crate) const HTTP_CONNECTIONS: &str = "yagura_http_connections";
+pub(crate) const SYSLOG_UDP_DROPPED: &str = "yagura_syslog_udp_dropped_total";
 pub(crate) const HTTP_REFUSED: &str = "yagura_http_connections_refused_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
@@ -101,6 +102,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         SINK_RETRIES,
         "counter",
         "Webhook posts retried after a failure",
+    ),
+    (
+        SYSLOG_UDP_DROPPED,
+        "counter",
+        "Datagrams the kernel dropped on a syslog UDP socket before Yagura read them (its receive buffer was full)",
     ),
     (
         HTTP_CONNECTIONS,

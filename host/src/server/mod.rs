@@ -140,6 +140,8 @@ pub(crate) struct AppState {
     /// the alert sinks, fed from the runtime's alerts; closed by [`App::close`] after the
     /// engines
     sinks: Mutex<crate::alert::sink::Sinks>,
+    /// the syslog UDP sockets, whose kernel drop counters each scrape reads
+    udp: Mutex<Vec<crate::source::syslog::UdpWatch>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -186,6 +188,7 @@ impl App {
             config,
             shutdown,
             sinks: Mutex::new(sinks),
+            udp: Mutex::new(Vec::new()),
         });
         Ok((App { state }, token))
     }
@@ -242,12 +245,16 @@ impl App {
     /// Starts the syslog listeners the config names (inside a tokio runtime); returns them
     /// with the UDP and TCP addresses bound. They stop at shutdown.
     pub async fn start_syslog(&self) -> anyhow::Result<Vec<SyslogListener>> {
-        crate::source::syslog::start(
+        let (bound, watches) = crate::source::syslog::start(
             &self.state.runtime,
             &self.state.config.syslog,
             self.state.shutdown.subscribe(),
         )
-        .await
+        .await?;
+        if let Ok(mut udp) = self.state.udp.lock() {
+            udp.extend(watches);
+        }
+        Ok(bound)
     }
 
     /// Begins shutdown: readiness fails, ingest is refused, live streams end.
@@ -356,6 +363,17 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics_text(State(state): State<Arc<AppState>>, caller: Caller) -> Response {
     let tenant = (!caller.is_admin()).then_some(caller.0.tenant.as_str());
     state.runtime.refresh_gauges();
+    if let Ok(udp) = state.udp.lock() {
+        for watch in udp.iter() {
+            if let Some(dropped) = watch.dropped() {
+                state.runtime.metrics.set(
+                    crate::metrics::SYSLOG_UDP_DROPPED,
+                    vec![("tenant", watch.tenant.clone())],
+                    dropped as f64,
+                );
+            }
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.runtime.metrics.render(tenant),

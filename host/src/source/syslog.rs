@@ -5,6 +5,9 @@
 //! UDP: every datagram is one or more lines; the datagrams waiting in the socket are read
 //! together as one batch. When the tenant's queue is full the batch is dropped and counted
 //! (`yagura_events_throttled_total{source="syslog-udp"}`): UDP has no way to slow a sender.
+//! Datagrams the kernel dropped before the listener read them (its receive buffer was full)
+//! are the socket's own counter, read at each scrape ([`UdpWatch`],
+//! `yagura_syslog_udp_dropped_total`).
 //! TCP: octet-counted (RFC 6587 §3.4.1) or newline-delimited frames, told apart frame by frame
 //! (`framing`); a frame over 1 MiB, or one that cannot be read, is counted as rejected and
 //! skipped, and the connection goes on. A connection's messages go in batches of up to 1,024
@@ -53,6 +56,54 @@ pub struct SyslogListener {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
 }
+/// A UDP listener's socket, for its kernel drop counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UdpWatch {
+    pub tenant: String,
+    /// the socket's inode, which names it in `/proc/net/udp`
+    inode: u64,
+}
+
+impl UdpWatch {
+    /// Datagrams the kernel dropped on this socket so far (`None` where the system does not
+    /// say: not Linux, or the socket is gone).
+    pub(crate) fn dropped(&self) -> Option<u64> {
+        kernel_drops(self.inode)
+    }
+}
+
+/// The inode of a socket (Linux names sockets by it in `/proc/net/*`).
+fn socket_inode(socket: &impl std::os::fd::AsRawFd) -> Option<u64> {
+    // SAFETY: fstat writes into the zeroed struct it is given, for a descriptor we own
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::fstat(socket.as_raw_fd(), &mut stat) } == 0;
+    ok.then_some(stat.st_ino)
+}
+
+/// The `drops` column of the socket with `inode` in `/proc/net/udp` or `/proc/net/udp6`.
+fn kernel_drops(inode: u64) -> Option<u64> {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .find_map(|table| drops_in(&table, inode))
+}
+
+/// `drops` of the row of `inode` in a `/proc/net/udp` table (its header names the columns).
+fn drops_in(table: &str, inode: u64) -> Option<u64> {
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    // "tm->when" is one header word but two columns ("00:00000000" is one): find by name
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let (inode_at, drops_at) = (column("inode")?, column("drops")?);
+    // the header's `tx_queue rx_queue` is one column in the rows (`00000000:00000000`), and
+    // `tr tm->when` is one (`00:00000000`): each row has two fields fewer than the header
+    lines.find_map(|row| {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        let at = |i: usize| fields.get(i.checked_sub(2)?).copied();
+        (at(inode_at)?.parse::<u64>().ok()? == inode).then(|| at(drops_at)?.parse().ok())?
+    })
+}
+
 /// Datagrams read into one UDP batch at most.
 const UDP_BATCH_DATAGRAMS: usize = 1024;
 
@@ -92,7 +143,7 @@ pub async fn start(
     runtime: &Runtime,
     listeners: &[SyslogListener],
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<Vec<SyslogListener>> {
+) -> anyhow::Result<(Vec<SyslogListener>, Vec<UdpWatch>)> {
     let mut sockets = Vec::new();
     for (i, listener) in listeners.iter().enumerate() {
         let at = format!("syslog listener #{} (tenant `{}`)", i + 1, listener.tenant);
@@ -117,6 +168,7 @@ pub async fn start(
         sockets.push((listener.tenant.clone(), udp, tcp));
     }
     let mut bound = Vec::new();
+    let mut watches = Vec::new();
     for (tenant, udp, tcp) in sockets {
         let mut listener = SyslogListener {
             tenant: tenant.clone(),
@@ -125,6 +177,12 @@ pub async fn start(
         };
         if let Some(socket) = udp {
             listener.udp = Some(socket.local_addr()?);
+            if let Some(inode) = socket_inode(&socket) {
+                watches.push(UdpWatch {
+                    tenant: tenant.clone(),
+                    inode,
+                });
+            }
             let inlet = runtime.inlet(&tenant, "syslog-udp")?;
             tokio::spawn(run_udp(inlet, socket, shutdown.clone()));
         }
@@ -135,7 +193,7 @@ pub async fn start(
         }
         bound.push(listener);
     }
-    Ok(bound)
+    Ok((bound, watches))
 }
 
 async fn run_udp(inlet: Inlet, socket: UdpSocket, mut shutdown: watch::Receiver<bool>) {
@@ -313,5 +371,45 @@ async fn deliver(inlet: &Inlet, text: Vec<u8>, shutdown: &watch::Receiver<bool>)
             }
             Err((QueueError::Closed, _)) => return false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drops_column_is_read_from_the_row_of_the_inode() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+             \x20 76: 0100007F:14BA 00000000:0000 07 00000000:00034000 00:00000000 00000000     0        0 5551 2 0000000000000000 6161\n\
+             \x20 77: 0100007F:14BB 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5552 2 0000000000000000 0\n";
+        assert_eq!(drops_in(table, 5551), Some(6161));
+        assert_eq!(drops_in(table, 5552), Some(0));
+        assert_eq!(drops_in(table, 9999), None);
+        assert_eq!(drops_in("", 5551), None);
+    }
+
+    /// A socket nobody reads, sent far more than its receive buffer holds: the kernel drops
+    /// the rest, and the watch reads how many.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_drops_of_a_real_socket_are_read() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let watch = UdpWatch {
+            tenant: "t".into(),
+            inode: socket_inode(&socket).expect("an inode"),
+        };
+        assert_eq!(watch.dropped(), Some(0));
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let datagram = [b'x'; 1024];
+        // 64 MiB: more than any receive buffer (net.core.rmem_max is a few MiB at most)
+        for _ in 0..65_536 {
+            let _ = sender.send_to(&datagram, socket.local_addr().expect("addr"));
+        }
+        assert!(
+            watch.dropped().is_some_and(|n| n > 0),
+            "{:?}",
+            watch.dropped()
+        );
     }
 }

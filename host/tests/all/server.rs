@@ -1296,6 +1296,12 @@ async fn syslog_over_udp_and_tcp_feeds_the_tenant() {
     .await;
     assert!(text.contains(&want_udp), "{text}");
     assert!(text.contains(&want_tcp), "{text}");
+    // the UDP socket's kernel drops are a series of their own (none here: every datagram
+    // was accepted)
+    assert!(
+        text.contains(r#"yagura_syslog_udp_dropped_total{tenant="default"} 0"#),
+        "{text}"
+    );
     app.begin_shutdown();
 }
 

@@ -29,6 +29,8 @@ pub(crate) const SINK_DROPPED: &str = "yagura_sink_dropped_total";
 pub(crate) const SINK_RETRIES: &str = "yagura_sink_retries_total";
 pub(crate) const HTTP_CONNECTIONS: &str = "yagura_http_connections";
 pub(crate) const SYSLOG_UDP_DROPPED: &str = "yagura_syslog_udp_dropped_total";
+pub(crate) const INGEST_IN_FLIGHT: &str = "yagura_ingest_requests_in_flight";
+pub(crate) const INGEST_REFUSED: &str = "yagura_ingest_requests_refused_total";
 pub(crate) const HTTP_REFUSED: &str = "yagura_http_connections_refused_total";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
@@ -102,6 +104,16 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         SINK_RETRIES,
         "counter",
         "Webhook posts retried after a failure",
+    ),
+    (
+        INGEST_IN_FLIGHT,
+        "gauge",
+        "POST /v1/events requests of the tenant being read, decoded or queued",
+    ),
+    (
+        INGEST_REFUSED,
+        "counter",
+        "POST /v1/events requests refused with 429 before their body was read, by reason (queue_full, in_flight)",
     ),
     (
         SYSLOG_UDP_DROPPED,

@@ -59,6 +59,12 @@ impl Inlet {
         self.engine.sync()
     }
 
+    /// Whether the tenant's queue is full: what a source checks before it reads and parses
+    /// anything for it.
+    pub fn is_full(&self) -> bool {
+        self.engine.is_full()
+    }
+
     /// Events waiting in the tenant's queue.
     pub fn queued(&self) -> usize {
         self.engine.queued()

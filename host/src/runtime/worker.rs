@@ -214,6 +214,11 @@ impl TenantEngine {
         })
     }
 
+    /// Whether the queue holds as many events as it may: a request now would be refused.
+    pub fn is_full(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) >= self.capacity
+    }
+
     /// Writes events to the WAL and queues them, or says why not and hands them back; nothing
     /// is queued on an error. The WAL entry is not flushed yet: [`TenantEngine::sync`] before
     /// acknowledging. A WAL that cannot be written refuses the events as `Closed`.

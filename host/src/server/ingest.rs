@@ -90,8 +90,23 @@ pub async fn events(
     if state.shutting_down() {
         return Err(ApiError::unavailable("the server is shutting down"));
     }
+    // admission before work: nothing is read for a tenant that could not take it
+    let _place = state.admission.enter(&tenant)?;
+    let inlet = state.runtime.inlet(&tenant, "http")?;
+    if inlet.is_full() {
+        state.admission.refuse(&tenant, "queue_full");
+        return Err(ApiError::busy(
+            format!(
+                "the engine of tenant `{tenant}` is busy ({} events queued); nothing of this \
+                 request was read, send it again later",
+                inlet.queued()
+            ),
+            1,
+        ));
+    }
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit, &state).await?;
+    let turn = state.admission.decode_turn().await?;
     let parsed = blocking(move || {
         http::decode(bytes.to_vec(), format, limit).map_err(|e| match e {
             BodyError::TooLarge => ApiError::too_large(limit),
@@ -99,7 +114,7 @@ pub async fn events(
         })
     })
     .await?;
-    let inlet = state.runtime.inlet(&tenant, "http")?;
+    drop(turn);
     let accepted = parsed.events.len();
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
     // before the answer (docs/hot-swap.md, "What a crash costs").

@@ -20,6 +20,7 @@
 //! engine evaluate what it holds (its findings are stored), and flushes the store.
 
 mod admin;
+mod admission;
 mod alerts;
 mod conn;
 mod error;
@@ -88,6 +89,26 @@ pub struct ServerConfig {
     pub sinks: Vec<SinkConfig>,
     /// header and body deadlines, and the cap on open connections
     pub connections: ConnectionLimits,
+    /// how much of `POST /v1/events` runs at once
+    pub ingest: IngestLimits,
+}
+
+/// How much of `POST /v1/events` runs at once (`server/admission.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// requests of one tenant in flight at most; one more is answered 429 unread
+    pub per_tenant: usize,
+    /// bodies decoded (gunzip, parse) at once, over all tenants; the rest wait their turn
+    pub decoders: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            per_tenant: 8,
+            decoders: std::thread::available_parallelism().map_or(2, usize::from),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -109,6 +130,7 @@ impl Default for ServerConfig {
             checkpoint_every: Some(Duration::from_secs(10)),
             sinks: Vec::new(),
             connections: ConnectionLimits::default(),
+            ingest: IngestLimits::default(),
         }
     }
 }
@@ -142,6 +164,8 @@ pub(crate) struct AppState {
     sinks: Mutex<crate::alert::sink::Sinks>,
     /// the syslog UDP sockets, whose kernel drop counters each scrape reads
     udp: Mutex<Vec<crate::source::syslog::UdpWatch>>,
+    /// ingest requests in flight per tenant, and the decode turns
+    admission: admission::Admission,
 }
 
 impl std::fmt::Debug for AppState {
@@ -183,12 +207,18 @@ impl App {
         )?;
         runtime.start()?;
         let (shutdown, _) = watch::channel(false);
+        let admission = admission::Admission::new(
+            config.ingest.per_tenant,
+            config.ingest.decoders,
+            runtime.metrics(),
+        );
         let state = Arc::new(AppState {
             runtime,
             config,
             shutdown,
             sinks: Mutex::new(sinks),
             udp: Mutex::new(Vec::new()),
+            admission,
         });
         Ok((App { state }, token))
     }

@@ -21,7 +21,9 @@ use serde::Deserialize;
 
 use crate::engine::EngineOptions;
 use crate::sandbox::Limits;
-use crate::server::{ConnectionLimits, ServerConfig, SinkConfig, SinkTable, SyslogListener};
+use crate::server::{
+    ConnectionLimits, IngestLimits, ServerConfig, SinkConfig, SinkTable, SyslogListener,
+};
 use crate::store::DEFAULT_TENANT;
 
 /// A whole number in `MIN..=MAX`, checked wherever it comes from (flag, variable, file).
@@ -205,6 +207,17 @@ settings! {
     /// [default: 1024].
     #[arg(long, value_name = "N")]
     max_connections: Bounded<1, 1_000_000>,
+
+    /// POST /v1/events requests of one tenant in flight at most; one more is answered 429
+    /// before its body is read [default: 8].
+    #[arg(long, value_name = "N")]
+    ingest_in_flight: Bounded<1, 10_000>,
+
+    /// Request bodies of POST /v1/events decoded (gunzip, parse) at once over all tenants;
+    /// the others wait their turn holding only their raw body [default: the number of
+    /// cores].
+    #[arg(long, value_name = "N")]
+    ingest_decoders: Bounded<1, 1_024>,
 }
 
 /// One `[[syslog]]` table: a listener feeding `tenant`.
@@ -321,6 +334,14 @@ impl ServeArgs {
                 max_connections: self
                     .max_connections
                     .map_or(d.connections.max_connections, |n| n.get() as usize),
+            },
+            ingest: IngestLimits {
+                per_tenant: self
+                    .ingest_in_flight
+                    .map_or(d.ingest.per_tenant, |n| n.get() as usize),
+                decoders: self
+                    .ingest_decoders
+                    .map_or(d.ingest.decoders, |n| n.get() as usize),
             },
             syslog: self.syslog_listeners(file_name)?,
             sinks: self.sinks(file_name)?,

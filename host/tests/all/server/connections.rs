@@ -169,3 +169,94 @@ async fn past_the_connection_cap_a_connection_is_closed_at_once_and_counted() {
         .unwrap_or_default();
     assert!(refused >= 1.0, "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_share_of_requests_in_flight_a_tenant_is_answered_429_unread() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (app, admin) = App::open(ServerConfig {
+        ingest: yagura::server::IngestLimits {
+            per_tenant: 2,
+            decoders: 1,
+        },
+        ..config(dir.path())
+    })
+    .expect("opens");
+    let admin = admin.expect("a fresh store's admin token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(yagura::server::serve(app, listener, async {
+        let _ = stopped.await;
+    }));
+    // two requests whose bodies have not come: both are in flight
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(&addr).await.expect("connect");
+        let head = format!(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Length: 100000\r\n\r\n{{"
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        held.push(s);
+    }
+    let client = reqwest::Client::new();
+    let metrics = || async {
+        client
+            .get(format!("http://{addr}/metrics"))
+            .header("authorization", format!("Bearer {admin}"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let in_flight = r#"yagura_ingest_requests_in_flight{tenant="default"} 2"#;
+    let mut seen = false;
+    for _ in 0..POLLS {
+        if metrics().await.contains(in_flight) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the two held requests are in flight");
+    // the third is refused before its body is read: not even gzip, and still a 429
+    let post = || {
+        client
+            .post(format!("http://{addr}/v1/events"))
+            .header("authorization", format!("Bearer {admin}"))
+            .body(vec![0x1f, 0x8b, 0, 1, 2, 3])
+            .send()
+    };
+    let refused = post().await.expect("answers");
+    assert_eq!(refused.status(), 429);
+    let text = refused.text().await.expect("body");
+    assert!(text.contains("requests in flight"), "{text}");
+    let text = metrics().await;
+    assert!(
+        text.contains(
+            r#"yagura_ingest_requests_refused_total{tenant="default",reason="in_flight"} 1"#
+        ),
+        "{text}"
+    );
+    // the held requests go away: the tenant's places come back, and the same body is read
+    // (and refused for what it is)
+    drop(held);
+    let mut answered = None;
+    for _ in 0..POLLS {
+        let status = post().await.expect("answers").status();
+        if status != 429 {
+            answered = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        answered.map(|s| s.as_u16()),
+        Some(400),
+        "read once there is room"
+    );
+}

@@ -62,8 +62,8 @@ async fn the_memory_limit_reaches_the_tenants_rules() {
 
 /// A rule that spins until its deadline keeps the engine busy: with room for one queued
 /// event, the first request is taken, the second waits in the queue behind the spinning rule,
-/// and the third is answered 429 with `Retry-After: 1`, counted as throttled; nothing of it is
-/// taken.
+/// and the third is answered 429 with `Retry-After: 1`, counted as refused (`queue_full`)
+/// before its body is read; nothing of it is taken.
 ///
 /// No step waits on a clock. Batches of one event, and events 20 s apart (past the 5 s
 /// lateness), make the engine evaluate the first event at the latest while it takes the second
@@ -137,11 +137,23 @@ async fn a_busy_engine_answers_429_with_retry_after() {
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().expect("text");
     assert!(
-        text.contains(r#"yagura_events_throttled_total{tenant="default",source="http"} 1"#),
+        text.contains(
+            r#"yagura_ingest_requests_refused_total{tenant="default",reason="queue_full"} 1"#
+        ),
         "{text}"
     );
     assert!(
         text.contains(r#"yagura_events_accepted_total{tenant="default",source="http"} 2"#),
         "the refused event is not counted as accepted: {text}"
     );
+
+    // refused before its body is read: a body that is not even gzip gets the 429, not a 400
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/events")
+        .header("authorization", format!("Bearer {}", f.admin))
+        .body(Body::from(vec![0x1f, 0x8b, 0, 1, 2, 3]))
+        .expect("request");
+    let response = f.router.clone().oneshot(request).await.expect("answers");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }

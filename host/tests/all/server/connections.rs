@@ -178,6 +178,11 @@ async fn past_its_share_of_requests_in_flight_a_tenant_is_answered_429_unread() 
             per_tenant: 2,
             decoders: 1,
         },
+        // the held requests stay in flight for the whole test, however slow the machine
+        connections: ConnectionLimits {
+            body_timeout: Duration::from_secs(600),
+            ..ConnectionLimits::default()
+        },
         ..config(dir.path())
     })
     .expect("opens");

@@ -18,11 +18,19 @@ async fn start(
     dir: &Path,
     limits: ConnectionLimits,
 ) -> (String, String, tokio::sync::oneshot::Sender<()>) {
-    let (app, admin) = App::open(ServerConfig {
+    start_with(dir, |c| ServerConfig {
         connections: limits,
-        ..config(dir)
+        ..c
     })
-    .expect("opens");
+    .await
+}
+
+/// [`start`] with the config `edit` makes of the tests' config.
+async fn start_with(
+    dir: &Path,
+    edit: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> (String, String, tokio::sync::oneshot::Sender<()>) {
+    let (app, admin) = App::open(edit(config(dir))).expect("opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -173,7 +181,7 @@ async fn past_the_connection_cap_a_connection_is_closed_at_once_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_share_of_requests_in_flight_a_tenant_is_answered_429_unread() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (app, admin) = App::open(ServerConfig {
+    let (addr, admin, _stop) = start_with(dir.path(), |c| ServerConfig {
         ingest: yagura::server::IngestLimits {
             per_tenant: 2,
             decoders: 1,
@@ -183,18 +191,9 @@ async fn past_its_share_of_requests_in_flight_a_tenant_is_answered_429_unread() 
             body_timeout: Duration::from_secs(600),
             ..ConnectionLimits::default()
         },
-        ..config(dir.path())
+        ..c
     })
-    .expect("opens");
-    let admin = admin.expect("a fresh store's admin token");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(yagura::server::serve(app, listener, async {
-        let _ = stopped.await;
-    }));
+    .await;
     // two requests whose bodies have not come: both are in flight
     let mut held = Vec::new();
     for _ in 0..2 {

@@ -10,13 +10,17 @@
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
+//! - `conn`: the connections (hyper HTTP/1): header and body deadlines, the connection cap,
+//!   graceful shutdown.
+//! - `admission`: `POST /v1/events` admitted before work: each tenant's share of requests in
+//!   flight, the decode turns.
 //!
 //! The tenants' engines, the rule sets they run and their alerts are the [`Runtime`]'s
 //! (`runtime/`); this module is its HTTP front door.
 //!
 //! Lifecycle: [`App::open`] opens the store, creates the first admin token on a fresh store and
-//! opens the runtime, which starts every tenant's engine with its active packs; [`serve`] answers requests until its
-//! shutdown future resolves, then stops taking requests, ends the live streams, lets each
+//! opens the runtime, which starts every tenant's engine with its active packs; [`serve`]
+//! answers requests until its shutdown future resolves, then stops taking requests, ends the live streams, lets each
 //! engine evaluate what it holds (its findings are stored), and flushes the store.
 
 mod admin;

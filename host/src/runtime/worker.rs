@@ -615,6 +615,7 @@ impl Worker {
                 let kind = match change {
                     AlertChange::New => "new",
                     AlertChange::Updated => "updated",
+                    AlertChange::Merged => "merged",
                 };
                 metrics.add(
                     metrics::ALERTS,

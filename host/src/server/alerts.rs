@@ -87,7 +87,8 @@ fn severity_param(value: &str) -> ApiResult<Severity> {
     responses(
         (status = 200, description = "`{tenant, alerts: [alert], next_cursor}`; an alert is \
             `{id, tenant, rule_id, rule_name, dedup_key, title, severity, count, first_seen, \
-            last_seen, created_at, updated_at, hosts, users, finding}`", body = Object),
+            last_seen, created_at, updated_at, hosts, users, finding}` and `merged` (the ids of \
+            alerts merged into it) when there are any", body = Object),
         (status = 400, description = "a bad filter, limit, cursor or query string",
             body = ErrorBody),
         Denied,
@@ -160,7 +161,8 @@ pub async fn list(
         (status = 200, description = "the alert, as in the list", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
         Denied,
-        (status = 404, description = "no such tenant, or it has no such alert", body = ErrorBody),
+        (status = 404, description = "no such tenant, or it has no such alert (or it was merged \
+            into an older one)", body = ErrorBody),
     ),
     security(("token" = ["alerts:read"]))
 )]
@@ -182,17 +184,18 @@ pub async fn one(
     Ok(json_response(StatusCode::OK, &alert))
 }
 
-/// New and updated alerts of the tenant as they are stored: `event: alert.new` or
-/// `alert.updated`, `id:` the alert id, `data:` the alert. A client too slow to keep up gets
-/// `event: lagged` with how many it missed (query `/v1/alerts` for them). The stream ends at
-/// shutdown.
+/// New, updated and merged alerts of the tenant as they are stored: `event: alert.new`,
+/// `alert.updated` or `alert.merged`, `id:` the alert id, `data:` the alert. A client too slow
+/// to keep up gets `event: lagged` with how many it missed (query `/v1/alerts` for them). The
+/// stream ends at shutdown.
 #[utoipa::path(
     get,
     path = "/v1/alerts/stream",
     operation_id = "stream_alerts",
     tag = "alerts",
     summary = "New and updated alerts as Server-Sent Events",
-    description = "`event: alert.new` or `alert.updated`, `id:` the alert id, `data:` the alert. \
+    description = "`event: alert.new`, `alert.updated` or `alert.merged` (the alerts in its \
+        `merged` list are gone), `id:` the alert id, `data:` the alert. \
         A client too slow to keep up gets `event: lagged` with `{missed}` (query /v1/alerts for \
         them). A keep-alive comment every 15 s; the stream ends at shutdown.",
     params(TenantQuery),
@@ -230,6 +233,7 @@ pub async fn stream(
                         let name = match notice.change {
                             AlertChange::New => "alert.new",
                             AlertChange::Updated => "alert.updated",
+                            AlertChange::Merged => "alert.merged",
                         };
                         match serde_json::to_string(&notice.alert) {
                             Ok(data) => SseEvent::default()

@@ -165,13 +165,22 @@ pub(super) fn replace(
     new: &Alert,
 ) -> Result<(), UnabortableTransactionError> {
     if let Some(old) = old {
-        for (tree, key) in entries(old) {
-            trees[tree].remove(key)?;
-        }
+        remove(trees, old)?;
     }
     let summary = Summary::of(new);
     for (tree, key) in entries(new) {
         trees[tree].insert(key, &summary[..])?;
+    }
+    Ok(())
+}
+
+/// Removes an alert's entries (it was merged into another).
+pub(super) fn remove(
+    trees: [&TransactionalTree; 5],
+    old: &Alert,
+) -> Result<(), UnabortableTransactionError> {
+    for (tree, key) in entries(old) {
+        trees[tree].remove(key)?;
     }
     Ok(())
 }

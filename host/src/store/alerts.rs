@@ -6,11 +6,16 @@
 //! the alert of its own time, never a newer one, and a finding reported again (a replay after
 //! a crash) lands in the alert it landed in before.
 //!
-//! The spans `[first_seen, last_seen]` of one rule and key never overlap. A finding at time `t`
-//! goes to the alert whose span holds `t` (the last one that began at or before `t`), else to
-//! the nearer of that alert and the next one if its span widened by the window holds `t`, else
-//! to a new alert; either way the spans stay apart. A finding's time stays inside the span of
-//! the alert it went to (spans only grow), so reporting it again lands it there again.
+//! The alerts of one rule and key are the clusters of their findings' times: two findings
+//! belong to one alert when a chain of findings links them with no gap longer than the window.
+//! So the spans `[first_seen, last_seen]` of one rule and key lie more than a window apart, and
+//! a finding at time `t` joins the alert whose span holds `t` (the last one that began at or
+//! before `t`), else the alerts just before and just after it whose span, widened by the
+//! window, holds `t`: none (a new alert), one (it grows), or both (the finding bridges them:
+//! they merge into the older alert, by id, which lists the other in `merged`; the other is
+//! deleted). Whatever the order the findings arrive in, and however often a replay reports
+//! them again, the same spans come out; a finding's time stays inside the span of the alert
+//! it went to (spans only grow and merge), so reporting it again lands it there again.
 //!
 //! Trees:
 //! - `alerts`: `tenant \0 id` (id: sled's monotonic id, u64 big-endian, so a tenant's alerts
@@ -60,6 +65,9 @@ pub struct Alert {
     pub users: Vec<String>,
     /// the latest finding, as an OCSF Detection Finding
     pub finding: serde_json::Value,
+    /// ids of the alerts merged into this one (a finding bridged their spans); they are gone
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<u64>,
 }
 
 /// Whether a finding made a new alert or updated one.
@@ -68,6 +76,8 @@ pub struct Alert {
 pub enum AlertChange {
     New,
     Updated,
+    /// updated, and the alerts in its `merged` list that the finding bridged to it are gone
+    Merged,
 }
 
 /// A query over a tenant's alerts; every filter given must match.
@@ -254,10 +264,10 @@ impl Store {
     ) -> anyhow::Result<(AlertChange, Alert)> {
         let (alerts, spans) = self.alert_trees()?;
         let [by_rule, by_host, by_user, by_time, summary] = self.alert_index_trees()?;
-        // The candidate is looked up before the transaction (sled's transactions cannot scan):
-        // a tenant's findings are written by its one engine thread, so nothing changes it
-        // between the lookup and the write; the transaction still checks that it is there.
-        let existing = self.holding_alert(&alerts, &spans, tenant, finding, window_ms)?;
+        // The alerts it joins are looked up before the transaction (sled's transactions cannot
+        // scan): a tenant's findings are written by its one engine thread, so nothing changes
+        // them between the lookup and the write; the transaction still checks they are there.
+        let joined = self.joined_alerts(&alerts, &spans, tenant, finding, window_ms)?;
         let fresh_id = self.db().generate_id()?;
         let now = now_ms();
         let ocsf = finding.to_ocsf(rule_name);
@@ -267,27 +277,16 @@ impl Store {
         let result = trees
             .transaction(
                 |(alerts, spans, by_rule, by_host, by_user, by_time, summary)| {
-                    if let Some(a) = &existing
-                        && spans.get(span_key(a))?.is_none()
-                    {
-                        return Err(ConflictableTransactionError::Abort(
-                            "the alert changed meanwhile",
-                        ));
-                    }
-                    let (change, alert) = match existing.clone() {
-                        Some(mut a) => {
-                            a.count += 1;
-                            a.title = finding.title.clone();
-                            a.severity = finding.severity;
-                            a.first_seen = a.first_seen.min(finding.time);
-                            a.last_seen = a.last_seen.max(finding.time);
-                            a.updated_at = now;
-                            a.hosts = names(finding, EntityKind::Host);
-                            a.users = names(finding, EntityKind::User);
-                            a.finding = ocsf.clone();
-                            (AlertChange::Updated, a)
+                    for a in &joined {
+                        if spans.get(span_key(a))?.is_none() {
+                            return Err(ConflictableTransactionError::Abort(
+                                "the alert changed meanwhile",
+                            ));
                         }
-                        None => (
+                    }
+                    // the oldest alert (by id) takes the finding and the others' counts
+                    let (change, mut alert) = match joined.as_slice() {
+                        [] => (
                             AlertChange::New,
                             Alert {
                                 id: fresh_id,
@@ -297,29 +296,57 @@ impl Store {
                                 dedup_key: finding.dedup_key.clone(),
                                 title: finding.title.clone(),
                                 severity: finding.severity,
-                                count: 1,
+                                count: 0,
                                 first_seen: finding.time,
                                 last_seen: finding.time,
                                 created_at: now,
                                 updated_at: now,
-                                hosts: names(finding, EntityKind::Host),
-                                users: names(finding, EntityKind::User),
-                                finding: ocsf.clone(),
+                                hosts: Vec::new(),
+                                users: Vec::new(),
+                                finding: serde_json::Value::Null,
+                                merged: Vec::new(),
                             },
                         ),
+                        [one] => (AlertChange::Updated, one.clone()),
+                        [first, rest @ ..] => {
+                            let mut survivor = first.clone();
+                            for other in rest {
+                                survivor.count += other.count;
+                                survivor.first_seen = survivor.first_seen.min(other.first_seen);
+                                survivor.last_seen = survivor.last_seen.max(other.last_seen);
+                                survivor.merged.push(other.id);
+                                survivor.merged.extend(&other.merged);
+                            }
+                            survivor.merged.sort_unstable();
+                            (AlertChange::Merged, survivor)
+                        }
                     };
+                    alert.count += 1;
+                    alert.title = finding.title.clone();
+                    alert.severity = finding.severity;
+                    alert.first_seen = alert.first_seen.min(finding.time);
+                    alert.last_seen = alert.last_seen.max(finding.time);
+                    alert.updated_at = now;
+                    alert.hosts = names(finding, EntityKind::Host);
+                    alert.users = names(finding, EntityKind::User);
+                    alert.finding = ocsf.clone();
                     let value = serde_json::to_vec(&alert)
                         .map_err(|_| ConflictableTransactionError::Abort("an unwritable alert"))?;
-                    alerts.insert(alert_key(tenant, alert.id), value)?;
-                    if let Some(old) = &existing {
+                    let indexes = [by_rule, by_host, by_user, by_time, summary];
+                    // the old entries go and the new come in this same transaction: a crash
+                    // leaves the alerts and their index entries as they were, or as they are now
+                    for old in &joined {
                         spans.remove(span_key(old))?;
+                        if old.id != alert.id {
+                            alerts.remove(alert_key(tenant, old.id))?;
+                            alert_index::remove(indexes, old)?;
+                        }
                     }
+                    alerts.insert(alert_key(tenant, alert.id), value)?;
                     spans.insert(span_key(&alert), &[])?;
-                    // the old entries go and the new come in this same transaction: a crash leaves
-                    // the alert and its index entries as they were, or both as they are now
                     alert_index::replace(
-                        [by_rule, by_host, by_user, by_time, summary],
-                        existing.as_ref(),
+                        indexes,
+                        joined.iter().find(|old| old.id == alert.id),
                         &alert,
                     )?;
                     Ok((change, alert))
@@ -329,17 +356,17 @@ impl Store {
         Ok(result)
     }
 
-    /// The alert of the finding's rule and key whose span holds the finding's time, else the
-    /// nearer of the alerts just before and just after it whose span widened by `window_ms`
-    /// holds it (see the module's doc).
-    fn holding_alert(
+    /// The alerts a finding joins, oldest (by id) first: the alert of its rule and key whose
+    /// span holds the finding's time; else those of the alerts just before and just after it
+    /// whose span widened by `window_ms` holds it (none, one, or both: see the module's doc).
+    fn joined_alerts(
         &self,
         alerts: &sled::Tree,
         spans: &sled::Tree,
         tenant: &str,
         finding: &Finding,
         window_ms: i64,
-    ) -> anyhow::Result<Option<Alert>> {
+    ) -> anyhow::Result<Vec<Alert>> {
         let t = finding.time;
         let prefix = span_prefix(tenant, &finding.rule_id, &finding.dedup_key);
         let at = |time: i64, id: u64| {
@@ -371,26 +398,19 @@ impl Store {
         if let Some(a) = &before
             && a.last_seen >= t
         {
-            return Ok(before);
+            return Ok(vec![a.clone()]);
         }
         let after = match t.checked_add(1) {
             Some(next) => read(spans.range(at(next, 0)..).next())?,
             None => None,
         };
-        let gap_before = before
-            .as_ref()
-            .map(|a| t.saturating_sub(a.last_seen))
-            .filter(|gap| *gap <= window_ms);
-        let gap_after = after
-            .as_ref()
-            .map(|a| a.first_seen.saturating_sub(t))
-            .filter(|gap| *gap <= window_ms);
-        Ok(match (gap_before, gap_after) {
-            (Some(b), Some(a)) if a < b => after,
-            (Some(_), _) => before,
-            (None, Some(_)) => after,
-            (None, None) => None,
-        })
+        let mut joined: Vec<Alert> = before
+            .filter(|a| t.saturating_sub(a.last_seen) <= window_ms)
+            .into_iter()
+            .chain(after.filter(|a| a.first_seen.saturating_sub(t) <= window_ms))
+            .collect();
+        joined.sort_by_key(|a| a.id);
+        Ok(joined)
     }
 
     /// One alert of `tenant`.
@@ -898,11 +918,38 @@ mod tests {
                 })
                 .collect()
         };
-        let first = record_all();
-        let again = record_all();
-        assert_eq!(first, again);
+        record_all();
         let alerts = all_alerts(&store, "a");
         assert!(alerts.len() > 2, "{} alerts", alerts.len());
+        // the alert each finding's time lies in once all are stored (its first alert may
+        // have merged into an older one since)
+        let holding: Vec<u64> = findings
+            .iter()
+            .map(|f| {
+                alerts
+                    .iter()
+                    .find(|a| {
+                        a.dedup_key == f.dedup_key
+                            && a.first_seen <= f.time
+                            && f.time <= a.last_seen
+                    })
+                    .map(|a| a.id)
+                    .expect("an alert holds every finding")
+            })
+            .collect();
+        let again = record_all();
+        assert_eq!(holding, again, "each lands in the alert that holds it");
+        let spans = |alerts: &[Alert]| -> Vec<(String, i64, i64, u64)> {
+            alerts
+                .iter()
+                .map(|a| (a.dedup_key.clone(), a.first_seen, a.last_seen, a.id))
+                .collect()
+        };
+        assert_eq!(
+            spans(&alerts),
+            spans(&all_alerts(&store, "a")),
+            "no span moved"
+        );
         for key in ["k1", "k2"] {
             let mut spans: Vec<(i64, i64)> = alerts
                 .iter()
@@ -911,15 +958,139 @@ mod tests {
                 .collect();
             spans.sort();
             for pair in spans.windows(2) {
-                assert!(pair[0].1 < pair[1].0, "overlapping spans {pair:?}");
+                assert!(
+                    pair[1].0 - pair[0].1 > window,
+                    "spans within a window of each other {pair:?}"
+                );
             }
         }
-        for (f, id) in findings.iter().zip(&first) {
-            let a = alerts.iter().find(|a| a.id == *id).expect("its alert");
-            assert!(
-                a.first_seen <= f.time && f.time <= a.last_seen,
-                "{f:?} in {a:?}"
-            );
+    }
+
+    /// The reference of the dedup: per key, the finding times sorted and cut wherever two
+    /// neighbours lie more than `window` apart; each piece is one alert's span and count.
+    fn clusters(
+        findings: &[Finding],
+        window: i64,
+    ) -> std::collections::BTreeSet<(String, i64, i64, u64)> {
+        let mut by_key: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+        for f in findings {
+            by_key.entry(&f.dedup_key).or_default().push(f.time);
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for (key, mut times) in by_key {
+            times.sort_unstable();
+            let mut start = 0;
+            for i in 1..=times.len() {
+                if i == times.len() || times[i] - times[i - 1] > window {
+                    out.insert((
+                        key.to_owned(),
+                        times[start],
+                        times[i - 1],
+                        (i - start) as u64,
+                    ));
+                    start = i;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn any_order_and_any_replay_of_the_same_findings_gives_the_same_alerts() {
+        // the property of issue 15: the findings come in any order (backfills, senders with
+        // skewed clocks), and a crash replays any stretch of them again; the alerts' spans are
+        // always the clusters of the findings' times, and each finding is counted once per
+        // time it was reported
+        let window = 10 * 60_000;
+        let mut g = Gen(0x0dd5_eed5_0f15_5e15);
+        for _ in 0..12 {
+            let findings: Vec<Finding> = (0..90)
+                .map(|_| {
+                    let key = ["k1", "k2"][g.below(2) as usize];
+                    // slots 7 minutes apart, up to 5 minutes late: some neighbours are within
+                    // the window, some are not, and many findings bridge two alerts
+                    let time = g.below(30) as i64 * 7 * 60_000 + g.below(300_000) as i64;
+                    finding(key, time)
+                })
+                .collect();
+            let reference = clusters(&findings, window);
+            for run in 0..4 {
+                let mut order: Vec<&Finding> = findings.iter().collect();
+                if run > 0 {
+                    for i in (1..order.len()).rev() {
+                        order.swap(i, g.below(i as u64 + 1) as usize);
+                    }
+                }
+                // run 0 and 1: no crash; else a crash after `crash` findings replays those
+                // from `replay` on again
+                let crash = g.below(order.len() as u64 + 1) as usize;
+                let replay = if run < 2 {
+                    crash
+                } else {
+                    g.below(crash as u64 + 1) as usize
+                };
+                let dir = tempfile::tempdir().expect("tmp");
+                let store = Store::open(dir.path()).expect("opens");
+                let mut merges = 0;
+                let reported: Vec<Finding> = order[..crash]
+                    .iter()
+                    .chain(&order[replay..])
+                    .map(|f| (*f).clone())
+                    .collect();
+                let results = store
+                    .record_findings("a", "LM", &reported, window)
+                    .expect("stored");
+                for (change, alert) in results {
+                    if change == AlertChange::Merged {
+                        merges += 1;
+                        for gone in &alert.merged {
+                            assert!(store.alert("a", *gone).expect("reads").is_none());
+                        }
+                    }
+                }
+                let alerts = all_alerts(&store, "a");
+                let spans: std::collections::BTreeSet<(String, i64, i64)> = alerts
+                    .iter()
+                    .map(|a| (a.dedup_key.clone(), a.first_seen, a.last_seen))
+                    .collect();
+                let expected: std::collections::BTreeSet<(String, i64, i64)> = reference
+                    .iter()
+                    .map(|(k, first, last, _)| (k.clone(), *first, *last))
+                    .collect();
+                assert_eq!(spans, expected, "run {run}: crash {crash}, replay {replay}");
+                assert_eq!(
+                    alerts.iter().map(|a| a.count).sum::<u64>(),
+                    (findings.len() + crash - replay) as u64
+                );
+                if replay == crash {
+                    let counted: std::collections::BTreeSet<(String, i64, i64, u64)> = alerts
+                        .iter()
+                        .map(|a| (a.dedup_key.clone(), a.first_seen, a.last_seen, a.count))
+                        .collect();
+                    assert_eq!(counted, reference);
+                }
+                if run == 1 {
+                    assert!(merges > 0, "a shuffled order bridges alerts");
+                }
+                // the indexes know only the alerts that remain
+                let by_rule = AlertFilter {
+                    rule: Some("lateral-movement".into()),
+                    limit: 1000,
+                    ..AlertFilter::default()
+                };
+                let indexed: Vec<u64> = store
+                    .alerts("a", &by_rule)
+                    .expect("query")
+                    .0
+                    .iter()
+                    .map(|a| a.id)
+                    .collect();
+                let stored: Vec<u64> = alerts.iter().map(|a| a.id).collect();
+                assert_eq!(indexed, stored);
+                if run == 3 {
+                    check_all_filters(&store, (0, 30 * 7 * 60_000));
+                }
+            }
         }
     }
 

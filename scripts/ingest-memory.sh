@@ -26,6 +26,7 @@ for decoders in "${@:-16 2}"; do
   pid=$!
   for _ in $(seq 1 300); do grep -q "admin token" "$work/out" 2>/dev/null && break; sleep 0.1; done
   token=$(grep "admin token" "$work/out" | awk '{print $NF}')
+  idle=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
   codes=()
   for _ in $(seq 1 16); do
     curl -s -o /dev/null -w "%{http_code}\n" -H "Authorization: Bearer $token" \
@@ -35,6 +36,15 @@ for decoders in "${@:-16 2}"; do
   wait "${codes[@]}"
   peak=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status")
   accepted=$(grep -c 200 "$work/codes-$decoders" || true)
-  echo "ingest-decoders $decoders: peak RSS ${peak} MiB, ${accepted}/16 accepted (the rest 429)"
+  # after the load: the engine has evaluated every event taken (its queue is empty), then
+  # five quiet seconds
+  for _ in $(seq 1 600); do
+    curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
+      grep -q 'yagura_engine_queue_events{tenant="default"} 0' && break
+    sleep 0.5
+  done
+  sleep 5
+  after=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$pid/status")
+  echo "ingest-decoders $decoders: peak RSS ${peak} MiB, ${accepted}/16 accepted (the rest 429), RSS ${idle} MiB idle before, ${after} MiB once drained"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done

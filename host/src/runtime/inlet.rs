@@ -65,6 +65,12 @@ impl Inlet {
         self.engine.is_full()
     }
 
+    /// Whether `n` more events would be taken now: the budget a source parses a batch under,
+    /// so that it stops reading one the queue could not take.
+    pub fn fits(&self, n: usize) -> bool {
+        self.engine.fits(n)
+    }
+
     /// Events waiting in the tenant's queue.
     pub fn queued(&self) -> usize {
         self.engine.queued()

@@ -219,6 +219,12 @@ impl TenantEngine {
         self.queued.load(Ordering::SeqCst) >= self.capacity
     }
 
+    /// Whether `n` more events would be taken now (see [`TenantEngine::push`]).
+    pub fn fits(&self, n: usize) -> bool {
+        let queued = self.queued.load(Ordering::SeqCst);
+        queued == 0 || queued.saturating_add(n) <= self.capacity
+    }
+
     /// Writes events to the WAL and queues them, or says why not and hands them back; nothing
     /// is queued on an error. The WAL entry is not flushed yet: [`TenantEngine::sync`] before
     /// acknowledging. A WAL that cannot be written refuses the events as `Closed`.

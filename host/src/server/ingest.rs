@@ -65,8 +65,10 @@ struct EventsQuery {
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the events limit (also after gzip)",
             body = ErrorBody),
-        (status = 429, description = "the tenant's engine queue is full; `Retry-After: 1`; \
-            nothing of the request was taken", body = ErrorBody),
+        (status = 429, description = "the tenant's engine queue is full, the tenant has \
+            --ingest-in-flight requests in flight, or the body holds more events than the \
+            queue has room for (reading stops there); `Retry-After: 1`; nothing of the \
+            request was taken", body = ErrorBody),
         (status = 503, description = "shutting down, or the write-ahead log failed; \
             `Retry-After: 5`; nothing of the request was taken", body = ErrorBody),
     ),
@@ -107,14 +109,29 @@ pub async fn events(
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit, &state).await?;
     let turn = state.admission.decode_turn().await?;
-    let parsed = blocking(move || {
-        http::decode(bytes.to_vec(), format, limit).map_err(|e| match e {
-            BodyError::TooLarge => ApiError::too_large(limit),
-            BodyError::Unreadable(m) => ApiError::bad_request(m),
-        })
-    })
-    .await?;
+    let decoded = {
+        let inlet = inlet.clone();
+        blocking(move || Ok(http::decode(bytes, format, limit, |n| inlet.fits(n)))).await?
+    };
     drop(turn);
+    let parsed = match decoded {
+        Ok(parsed) => parsed,
+        Err(BodyError::TooLarge) => return Err(ApiError::too_large(limit)),
+        Err(BodyError::OverBudget(n)) => {
+            state.admission.refuse(&tenant, "queue_room");
+            return Err(ApiError::busy(
+                format!(
+                    "the engine of tenant `{tenant}` is busy ({} events queued) and this \
+                     request holds at least {n} events, more than there is room for; reading it \
+                     stopped there and nothing of it was accepted, send it again later (or \
+                     in smaller parts)",
+                    inlet.queued()
+                ),
+                1,
+            ));
+        }
+        Err(e) => return Err(ApiError::bad_request(e.to_string())),
+    };
     let accepted = parsed.events.len();
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,
     // before the answer (docs/hot-swap.md, "What a crash costs").

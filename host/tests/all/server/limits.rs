@@ -60,25 +60,27 @@ async fn the_memory_limit_reaches_the_tenants_rules() {
     assert!(body.to_string().contains("memory"), "{body}");
 }
 
-/// A rule that spins until its deadline keeps the engine busy: with room for one queued
-/// event, the first request is taken, the second waits in the queue behind the spinning rule,
-/// and the third is answered 429 with `Retry-After: 1`, counted as refused (`queue_full`)
-/// before its body is read; nothing of it is taken.
+/// An event of class process at `t` ms.
+fn event(t: i64) -> String {
+    format!(r#"{{"time":{t},"class":"process","activity":"create"}}"#)
+}
+
+/// A server whose engine is busy with a rule that spins until its deadline, with one event
+/// queued behind it in a queue of `queue_events`.
 ///
 /// No step waits on a clock. Batches of one event, and events 20 s apart (past the 5 s
 /// lateness), make the engine evaluate the first event at the latest while it takes the second
 /// request: from then on the rule spins, holding the second request in the queue (the queue
 /// counts a request until the engine has pushed its events). The spin lasts 10 s of CPU
-/// time, far longer than two in-process requests, and the rule is quarantined at its first
+/// time, far longer than a few in-process requests, and the rule is quarantined at its first
 /// timeout so it spins once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_busy_engine_answers_429_with_retry_after() {
+async fn busy_engine(queue_events: usize) -> Fixture {
     let f = fixture_with(|c| ServerConfig {
         limits: Limits {
             call_deadline: Duration::from_secs(10),
             ..Limits::default()
         },
-        queue_events: 1,
+        queue_events,
         flush_after: Duration::from_millis(10),
         engine: EngineOptions {
             batch_size: 1,
@@ -99,7 +101,6 @@ async fn a_busy_engine_answers_429_with_retry_after() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let event = |t: i64| format!(r#"{{"time":{t},"class":"process","activity":"create"}}"#);
     let (status, body) = post(&f.router, "/v1/events", &f.admin, event(1_000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // the engine has taken the first request (it may be spinning on it already)
@@ -117,7 +118,15 @@ async fn a_busy_engine_answers_429_with_retry_after() {
         StatusCode::OK,
         "queued behind the busy rule: {body}"
     );
+    f
+}
 
+/// With room for one queued event, the first request is taken, the second waits in the
+/// queue behind the spinning rule, and the third is answered 429 with `Retry-After: 1`,
+/// counted as refused (`queue_full`) before its body is read; nothing of it is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_engine_answers_429_with_retry_after() {
+    let f = busy_engine(1).await;
     let request = Request::builder()
         .method(Method::POST)
         .uri("/v1/events")
@@ -156,4 +165,34 @@ async fn a_busy_engine_answers_429_with_retry_after() {
         .expect("request");
     let response = f.router.clone().oneshot(request).await.expect("answers");
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A body with more events than the queue has room for is refused (429) as soon as its
+/// events outgrow the room, while it is read: the rest is not parsed, nothing is taken, and
+/// it counts as refused (`queue_room`), not as throttled events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_larger_than_the_queue_room_is_refused_while_it_is_read() {
+    let f = busy_engine(1_500).await;
+    // 1,499 places left: 3,000 events do not fit, 1,000 do
+    let big: String = (0..3_000).map(|i| event(41_000 + i) + "\n").collect();
+    let (status, body) = post(&f.router, "/v1/events", &f.admin, big).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.to_string().contains("at least 2048 events"), "{body}");
+    let (status, metrics) = get(&f.router, "/metrics", &f.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().expect("text");
+    assert!(
+        text.contains(
+            r#"yagura_ingest_requests_refused_total{tenant="default",reason="queue_room"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("yagura_events_throttled_total{"),
+        "refused while read, not parsed whole and throttled: {text}"
+    );
+    let small: String = (0..1_000).map(|i| event(41_000 + i) + "\n").collect();
+    let (status, body) = post(&f.router, "/v1/events", &f.admin, small).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["accepted"], 1_000, "{body}");
 }

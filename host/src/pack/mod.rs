@@ -123,6 +123,16 @@ pub(crate) fn resolve_version(
     spec: &str,
     what: &'static str,
 ) -> Result<semver::Version, VersionError> {
+    // what is asked for must make sense before whether any version is there matters
+    let wanted = match semver::Version::parse(spec) {
+        Ok(exact) => Ok(exact),
+        Err(_) => Err(
+            semver::VersionReq::parse(spec).map_err(|source| VersionError::Invalid {
+                spec: spec.to_owned(),
+                source,
+            })?,
+        ),
+    };
     if versions.is_empty() {
         return Err(VersionError::None {
             name: name.to_owned(),
@@ -136,22 +146,18 @@ pub(crate) fn resolve_version(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if let Ok(exact) = semver::Version::parse(spec) {
-        return if versions.contains(&exact) {
-            Ok(exact)
-        } else {
-            Err(VersionError::Missing {
+    let req = match wanted {
+        Ok(exact) if versions.contains(&exact) => return Ok(exact),
+        Ok(exact) => {
+            return Err(VersionError::Missing {
                 name: name.to_owned(),
                 version: exact,
                 what,
                 listed: listed(),
-            })
-        };
-    }
-    let req = semver::VersionReq::parse(spec).map_err(|source| VersionError::Invalid {
-        spec: spec.to_owned(),
-        source,
-    })?;
+            });
+        }
+        Err(req) => req,
+    };
     versions
         .iter()
         .rev()

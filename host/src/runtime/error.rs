@@ -11,12 +11,12 @@ pub enum RuntimeError {
     /// No such pack, version or rule for the tenant.
     #[error("{0}")]
     NotFound(String),
-    /// The request itself is malformed (a version that is neither a version nor a
-    /// requirement).
+    /// The request itself is malformed.
     #[error("{0}")]
     Invalid(String),
-    /// The content is refused: the bundle's digests or signature, its requirements, or a rule
-    /// set that does not load with it.
+    /// The content is refused: the bundle's digests or signature, its requirements, a rule
+    /// set that does not load with it, or a version that is neither a version nor a
+    /// requirement.
     #[error("{0}")]
     Refused(String),
     /// The pack's own cases failed; `results` has every rule's, passed and failed.
@@ -70,7 +70,8 @@ impl From<StoreError> for RuntimeError {
 impl From<VersionError> for RuntimeError {
     fn from(e: VersionError) -> RuntimeError {
         match e {
-            VersionError::Invalid { .. } => RuntimeError::Invalid(e.to_string()),
+            // well formed JSON, but no version nor requirement: unprocessable (422)
+            VersionError::Invalid { .. } => RuntimeError::Refused(e.to_string()),
             _ => RuntimeError::NotFound(e.to_string()),
         }
     }

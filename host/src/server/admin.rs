@@ -145,7 +145,7 @@ pub(crate) async fn create_token(
             "`scopes` is empty; give one or more of admin, packs:write, events:write, alerts:read",
         ));
     }
-    if body.name.len() > 256 {
+    if body.name.chars().count() > 256 {
         return Err(ApiError::bad_request(
             "`name` is longer than 256 characters",
         ));
@@ -228,7 +228,9 @@ pub(crate) async fn revoke_token(
 #[serde(deny_unknown_fields)]
 struct NewKey {
     /// the `.pub` file's text, or the key's 64 hex digits
-    #[schema(pattern = "^\\s*(yagura-ed25519-public:)?[0-9a-fA-F]{64}\\s*$")]
+    #[schema(
+        pattern = "^[ \\t\\n\\r\\f]*(yagura-ed25519-public:)?[0-9a-fA-F]{64}[ \\t\\n\\r\\f]*$"
+    )]
     public_key: String,
 }
 
@@ -261,10 +263,12 @@ fn key_json(key: &PublicKey, tenant: Option<&str>) -> serde_json::Value {
     responses(
         (status = 201, description = "`{id, public_key, tenant}` (`tenant` null: store-wide)",
             body = Object),
-        (status = 400, description = "a bad body, key or query string", body = ErrorBody),
+        (status = 400, description = "a bad body, key form or query string", body = ErrorBody),
         Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
+        (status = 422, description = "64 hex digits that are not an ed25519 public key",
+            body = ErrorBody),
     ),
     security(("token" = ["admin"]), ("token" = ["packs:write"]))
 )]
@@ -276,13 +280,20 @@ pub async fn trust_key(
 ) -> ApiResult<Response> {
     let owner = key_owner(&state, &caller, &uri)?;
     let body: NewKey = json(body, &state).await?;
-    let text = body.public_key.trim();
-    let key = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        PublicKey::from_hex(text)
-    } else {
-        PublicKey::parse(text, "`public_key`")
+    // the blanks the document's pattern allows around the key (ASCII, as `.pub` files have)
+    let text = body
+        .public_key
+        .trim_matches(|c: char| c.is_ascii_whitespace());
+    let hex = text.strip_prefix("yagura-ed25519-public:").unwrap_or(text);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request(
+            "`public_key`: not a `.pub` file's text (`yagura-ed25519-public:` and 64 hex \
+             digits) nor 64 hex digits",
+        ));
     }
-    .map_err(|e| ApiError::bad_request(format!("`public_key`: {e:#}")))?;
+    // of the right form, but not a point of the curve: 422
+    let key = PublicKey::from_hex(hex)
+        .map_err(|e| ApiError::unprocessable(format!("`public_key`: {e:#}")))?;
     match &owner {
         None => state.runtime.store.trust_key(&key)?,
         Some(tenant) => state.runtime.store.trust_tenant_key(tenant, &key)?,

@@ -27,19 +27,18 @@ struct AlertsQuery {
     /// act on this tenant (admin tokens only, unless it is the token's own)
     #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     tenant: Option<String>,
-    /// alerts seen at or after this event time: ms since the Unix epoch, or RFC 3339
-    #[param(
-        pattern = "^(-?[0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"
-    )]
+    /// alerts seen at or after this event time: ms since the Unix epoch (at most 18 digits), or
+    /// an RFC 3339 date-time
+    #[param(schema_with = time_schema)]
     since: Option<String>,
-    /// alerts seen at or before this event time: ms since the Unix epoch, or RFC 3339
-    #[param(
-        pattern = "^(-?[0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"
-    )]
+    /// alerts seen at or before this event time: ms since the Unix epoch (at most 18 digits),
+    /// or an RFC 3339 date-time
+    #[param(schema_with = time_schema)]
     until: Option<String>,
     /// a rule id
     rule: Option<String>,
-    /// this or higher: informational, low, medium, high, critical
+    /// this or higher
+    #[param(schema_with = severity_schema)]
     severity: Option<String>,
     /// a host the alert names
     host: Option<String>,
@@ -51,26 +50,112 @@ struct AlertsQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page
+    #[param(pattern = "^[0-9]{1,19}$")]
     cursor: Option<String>,
 }
 
-/// A time parameter: ms since the Unix epoch, or RFC 3339.
+/// The schema of `since` and `until`: ms since the Unix epoch, or an RFC 3339 date-time.
+fn time_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    };
+    let text = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
+    AnyOfBuilder::new()
+        .item(text().pattern(Some(MS_PATTERN)))
+        .item(text().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+        .build()
+        .into()
+}
+
+/// The schema of `severity`: one of the five, lower case.
+fn severity_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(["informational", "low", "medium", "high", "critical"]))
+        .into()
+}
+
+/// ms since the Unix epoch as a query parameter: at most 18 digits, so every value fits i64.
+const MS_PATTERN: &str = "^-?[0-9]{1,18}$";
+
+/// A time parameter: ms since the Unix epoch (at most 18 digits), or an RFC 3339 date-time
+/// (`2026-12-07T10:00:00Z`, `…T10:00:00.5+01:00`; `t`, `z` and a space for `T` too; digits of a
+/// second past the 9th are dropped): exactly what the OpenAPI document says (`time_schema`).
 fn time_param(name: &str, value: &str) -> ApiResult<i64> {
-    if let Ok(ms) = value.parse::<i64>() {
-        return Ok(ms);
+    let bad = |why: String| {
+        ApiError::bad_request(format!(
+            "`{name}`: `{value}` is neither ms since the Unix epoch (at most 18 digits) nor an \
+             RFC 3339 date-time: {why}"
+        ))
+    };
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.len() > 18 {
+            return Err(bad("more than 18 digits".into()));
+        }
+        return value.parse::<i64>().map_err(|e| bad(e.to_string()));
     }
-    value
+    rfc3339(value)
+        .ok_or_else(|| bad("not of the form 2026-12-07T10:00:00Z".into()))?
         .parse::<jiff::Timestamp>()
         .map(|t| t.as_millisecond())
-        .map_err(|e| {
-            ApiError::bad_request(format!(
-                "`{name}`: `{value}` is neither ms since the Unix epoch nor an RFC 3339 time: {e}"
-            ))
-        })
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// `value` if it has the shape of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`),
+/// upper-cased and with at most 9 digits of a second, for jiff (which also reads forms RFC 3339
+/// does not have, refused here, and checks the calendar).
+fn rfc3339(value: &str) -> Option<String> {
+    let b = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let shape = b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && matches!(b[10], b'T' | b't' | b' ')
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut rest = &value[19..];
+    let mut fraction = "";
+    if let Some(after) = rest.strip_prefix('.') {
+        let n = after.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        fraction = &after[..n.min(9)];
+        rest = &after[n..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => "Z",
+        [b'+' | b'-', h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => return None,
+    };
+    let dot = if fraction.is_empty() { "" } else { "." };
+    Some(format!(
+        "{}T{}{dot}{fraction}{offset}",
+        &value[..10],
+        &value[11..19]
+    ))
 }
 
 fn severity_param(value: &str) -> ApiResult<Severity> {
-    serde_json::from_value(serde_json::Value::String(value.to_lowercase())).map_err(|_| {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
         ApiError::bad_request(format!(
             "`severity`: `{value}` is not one of informational, low, medium, high, critical"
         ))
@@ -108,35 +193,38 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be 1-1000"));
     }
-    let filter = AlertFilter {
-        since: q
-            .since
-            .as_deref()
-            .map(|v| time_param("since", v))
-            .transpose()?,
-        until: q
-            .until
-            .as_deref()
-            .map(|v| time_param("until", v))
-            .transpose()?,
-        rule: q.rule,
-        severity: q.severity.as_deref().map(severity_param).transpose()?,
-        host: q.host,
-        user: q.user,
-        text: q.text,
-        limit,
-        cursor: q
-            .cursor
-            .as_deref()
-            .map(|c| {
-                c.parse::<u64>().map_err(|_| {
+    let filter =
+        AlertFilter {
+            since: q
+                .since
+                .as_deref()
+                .map(|v| time_param("since", v))
+                .transpose()?,
+            until: q
+                .until
+                .as_deref()
+                .map(|v| time_param("until", v))
+                .transpose()?,
+            rule: q.rule,
+            severity: q.severity.as_deref().map(severity_param).transpose()?,
+            host: q.host,
+            user: q.user,
+            text: q.text,
+            limit,
+            cursor: q
+                .cursor
+                .as_deref()
+                .map(|c| {
+                    let digits =
+                        !c.is_empty() && c.len() <= 19 && c.bytes().all(|b| b.is_ascii_digit());
+                    digits.then(|| c.parse::<u64>().ok()).flatten().ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "`cursor`: `{c}` is not a cursor from a previous page's `next_cursor`"
                     ))
                 })
-            })
-            .transpose()?,
-    };
+                })
+                .transpose()?,
+        };
     let st = state.clone();
     let t = tenant.clone();
     let (alerts, next) = super::blocking(move || Ok(st.runtime.store.alerts(&t, &filter)?)).await?;

@@ -223,7 +223,8 @@ fn not_held(tenant: &str, name: &str, version: &str) -> ApiError {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Activation {
-    /// an exact version or a requirement (`^1.2`: the highest held version matching)
+    /// an exact version or a requirement (`^1.2`: the highest held version matching); anything
+    /// else is 422
     version: String,
     /// why, for the history
     #[serde(default)]
@@ -243,14 +244,15 @@ struct Activation {
     responses(
         (status = 200, description = "`{tenant, name, version, previous, rules: [id]}`",
             body = Object),
-        (status = 400, description = "a bad body, version or query string", body = ErrorBody),
+        (status = 400, description = "a bad body or query string", body = ErrorBody),
         Denied,
         (status = 404, description = "no such tenant, or no held version matches",
             body = ErrorBody),
         (status = 409, description = "the store refused the activation", body = ErrorBody),
         (status = 413, description = "the body is over the JSON limit", body = ErrorBody),
-        (status = 422, description = "the bundle or the new rule set is refused; the active \
-            version is unchanged", body = ErrorBody),
+        (status = 422, description = "`version` is neither a version nor a requirement, or \
+            the bundle or the new rule set is refused; the active version is unchanged",
+            body = ErrorBody),
     ),
     security(("token" = ["packs:write"]))
 )]

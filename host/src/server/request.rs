@@ -194,6 +194,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             "the request body is empty; this route takes a JSON object",
         ));
     }
+    // serde reads an array into a struct field by field; every body here is an object
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "the JSON body is an array; this route takes a JSON object",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -322,9 +322,26 @@ async fn the_openapi_document_states_the_constraints_the_server_enforces() {
             "{pattern}"
         );
     }
+    // since/until: ms (a pattern) or an RFC 3339 date-time (a format)
     for name in ["since", "until"] {
-        assert!(param("/v1/alerts", "get", name)["schema"]["pattern"].is_string());
+        let schema = param("/v1/alerts", "get", name)["schema"].clone();
+        let any = schema["anyOf"].as_array().cloned().unwrap_or_default();
+        assert!(
+            any.iter().any(|s| s["pattern"] == "^-?[0-9]{1,18}$")
+                && any.iter().any(|s| s["format"] == "date-time"),
+            "{schema}"
+        );
+        assert_ne!(param("/v1/alerts", "get", name)["required"], true);
     }
+    let severity = param("/v1/alerts", "get", "severity")["schema"]["enum"].clone();
+    assert_eq!(
+        severity,
+        json!(["informational", "low", "medium", "high", "critical"])
+    );
+    assert_eq!(
+        param("/v1/alerts", "get", "cursor")["schema"]["pattern"],
+        "^[0-9]{1,19}$"
+    );
     for (path, method) in [
         ("/v1/alerts", "get"),
         ("/v1/events", "post"),
@@ -620,6 +637,88 @@ async fn bad_bodies_are_400_or_413_naming_the_problem() {
     assert!(answer.to_string().contains("version"), "{answer}");
 }
 
+/// What schemathesis found (issue 15, item 4): the server refused requests its OpenAPI
+/// document allows, and took some it does not. Now 400 is exactly "the document refuses it",
+/// and 422 "the document allows it, but its content cannot be used".
+#[tokio::test]
+async fn the_server_refuses_exactly_what_its_openapi_document_refuses() {
+    let f = fixture();
+    // serde reads a JSON array into a struct field by field: `["zz1"]` made a tenant
+    for (path, body) in [
+        ("/v1/tenants", r#"["zz1"]"#),
+        ("/v1/tokens", r#"[null, "x", ["alerts:read"]]"#),
+        ("/v1/packs/acme/activate", r#"["0.1.0"]"#),
+    ] {
+        let (status, answer) = post(&f.router, path, &f.admin, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");
+        assert!(answer.to_string().contains("array"), "{answer}");
+    }
+    let (_, tenants) = get(&f.router, "/v1/tenants", &f.admin).await;
+    assert!(!tenants.to_string().contains("zz1"), "{tenants}");
+
+    // since/until: ms of at most 18 digits (every one fits), or an RFC 3339 date-time
+    for (query, status) in [
+        ("since=999999999999999999", StatusCode::OK),
+        ("since=-5", StatusCode::OK),
+        ("since=9999999999999999999", StatusCode::BAD_REQUEST),
+        ("since=1000000000000000000", StatusCode::BAD_REQUEST),
+        ("since=2026-12-07T10:00:00Z", StatusCode::OK),
+        ("since=2026-12-07t10:00:00.123456z", StatusCode::OK),
+        (
+            "until=2026-12-07T10:00:00.1234567890123%2B01:00",
+            StatusCode::OK,
+        ),
+        ("since=1580-55-83T22:97:30.49203Z", StatusCode::BAD_REQUEST),
+        // forms jiff reads that RFC 3339 has not
+        ("since=2026-12-07T10:00Z", StatusCode::BAD_REQUEST),
+        ("since=20261207T100000Z", StatusCode::BAD_REQUEST),
+        ("since=2026-12-07", StatusCode::BAD_REQUEST),
+        // severity: the five names, lower case, as the document's enum
+        ("severity=high", StatusCode::OK),
+        ("severity=HIGH", StatusCode::BAD_REQUEST),
+        // cursor: 1-19 digits
+        ("cursor=18446744073709551615", StatusCode::BAD_REQUEST),
+        ("cursor=1844674407370955161", StatusCode::OK),
+        ("cursor=", StatusCode::BAD_REQUEST),
+    ] {
+        let (got, answer) = get(&f.router, &format!("/v1/alerts?{query}"), &f.admin).await;
+        assert_eq!(got, status, "{query}: {answer}");
+    }
+
+    // a key of the right form that is not a curve point: 422, and the field named once
+    let (status, answer) = post(
+        &f.router,
+        "/v1/keys",
+        &f.admin,
+        r#"{"public_key":"00Fe0dcdf7C46a9C48D78d03ca0Db0Ac04AaafE0EaaA4dad28AB32fD27271e03"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let message = answer["error"]["message"].as_str().expect("message");
+    assert_eq!(message.matches("public_key").count(), 1, "{message}");
+
+    // `name`: at most 256 characters, not bytes
+    let name = "é".repeat(200);
+    let (status, answer) = post(
+        &f.router,
+        "/v1/tokens",
+        &f.admin,
+        json!({ "name": name, "scopes": ["alerts:read"] }).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    // a version that is neither a version nor a requirement: the document takes any string
+    let (status, answer) = post(
+        &f.router,
+        "/v1/packs/acme/activate",
+        &f.admin,
+        r#"{"version":""}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+}
+
 #[tokio::test]
 async fn events_are_counted_with_line_errors_in_any_format() {
     let f = fixture();
@@ -662,8 +761,10 @@ async fn events_are_counted_with_line_errors_in_any_format() {
         body.to_string().contains("zeek-conn"),
         "lists the formats: {body}"
     );
+    // a well-formed request whose body is not events in any format: 422, not 400 (the
+    // OpenAPI document takes any body here)
     let (status, body) = post(&f.router, "/v1/events", &f.admin, "hello there\n").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = post(&f.router, "/v1/events", &f.admin, "").await;
     assert_eq!(
         (status, body["accepted"].as_u64()),

@@ -16,6 +16,7 @@
 mod change;
 mod error;
 mod inlet;
+pub mod memory;
 pub(crate) mod worker;
 
 use std::collections::HashMap;

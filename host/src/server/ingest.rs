@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -59,12 +59,15 @@ struct EventsQuery {
     responses(
         (status = 200, description = "`{tenant, format, accepted, rejected, errors: [{line, \
             message}]}`", body = Object),
-        (status = 400, description = "an unknown format, a bad query string, or a body that \
-            cannot be read as events", body = ErrorBody),
+        (status = 400, description = "an unknown format or a bad query string",
+            body = ErrorBody),
         Denied,
         (status = 404, description = "the tenant does not exist", body = ErrorBody),
         (status = 413, description = "the body is over the events limit (also after gzip)",
             body = ErrorBody),
+        (status = 422, description = "the body cannot be read as events at all: broken gzip, \
+            a broken JSON array, no format recognised, or not the format named (a record \
+            that does not parse is only counted as rejected)", body = ErrorBody),
         (status = 429, description = "the tenant's engine queue is full, the tenant has \
             --ingest-in-flight requests in flight, or the body holds more events than the \
             queue has room for (reading stops there); `Retry-After: 1`; nothing of the \
@@ -92,19 +95,31 @@ pub async fn events(
     if state.shutting_down() {
         return Err(ApiError::unavailable("the server is shutting down"));
     }
-    // admission before work: nothing is read for a tenant that could not take it
-    let _place = state.admission.enter(&tenant)?;
+    // Admission before work: nothing is read for a tenant that could not take it. The body
+    // left unread, the connection cannot carry another request: say so (`Connection: close`),
+    // so that a client opens a new one rather than finding this one closed.
+    let unread = |e: ApiError| {
+        let mut response = e.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    };
+    let _place = match state.admission.enter(&tenant) {
+        Ok(place) => place,
+        Err(e) => return Ok(unread(e)),
+    };
     let inlet = state.runtime.inlet(&tenant, "http")?;
     if inlet.is_full() {
         state.admission.refuse(&tenant, "queue_full");
-        return Err(ApiError::busy(
+        return Ok(unread(ApiError::busy(
             format!(
                 "the engine of tenant `{tenant}` is busy ({} events queued); nothing of this \
                  request was read, send it again later",
                 inlet.queued()
             ),
             1,
-        ));
+        )));
     }
     let limit = state.config.max_events_bytes;
     let bytes = read_body(body, limit, &state).await?;
@@ -130,7 +145,8 @@ pub async fn events(
                 1,
             ));
         }
-        Err(e) => return Err(ApiError::bad_request(e.to_string())),
+        // well formed as HTTP, but not events in any format read: 422
+        Err(e) => return Err(ApiError::unprocessable(e.to_string())),
     };
     let accepted = parsed.events.len();
     // Write ahead, then acknowledge: the events are in the tenant's WAL, flushed to disk,

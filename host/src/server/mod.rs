@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub store: PathBuf,
     /// compiled-artifact cache (default: `<store>/cache`)
     pub cache_dir: Option<PathBuf>,
+    /// what sled may keep of the store's pages in memory, bytes
+    pub store_cache_bytes: u64,
     /// largest JSON body of the management routes
     pub max_json_bytes: usize,
     /// largest body of POST /v1/events (after gzip is undone, too)
@@ -121,6 +123,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             store: PathBuf::from(".yagura"),
             cache_dir: None,
+            store_cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             max_json_bytes: 1 << 20,
             max_events_bytes: 32 << 20,
             max_bundle_bytes: 64 << 20,
@@ -190,7 +193,7 @@ impl App {
     /// Opens the store, creates the first admin token if the store has none (returned: show it
     /// once, it is not stored), and starts every tenant's engine with its active packs.
     pub fn open(config: ServerConfig) -> anyhow::Result<(App, Option<String>)> {
-        let store = Store::open(&config.store)?;
+        let store = Store::open_with_cache(&config.store, config.store_cache_bytes)?;
         let cache = config
             .cache_dir
             .clone()
@@ -329,6 +332,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = app.router();
     let stopping = app.clone();
+    // freed memory back to the system every few seconds (runtime/memory.rs)
+    let trimmer = tokio::spawn(async {
+        let mut every = tokio::time::interval(crate::runtime::memory::EVERY);
+        loop {
+            every.tick().await;
+            let _ = tokio::task::spawn_blocking(crate::runtime::memory::give_back).await;
+        }
+    });
     conn::serve(
         listener,
         router,
@@ -338,6 +349,7 @@ pub async fn serve(
         move || stopping.begin_shutdown(),
     )
     .await;
+    trimmer.abort();
     tokio::task::spawn_blocking(move || app.close())
         .await
         .context("the shutdown task failed")??;

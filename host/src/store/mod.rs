@@ -127,10 +127,14 @@ pub(crate) fn crash_point(_point: &str) {}
 /// flusher holds the database a moment after the last handle in this process is dropped, so a
 /// reopen right after a close can find the lock still taken. Another process holding it is
 /// reported after the wait.
-fn open_db(path: &Path) -> sled::Result<sled::Db> {
+fn open_db(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
             // sled reports a taken lock as an `Other` error whose text says so
             Err(sled::Error::Io(e))
                 if (e.kind() == std::io::ErrorKind::WouldBlock
@@ -158,13 +162,23 @@ fn key2(a: &str, b: &str) -> Vec<u8> {
     k
 }
 
+/// What sled may keep of the store's pages in memory by default, bytes (sled's own default is
+/// 1 GiB, which a long-running server fills: docs/performance.md, "The soak benchmark").
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+
 impl Store {
-    /// Opens (or creates) the store in `dir`; `dir/db` is the sled database.
+    /// Opens (or creates) the store in `dir`; `dir/db` is the sled database, with a page cache
+    /// of [`DEFAULT_CACHE_BYTES`].
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
         let db_path = dir.join("db");
-        let db = open_db(&db_path).map_err(|e| {
+        let db = open_db(&db_path, cache_bytes).map_err(|e| {
             let hint = if e.to_string().contains("lock") {
                 " (is another yagura using this store?)"
             } else {

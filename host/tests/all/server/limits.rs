@@ -142,6 +142,14 @@ async fn a_busy_engine_answers_429_with_retry_after() {
             .and_then(|v| v.to_str().ok()),
         Some("1")
     );
+    // its body was not read: the connection cannot carry another request, and says so
+    assert_eq!(
+        response
+            .headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
     let (status, metrics) = get(&f.router, "/metrics", &f.admin).await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().expect("text");

@@ -1,8 +1,8 @@
 //! Giving freed memory back to the system. Each tenant's engine thread and each blocking task
 //! that decodes a body allocates in its own glibc arena, and glibc returns an arena's free
 //! pages to the system only at its top: under steady ingest, free memory piles up in the
-//! middle of the arenas (measured in a soak: 400 MiB of RSS of which `malloc_trim` gave back
-//! 167 MiB; docs/performance.md, "The soak benchmark"). [`give_back`] asks glibc to release
+//! middle of the arenas (measured in a soak: 393 MiB of RSS of which `malloc_trim` gave back
+//! 164 MiB; docs/performance.md, "The soak benchmark"). [`give_back`] asks glibc to release
 //! every arena's free pages; the front doors call it every few seconds.
 
 use std::time::Duration;

@@ -65,7 +65,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Findings that could not be stored",
     ),
-    (ACTIVATIONS, "counter", "Pack activations and rollbacks"),
+    (
+        ACTIVATIONS,
+        "counter",
+        "Rule-set swaps: pack activations and rollbacks, rule values, rules switched off or on",
+    ),
     (RULE_EVENTS, "counter", "Events a rule was called with"),
     (RULE_FINDINGS, "counter", "Findings a rule reported"),
     (

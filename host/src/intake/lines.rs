@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(e.line, 4);
         assert!(e.message.starts_with("field `process.pid`:"), "{e}");
         let last = records[3].as_ref().expect("line 5 without newline");
-        assert_eq!(last.source.format, "json");
+        assert_eq!(last.source.format, "ndjson");
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Format {
     /// Other names it is taken by.
     pub(crate) fn aliases(self) -> &'static [&'static str] {
         match self {
-            Format::Ndjson => &["normalized"],
+            Format::Ndjson => &["normalized", "json"],
             _ => &[],
         }
     }
@@ -116,13 +116,10 @@ impl Format {
         }
     }
 
-    /// The label of `source.format` and of summaries: the name, but `json` for Yagura's own
-    /// events (kept as it was; issue 23 asks for one name everywhere).
+    /// The label of `source.format` and of summaries and answers: the name, one name
+    /// everywhere (Yagura's own events were once labelled `json`, still taken as an alias).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Ndjson => "json",
-            other => other.name(),
-        }
+        self.name()
     }
 }
 
@@ -210,7 +207,10 @@ pub fn from_reader(
         Format::Auto => detect::detect(&mut reader).map_err(|why| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("cannot tell the format ({why}); name it with --format"),
+                format!(
+                    "cannot tell the format ({why}); name it (`?format=` over the API, \
+                     `--format` on the command line)"
+                ),
             )
         })?,
         given => given,

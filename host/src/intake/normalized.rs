@@ -11,7 +11,7 @@ impl LineAdapter for Normalized {
     fn parse(&mut self, line: &str) -> Result<Option<Event>, String> {
         let mut event = parse_event(line).map_err(|e| e.to_string())?;
         if event.source.format.is_empty() {
-            event.source.format = "json".to_owned();
+            event.source.format = "ndjson".to_owned();
         }
         Ok(Some(event))
     }

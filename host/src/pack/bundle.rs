@@ -386,7 +386,8 @@ impl Bundle {
             }
             bail!(
                 "{origin}: {label} is unsigned; sign it with `yagura pack sign --key KEY`, or allow \
-                 unsigned packs for development with --allow-unsigned"
+                 unsigned packs for development (`--allow-unsigned` of `yagura serve` or of the \
+                 command)"
             );
         };
         let key = PublicKey::from_hex(&signature.key)
@@ -401,8 +402,9 @@ impl Bundle {
         }
         if !trust.keys.contains(&key) {
             bail!(
-                "{origin}: {label} is signed by key {}, which is not trusted here; trust the \
-                 publisher's .pub with --trust (after checking it with the publisher)",
+                "{origin}: {label} is signed by key {}, which is not trusted here; after \
+                 checking the key with the publisher, trust its .pub (over the API: `POST \
+                 /v1/keys`; on the command line: `--trust KEY.pub`)",
                 key.id()
             );
         }

@@ -43,8 +43,10 @@ pub struct Activation {
     pub previous: Option<String>,
     /// the rules the tenant runs now
     pub rules: Vec<String>,
-    /// the pack's cases (all passed)
+    /// the pack's cases (all passed; none run when nothing changed)
     pub cases: Vec<RuleCases>,
+    /// false when the version was already active: nothing was rebuilt, swapped or recorded
+    pub changed: bool,
 }
 
 /// A rollback done.
@@ -112,6 +114,28 @@ impl Runtime {
         let version = resolve_version(&versions, name, spec, what)?.to_string();
         let origin = format!("{name}@{version}");
         let _one_at_a_time = self.activation.lock();
+        if self.store.active(tenant, name)?.as_deref() == Some(version.as_str()) {
+            // not an activation: no history entry, no swap, and a later rollback goes back
+            // past it (issue 23, item 7)
+            let rules = self
+                .existing_engine(tenant)
+                .map(|engine| {
+                    engine
+                        .rules()
+                        .into_iter()
+                        .filter(|r| r.enabled)
+                        .map(|r| r.id)
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Activation {
+                previous: Some(version.clone()),
+                version,
+                rules,
+                cases: Vec::new(),
+                changed: false,
+            });
+        }
         let bundle = self.store.bundle(name, &version)?;
         self.check(&bundle, &origin, Some(tenant))?;
         let cases = self.cases(&bundle, &origin, &origin)?;
@@ -133,6 +157,7 @@ impl Runtime {
             previous,
             rules,
             cases,
+            changed: true,
         })
     }
 

@@ -242,8 +242,9 @@ struct Activation {
     params(("name" = String, Path, description = "the pack's name"), TenantQuery),
     request_body = Activation,
     responses(
-        (status = 200, description = "`{tenant, name, version, previous, rules: [id]}`",
-            body = Object),
+        (status = 200, description = "`{tenant, name, version, previous, rules: [id], changed}`; \
+            `changed` is false when the version was already active (nothing recorded or \
+            swapped)", body = Object),
         (status = 400, description = "a bad body or query string", body = ErrorBody),
         Denied,
         (status = 404, description = "no such tenant, or no held version matches",
@@ -274,7 +275,7 @@ pub async fn activate(
             .activate(&tenant, &name, &body.version, &who, &body.reason)?;
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "tenant": tenant, "name": name, "version": done.version, "previous": done.previous, "rules": done.rules }),
+            &json!({ "tenant": tenant, "name": name, "version": done.version, "previous": done.previous, "rules": done.rules, "changed": done.changed }),
         ))
     })
     .await

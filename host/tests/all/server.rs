@@ -559,8 +559,10 @@ async fn trusted_keys_are_managed_by_the_admin_and_gate_uploads_and_activations(
     let token = tenant_token(&f, "acme", &["packs:write"]).await;
     let publisher = SecretKey::generate().expect("key");
     let bundle = scan_bundle(f.dir.path(), Some(&publisher), "2.0.0");
-    let (status, _) = post(&f.router, "/v1/packs", &token, bundle.clone()).await;
+    let (status, body) = post(&f.router, "/v1/packs", &token, bundle.clone()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not trusted yet");
+    // advice an API client can follow (issue 23, item 6)
+    assert!(body.to_string().contains("POST /v1/keys"), "{body}");
 
     let (status, body) = post(
         &f.router,
@@ -755,6 +757,20 @@ async fn events_are_counted_with_line_errors_in_any_format() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["accepted"].as_u64(), Some(accepted));
 
+    // Yagura's own events: one name, `ndjson`, in the answer as in `?format=` (`json` is taken
+    // as an alias) (issue 23, item 4)
+    let own = std::fs::read(root().join("examples/events/sample.ndjson")).expect("sample");
+    for query in ["", "?format=ndjson", "?format=json"] {
+        let (status, body) = post(
+            &f.router,
+            &format!("/v1/events{query}"),
+            &f.admin,
+            own.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        assert_eq!(body["format"], "ndjson", "{query}: {body}");
+    }
     let (status, body) = post(&f.router, "/v1/events?format=bogus", &f.admin, "{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -765,6 +781,7 @@ async fn events_are_counted_with_line_errors_in_any_format() {
     // OpenAPI document takes any body here)
     let (status, body) = post(&f.router, "/v1/events", &f.admin, "hello there\n").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("?format="), "{body}");
     let (status, body) = post(&f.router, "/v1/events", &f.admin, "").await;
     assert_eq!(
         (status, body["accepted"].as_u64()),
@@ -867,6 +884,23 @@ async fn packs_upload_activate_rollback_history_and_remove() {
         "{body}"
     );
     assert_eq!(body["previous"], "1.0.0");
+    assert_eq!(body["changed"], true);
+    // the active version again: not an activation (no history entry; the rollback below
+    // still goes back to 1.0.0 and the one after it finds nothing)
+    let (status, body) = post(
+        r,
+        "/v1/packs/acme/activate",
+        &token,
+        r#"{"version":"1.1.0"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["version"], &body["previous"], &body["changed"]),
+        (&json!("1.1.0"), &json!("1.1.0"), &json!(false)),
+        "{body}"
+    );
+    assert_eq!(body["rules"], json!(["vertical-port-scan"]), "{body}");
     let (status, _) = post(r, "/v1/packs/acme/activate", &token, r#"{"version":"^2"}"#).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = post(

@@ -135,7 +135,10 @@ pub fn run_with(options: EngineOptions, rules: Vec<RuleInstance>, input: Vec<Eve
         engine.add_rule(rule);
     }
     let mut findings = Vec::new();
-    let mut sink = |_: &yagura::rule::RuleInfo, f: Finding| findings.push(f);
+    let mut sink = |info: &yagura::rule::RuleInfo, f: Finding| {
+        keep_ocsf([f.to_ocsf(&info.name)]);
+        findings.push(f);
+    };
     for event in input {
         engine.push(event, &mut sink);
     }
@@ -145,6 +148,37 @@ pub fn run_with(options: EngineOptions, rules: Vec<RuleInstance>, input: Vec<Eve
         .map(|(info, s)| (info.id.clone(), s.clone()))
         .collect();
     Run { findings, stats }
+}
+
+/// Keeps OCSF findings for the schema check: with `YAGURA_OCSF_OUT` set (`cargo xtask test`
+/// sets it), appends them as lines to `<that folder>/<the test's name>.jsonl`, which
+/// `scripts/ocsf_check.py` then validates against the official OCSF schema. Without it, nothing.
+pub fn keep_ocsf(findings: impl IntoIterator<Item = serde_json::Value>) {
+    use std::io::Write as _;
+    let Some(dir) = std::env::var_os("YAGURA_OCSF_OUT") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("YAGURA_OCSF_OUT can be created");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", ".");
+    let mut text = String::new();
+    for finding in findings {
+        text.push_str(&finding.to_string());
+        text.push('\n');
+    }
+    if text.is_empty() {
+        return;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{test}.jsonl")))
+        .expect("YAGURA_OCSF_OUT is writable");
+    file.write_all(text.as_bytes())
+        .expect("YAGURA_OCSF_OUT is writable");
 }
 
 /// Runs with the default engine options.

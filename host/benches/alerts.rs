@@ -53,6 +53,8 @@ fn finding(g: &mut Gen, i: u64, n: u64, key: String) -> Finding {
     Finding {
         rule_id: format!("rule-{}", g.below(20)),
         rule_version: "1.0.0".into(),
+        rule_author: None,
+        matched: None,
         title: format!("suspicious activity {}", g.below(1000)),
         description: "benchmark finding".into(),
         severity: [Informational, Low, Medium, High, Critical][g.below(5) as usize],

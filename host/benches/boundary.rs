@@ -327,6 +327,8 @@ fn native_finding(title: String, dedup_key: String, ev: &Event) -> Finding {
     Finding {
         rule_id: "native".into(),
         rule_version: "0.0.0".into(),
+        rule_author: None,
+        matched: None,
         description: title.clone(),
         title,
         severity: Severity::High,

@@ -683,6 +683,8 @@ mod tests {
         Finding {
             rule_id: "x".into(),
             rule_version: "1.0.0".into(),
+            rule_author: None,
+            matched: None,
             title: "Lateral movement to WS02".into(),
             description: String::new(),
             severity: Severity::High,

@@ -5,7 +5,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use crate::event::format_rfc3339_ms;
+use crate::event::{Endpoint, Event, Process, User, format_guid, format_rfc3339_ms};
+
+/// The OCSF version findings declare, and the profiles whose attributes they use (`time_dt`
+/// is the `datetime` profile's, `device` the `host` profile's): without them the official
+/// schema refuses the finding. `scripts/ocsf_check.py` holds findings to it.
+pub const OCSF_VERSION: &str = "1.3.0";
+const OCSF_PROFILES: [&str; 2] = ["datetime", "host"];
 
 /// Finding severity (the WIT `severity`), ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -82,11 +88,20 @@ pub struct Entity {
     pub role: Option<String>,
 }
 
-/// A finding as a rule reported it, with the rule's id and version added by the host.
+/// A finding as a rule reported it, with the rule's id, version and author and the event it
+/// matched added by the host.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub rule_id: String,
     pub rule_version: String,
+    /// the rule's author, as its pack says
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_author: Option<String>,
+    /// The newest event of the call's batch the finding names as evidence: the event that
+    /// matched. None for findings of a tick (a window closing) or that name no event of the
+    /// batch. Its device and key fields become the OCSF `device` and `evidences`.
+    #[serde(skip)]
+    pub matched: Option<Box<Event>>,
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -119,7 +134,7 @@ impl Finding {
     }
 
     /// The OCSF Detection Finding (class 2004) form of the finding.
-    pub(crate) fn to_ocsf(&self, rule_name: &str) -> Json {
+    pub fn to_ocsf(&self, rule_name: &str) -> Json {
         let attacks: Vec<Json> = self
             .techniques
             .iter()
@@ -147,7 +162,11 @@ impl Finding {
             .iter()
             .map(|(k, v)| (k.clone(), Json::String(v.clone())))
             .collect();
-        json!({
+        let mut unmapped = json!({ "dedup_key": self.dedup_key, "context": context });
+        if let Some(author) = &self.rule_author {
+            unmapped["rule_author"] = json!(author);
+        }
+        let mut ocsf = json!({
             "class_uid": 2004,
             "class_name": "Detection Finding",
             "category_uid": 2,
@@ -158,6 +177,7 @@ impl Finding {
             "severity_id": self.severity.ocsf_id(),
             "severity": self.severity.caption(),
             "confidence_score": self.confidence,
+            "confidence_id": confidence_id(self.confidence),
             "status_id": 1,
             "message": self.title,
             "finding_info": {
@@ -176,15 +196,192 @@ impl Finding {
             },
             "observables": observables,
             "metadata": {
-                "version": "1.3.0",
+                "version": OCSF_VERSION,
+                "profiles": OCSF_PROFILES,
                 "product": { "name": "Yagura", "vendor_name": "Yagura", "version": env!("CARGO_PKG_VERSION") },
             },
-            "unmapped": {
-                "dedup_key": self.dedup_key,
-                "context": context,
-            },
-        })
+            "unmapped": unmapped,
+        });
+        if let Some(device) = self.device() {
+            ocsf["device"] = device;
+        }
+        if let Some(event) = &self.matched {
+            ocsf["evidences"] = json!([evidence(event)]);
+        }
+        ocsf
     }
+
+    /// The OCSF `device` the finding is about: the matched event's device, else the host the
+    /// finding names (as target first).
+    fn device(&self) -> Option<Json> {
+        let mut device = Map::new();
+        if let Some(event) = &self.matched {
+            let d = &event.device;
+            put_host(&mut device, d.hostname.as_deref());
+            put(&mut device, "domain", d.domain.as_deref());
+            if let Some(ip) = d.ip {
+                device.insert("ip".into(), json!(ip.to_string()));
+            }
+        }
+        if device.is_empty() {
+            let hosts = || self.entities.iter().filter(|e| e.kind == EntityKind::Host);
+            let host = hosts()
+                .find(|e| e.role.as_deref() == Some("target"))
+                .or_else(|| hosts().next())?;
+            put_host(&mut device, Some(&host.value));
+        }
+        device.insert("type_id".into(), json!(0));
+        device.insert("type".into(), json!("Unknown"));
+        Some(Json::Object(device))
+    }
+}
+
+/// OCSF `confidence_id` from the 0-100 score: 1 Low below 40, 2 Medium below 70, else 3 High.
+fn confidence_id(score: u8) -> u8 {
+    match score {
+        0..40 => 1,
+        40..70 => 2,
+        _ => 3,
+    }
+}
+
+/// The OCSF `evidences` entry of a matched event: who acted, on what, from where to where,
+/// and in `data` the event's place in Yagura (seq) and in its source.
+fn evidence(event: &Event) -> Json {
+    let mut out = Map::new();
+    let mut actor = Map::new();
+    if let Some(user) = event.actor.user.as_ref().and_then(user) {
+        actor.insert("user".into(), user);
+    }
+    if let Some(process) = event.actor.process.as_ref().and_then(process) {
+        actor.insert("process".into(), process);
+    }
+    if !actor.is_empty() {
+        out.insert("actor".into(), Json::Object(actor));
+    }
+    if let Some(p) = event.process.as_ref().and_then(process) {
+        out.insert("process".into(), p);
+    }
+    if let Some(u) = event.user.as_ref().and_then(user) {
+        out.insert("user".into(), u);
+    }
+    if let Some(e) = event.src.as_ref().and_then(endpoint) {
+        out.insert("src_endpoint".into(), e);
+    }
+    if let Some(e) = event.dst.as_ref().and_then(endpoint) {
+        out.insert("dst_endpoint".into(), e);
+    }
+    if let Some(path) = event.file.as_ref().and_then(|f| f.path.as_deref()) {
+        out.insert("file".into(), file(path));
+    }
+    let mut data = Map::new();
+    data.insert("seq".into(), json!(event.seq));
+    data.insert("class".into(), json!(event.class.as_str()));
+    let source = &event.source;
+    put(
+        &mut data,
+        "format",
+        Some(source.format.as_str()).filter(|f| !f.is_empty()),
+    );
+    if let Some(code) = source.code {
+        data.insert("event_code".into(), json!(code));
+    }
+    put(&mut data, "channel", source.channel.as_deref());
+    put(&mut data, "provider", source.provider.as_deref());
+    if let Some(id) = source.record_id {
+        data.insert("record_id".into(), json!(id));
+    }
+    out.insert("data".into(), Json::Object(data));
+    Json::Object(out)
+}
+
+/// A host name as OCSF's `hostname` when it is one by OCSF's pattern (dot-separated labels of
+/// ASCII letters, digits and inner `-`), else as the free-form `name` (a NetBIOS name with
+/// `_` or a non-ASCII letter): the schema refuses it as a hostname.
+fn put_host(map: &mut Map<String, Json>, host: Option<&str>) {
+    if let Some(host) = host {
+        let key = if is_hostname(host) {
+            "hostname"
+        } else {
+            "name"
+        };
+        map.insert(key.into(), json!(host));
+    }
+}
+
+fn is_hostname(s: &str) -> bool {
+    s.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    })
+}
+
+fn put(map: &mut Map<String, Json>, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        map.insert(key.into(), json!(v));
+    }
+}
+
+/// An OCSF `user`; None without a name or uid (the object needs one).
+fn user(u: &User) -> Option<Json> {
+    if u.name.is_none() && u.uid.is_none() {
+        return None;
+    }
+    let mut out = Map::new();
+    put(&mut out, "name", u.name.as_deref());
+    put(&mut out, "domain", u.domain.as_deref());
+    put(&mut out, "uid", u.uid.as_deref());
+    Some(Json::Object(out))
+}
+
+/// An OCSF `process`; None without a pid or GUID (the object needs one).
+fn process(p: &Process) -> Option<Json> {
+    if p.pid.is_none() && p.guid.is_none() {
+        return None;
+    }
+    let mut out = Map::new();
+    if let Some(pid) = p.pid {
+        out.insert("pid".into(), json!(pid));
+    }
+    if let Some(guid) = p.guid {
+        out.insert("uid".into(), json!(format_guid(guid)));
+    }
+    put(&mut out, "cmd_line", p.cmd_line.as_deref());
+    if let Some(image) = &p.image {
+        out.insert("name".into(), json!(base_name(image)));
+        out.insert("file".into(), file(image));
+    }
+    Some(Json::Object(out))
+}
+
+/// An OCSF `network_endpoint`; None without an address or name.
+fn endpoint(e: &Endpoint) -> Option<Json> {
+    if e.ip.is_none() && e.hostname.is_none() {
+        return None;
+    }
+    let mut out = Map::new();
+    if let Some(ip) = e.ip {
+        out.insert("ip".into(), json!(ip.to_string()));
+    }
+    if let Some(port) = e.port {
+        out.insert("port".into(), json!(port));
+    }
+    put_host(&mut out, e.hostname.as_deref());
+    Some(Json::Object(out))
+}
+
+/// An OCSF `file` (a regular file, type_id 1) at `path`.
+fn file(path: &str) -> Json {
+    json!({ "name": base_name(path), "path": path, "type_id": 1, "type": "Regular File" })
+}
+
+/// The last component of a Windows or Unix path.
+fn base_name(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -195,6 +392,8 @@ mod tests {
         Finding {
             rule_id: "office-spawns-shell".into(),
             rule_version: "0.1.0".into(),
+            rule_author: None,
+            matched: None,
             title: "WINWORD.EXE started powershell.exe".into(),
             description: "d".into(),
             severity: Severity::High,
@@ -235,6 +434,74 @@ mod tests {
         assert_eq!(o["observables"][1]["name"], "source.ip");
         assert_eq!(o["observables"][1]["type_id"], 2);
         assert_eq!(o["unmapped"]["context"]["stage"], "1");
+        // time_dt and device are profiles' attributes: declared, or the schema refuses them
+        assert_eq!(o["metadata"]["profiles"], json!(["datetime", "host"]));
+        assert_eq!(o["confidence_id"], 3);
+        // no matched event: the device is the host the finding names, and no evidences
+        assert_eq!(o["device"]["hostname"], "WS01");
+        assert_eq!(o["device"]["type_id"], 0);
+        assert!(o.get("evidences").is_none());
+        assert!(o["unmapped"].get("rule_author").is_none());
+    }
+
+    #[test]
+    fn the_matched_event_gives_the_device_and_the_evidence() {
+        let mut f = finding();
+        f.rule_author = Some("Florian Roth (Nextron Systems)".into());
+        let event = crate::event::parse_event(
+            r#"{"seq":9,"time":1600604168123,"class":"process","activity":"create",
+                "source":{"format":"evtx","code":1,"channel":"Microsoft-Windows-Sysmon/Operational","record_id":77},
+                "device":{"hostname":"WS01.corp.local","ip":"10.0.0.21"},
+                "actor":{"user":{"name":"alice","domain":"CORP"},"process":{"pid":5100,"image":"C:\\Office\\WINWORD.EXE"}},
+                "process":{"pid":7300,"guid":"5770385F-C22A-43E0-BF4C-06F5698FFBDA","image":"C:\\Windows\\powershell.exe","cmd_line":"powershell -enc AA"}}"#,
+        )
+        .expect("event");
+        f.matched = Some(Box::new(event));
+        let o = f.to_ocsf("Office spawns shell");
+        assert_eq!(o["device"]["hostname"], "WS01.corp.local");
+        assert_eq!(o["device"]["ip"], "10.0.0.21");
+        let e = &o["evidences"][0];
+        assert_eq!(e["process"]["pid"], 7300);
+        assert_eq!(
+            e["process"]["uid"],
+            "{5770385F-C22A-43E0-BF4C-06F5698FFBDA}"
+        );
+        assert_eq!(e["process"]["name"], "powershell.exe");
+        assert_eq!(e["process"]["file"]["path"], "C:\\Windows\\powershell.exe");
+        assert_eq!(e["process"]["cmd_line"], "powershell -enc AA");
+        assert_eq!(e["actor"]["process"]["name"], "WINWORD.EXE");
+        assert_eq!(e["actor"]["user"]["name"], "alice");
+        assert_eq!(e["data"]["seq"], 9);
+        assert_eq!(e["data"]["event_code"], 1);
+        assert_eq!(e["data"]["record_id"], 77);
+        assert_eq!(
+            o["unmapped"]["rule_author"],
+            "Florian Roth (Nextron Systems)"
+        );
+    }
+
+    #[test]
+    fn a_host_name_the_schema_refuses_as_hostname_goes_in_name() {
+        let mut f = finding();
+        f.entities[0].value = "SRV_ÉTÉ".into();
+        let o = f.to_ocsf("r");
+        assert_eq!(o["device"]["name"], "SRV_ÉTÉ");
+        assert!(o["device"].get("hostname").is_none());
+        assert!(is_hostname("ws01.corp.local"));
+        assert!(is_hostname("WS-01"));
+        for bad in ["", "-ws", "ws-", "a..b", "ws_01", "wsé", "ws01."] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn confidence_id_follows_the_score() {
+        assert_eq!(confidence_id(0), 1);
+        assert_eq!(confidence_id(39), 1);
+        assert_eq!(confidence_id(40), 2);
+        assert_eq!(confidence_id(69), 2);
+        assert_eq!(confidence_id(70), 3);
+        assert_eq!(confidence_id(100), 3);
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub struct RuleInfo {
     pub techniques: Vec<String>,
     pub subscriptions: Vec<EventClass>,
     pub params: Vec<Param>,
+    /// Who wrote the rule, as the pack that ships it says (`[[rule]] author` in `pack.toml`;
+    /// WIT 0.1's `rule-info` has no author). Findings carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
 }
 
 impl RuleInfo {
@@ -269,6 +273,7 @@ mod tests {
                     default: Value::Float(0.5),
                 },
             ],
+            author: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use yagura::cases::CaseFile;
 use yagura::cli::{Cli, Command, RuleCommand, RuleTestArgs, run_rule_test};
-use yagura_tests::{load, root, rules_dir};
+use yagura_tests::{keep_ocsf, load, root, rules_dir};
 
 /// `rules/<id>/cases.toml` of every rule that has one, sorted.
 fn case_files() -> Vec<PathBuf> {
@@ -43,6 +43,8 @@ fn every_rules_cases_pass() {
         let file = CaseFile::load(path).unwrap_or_else(|e| panic!("{e:#}"));
         let component = load(&file.rule);
         for result in file.run(&component).unwrap_or_else(|e| panic!("{e:#}")) {
+            let name = &component.info().name;
+            keep_ocsf(result.findings.iter().map(|f| f.to_ocsf(name)));
             if result.passed() {
                 passed += 1;
             } else {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use yagura::pack::{Bundle, SecretKey, SignatureStatus, Trust};
-use yagura_tests::{root, rules_dir, sandbox};
+use yagura_tests::{keep_ocsf, root, rules_dir, sandbox};
 
 /// A source tree with a one-rule manifest (vertical-port-scan and its cases) in `dir`;
 /// returns the manifest path. `edit` changes the manifest text.
@@ -227,8 +227,13 @@ fn replay_runs_a_bundle_only_when_its_signer_is_trusted() {
     use yagura::cli::{Cli, Command, run_replay};
 
     let dir = tempfile::tempdir().expect("tmp");
-    // the pack lowers the threshold: 5 ports make a scan
-    let manifest = source_pack(dir.path(), |m| m.replace("threshold = 20", "threshold = 5"));
+    // the pack lowers the threshold: 5 ports make a scan; it names the rule's author
+    let manifest = source_pack(dir.path(), |m| {
+        m.replace("threshold = 20", "threshold = 5").replace(
+            "cases = \"vertical-port-scan/cases.toml\"",
+            "cases = \"vertical-port-scan/cases.toml\"\nauthor = \"ACME Detection (Jane Roe)\"",
+        )
+    });
     let key = SecretKey::generate().expect("key");
     let public = dir.path().join("acme.pub");
     std::fs::write(&public, key.public().to_text()).expect("pub");
@@ -274,6 +279,22 @@ fn replay_runs_a_bundle_only_when_its_signer_is_trusted() {
         "19 ports are a scan at the pack's threshold of 5: {out}"
     );
     assert!(out.contains("\"distinct_ports\":\"5\""), "{out}");
+    // the finding carries the author the pack names, the device and the matched event
+    let finding: serde_json::Value = serde_json::from_str(out.trim()).expect("a finding");
+    keep_ocsf([finding.clone()]);
+    assert_eq!(
+        finding["unmapped"]["rule_author"],
+        "ACME Detection (Jane Roe)"
+    );
+    assert_eq!(
+        finding["metadata"]["profiles"],
+        serde_json::json!(["datetime", "host"])
+    );
+    assert!(finding["confidence_id"].is_u64(), "{finding}");
+    assert!(
+        finding["evidences"][0]["dst_endpoint"]["ip"].is_string(),
+        "{finding}"
+    );
 
     let e = format!(
         "{:#}",
@@ -285,6 +306,12 @@ fn replay_runs_a_bundle_only_when_its_signer_is_trusted() {
         replay(&["--pack", &unsigned_arg]).expect_err("unsigned")
     );
     assert!(e.contains("is unsigned"), "{e}");
+    // an author the manifest cannot carry is refused, naming the rule
+    let bad = source_pack(dir.path(), |m| {
+        m.replace("[rule.config]", "author = \"   \"\n[rule.config]")
+    });
+    let e = format!("{:#}", Bundle::build(&bad).expect_err("blank author"));
+    assert!(e.contains("rule `vertical-port-scan`: author"), "{e}");
     replay(&["--pack", &unsigned_arg, "--allow-unsigned"]).expect("development mode");
     // `--set` goes on top of the pack's config
     let out = replay(&[

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Parser;
 use yagura::cli::{Cli, Command, ReplayArgs, run_replay};
-use yagura_tests::{root, rules_dir};
+use yagura_tests::{keep_ocsf, root, rules_dir};
 
 fn args(extra: &[&str]) -> ReplayArgs {
     let cache = root().join("target").join("yagura-test-cache");
@@ -32,11 +32,14 @@ fn rule(name: &str) -> String {
         .to_string()
 }
 
+/// The OCSF findings replay wrote, kept for the schema check.
 fn findings(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(out)
+    let found: Vec<serde_json::Value> = String::from_utf8_lossy(out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
-        .collect()
+        .collect();
+    keep_ocsf(found.iter().cloned());
+    found
 }
 
 fn rule_ids(found: &[serde_json::Value]) -> Vec<String> {

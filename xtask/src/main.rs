@@ -13,6 +13,8 @@
 //!                                       OTRF capture through it
 //! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
 //! cargo xtask clippy-rules              clippy on the rule crates for wasm32 (CI)
+//! cargo xtask ocsf-check                the OCSF findings the tests kept (target/ocsf/) and
+//!                                       the OCSF test events against the official schema
 //! cargo xtask c-bindings [--check]      the C kit's bindings (sdk/c/bindings) from wit/
 //! ```
 //!
@@ -55,6 +57,8 @@ commands:
                            examples/events/core.ndjson and a real OTRF capture through it
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
   clippy-rules             clippy on the rule crates for wasm32, warnings as errors
+  ocsf-check               validate the OCSF findings the last `test` kept (target/ocsf/) and
+                           the OCSF test events against the official OCSF JSON schema
   c-bindings [--check]     write (or with --check, compare) the C kit's bindings (sdk/c/bindings) from wit/ with
                            wit-bindgen's C generator; a test fails while they are stale
 
@@ -64,7 +68,11 @@ DIR/fixtures, so that `yagura replay --rules DIR` runs only real rules.
 What a command needs and the machine lacks is listed, then installed: Rust's
 wasm32-unknown-unknown target (rustup), componentize-py (pip), componentize-js (npm ci in
 sdk/js) and, for `test`, a C compiler for wasm32-wasi (zig from PyPI under target/tools/ when
-there is no wasi-sdk, zig or Debian clang with wasi-libc).
+there is no wasi-sdk, zig or Debian clang with wasi-libc), and for `test` and `ocsf-check`
+the OCSF schema check's Python packages (pip --target, under target/tools/ocsf-check).
+
+`test` keeps every OCSF finding the tests produce in target/ocsf/ (YAGURA_OCSF_OUT) and, when
+it ran them all, validates them (and the OCSF test events) against the official OCSF schema.
 ";
 
 fn main() -> ExitCode {
@@ -104,6 +112,11 @@ fn run(args: &[OsString]) -> Result<()> {
                 args.extend(["--features", "yagura/crash-points"].map(OsString::from));
             }
             args.extend(rest.iter().cloned());
+            // the tests keep every OCSF finding they produce here, for the schema check
+            let ocsf = root.join("target").join("ocsf");
+            let _ = std::fs::remove_dir_all(&ocsf);
+            // SAFETY: set before any thread or child process starts
+            unsafe { std::env::set_var("YAGURA_OCSF_OUT", &ocsf) };
             cargo(&root, args)?;
             // Rule crates are not default members; their native unit tests run here too,
             // unless the caller picked tests of their own.
@@ -115,7 +128,14 @@ fn run(args: &[OsString]) -> Result<()> {
                 }
                 cargo(&root, args)?;
             }
+            if ocsf.exists() || rest.is_empty() {
+                ocsf_check(&root, &ocsf)?;
+            }
             Ok(())
+        }
+        Some("ocsf-check") => {
+            setup::prepare(&root, &[setup::Need::OcsfCheck])?;
+            ocsf_check(&root, &root.join("target").join("ocsf"))
         }
         Some("demo") => {
             setup::prepare(&root, setup::RULES)?;
@@ -330,6 +350,33 @@ fn print_findings(path: &Path) -> Result<()> {
             f["finding_info"]["analytic"]["uid"].as_str().unwrap_or("?"),
             f["finding_info"]["title"].as_str().unwrap_or("?")
         );
+    }
+    Ok(())
+}
+
+/// Validates the OCSF the tests kept in `found` (every finding they produced) and the OCSF
+/// events the tests read (`tests/data/ocsf/classes.ndjson`) against the official OCSF JSON
+/// schema of the version each declares: `scripts/ocsf_check.py`, docs/ocsf.md.
+fn ocsf_check(root: &Path, found: &Path) -> Result<()> {
+    println!("xtask: the OCSF schema check (scripts/ocsf_check.py)");
+    let mut cmd = Command::new("python3");
+    cmd.arg(root.join("scripts").join("ocsf_check.py"));
+    if found.exists() {
+        cmd.arg(found);
+    }
+    let status = cmd
+        .arg(
+            root.join("tests")
+                .join("data")
+                .join("ocsf")
+                .join("classes.ndjson"),
+        )
+        .env("PYTHONPATH", setup::ocsf_check_dir(root))
+        .current_dir(root)
+        .status()
+        .context("running python3 scripts/ocsf_check.py")?;
+    if !status.success() {
+        bail!("the OCSF schema check failed ({status}): see the lines above");
     }
     Ok(())
 }

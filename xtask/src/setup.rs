@@ -10,6 +10,7 @@
 //! | Rust's `wasm32-unknown-unknown` target | `rustc --print target-libdir` holds `libcore` | `rustup target add`, the toolchain's folder (rustup adds a `rust-toolchain.toml` target only when it installs the toolchain, not to one already there) |
 //! | componentize-py 0.25.1 (Python rules) | `componentize-py --version` | `python3 -m pip install`, Python's packages |
 //! | componentize-js 0.23.0 (JavaScript rules) | `sdk/js/node_modules` | `npm ci`, `sdk/js/node_modules` |
+//! | the OCSF schema check (`test` only): ocsf-json-schema 1.2.0 (the schema.ocsf.io exports) and jsonschema 4.26.0 | both import from `target/tools/ocsf-check` | `pip install --target`, `target/tools/ocsf-check/` |
 //! | a C compiler for wasm32-wasi (C rules; `test` only) | as `yagura rule build` looks: `$WASI_SDK_PATH`, `$YAGURA_ZIG`, Debian's clang with wasi-libc, `zig` on PATH | PyPI's `ziglang` with `pip install --target`, `target/tools/ziglang-<v>/` — nothing outside the checkout, no root |
 //!
 //! The zig installed here is handed to the commands xtask runs as `$YAGURA_ZIG`.
@@ -32,6 +33,8 @@ pub const JS_KIT: &str = "sdk/js";
 const ZIGLANG_VERSION: &str = "0.15.2";
 /// What `yagura rule build` reads for zig.
 const ZIG_ENV: &str = "YAGURA_ZIG";
+/// What `scripts/ocsf_check.py` imports, pinned, from `target/tools/ocsf-check/`.
+const OCSF_CHECK: &[&str] = &["ocsf-json-schema==1.2.0", "jsonschema==4.26.0"];
 
 /// A tool a command needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,6 +43,7 @@ pub enum Need {
     ComponentizePy,
     ComponentizeJs,
     CCompiler,
+    OcsfCheck,
 }
 
 /// What the rule builds of `build-rules`, `demo` and `bench` need.
@@ -50,6 +54,7 @@ pub const TESTS: &[Need] = &[
     Need::ComponentizePy,
     Need::ComponentizeJs,
     Need::CCompiler,
+    Need::OcsfCheck,
 ];
 
 /// A missing tool: what to say before installing it, and how.
@@ -69,6 +74,7 @@ pub fn prepare(root: &Path, needs: &[Need]) -> Result<()> {
             Need::ComponentizePy => componentize_py(),
             Need::ComponentizeJs => componentize_js(root),
             Need::CCompiler => c_compiler(root)?,
+            Need::OcsfCheck => ocsf_check(root),
         };
         installs.extend(install);
     }
@@ -235,6 +241,46 @@ fn c_compiler(root: &Path) -> Result<Option<Install>> {
             Ok(())
         }),
     }))
+}
+
+/// Where the OCSF schema check's Python packages go (`PYTHONPATH` for the check).
+pub fn ocsf_check_dir(root: &Path) -> PathBuf {
+    root.join("target").join("tools").join("ocsf-check")
+}
+
+/// The OCSF schema check's packages, when `target/tools/ocsf-check` lacks them.
+fn ocsf_check(root: &Path) -> Option<Install> {
+    let dir = ocsf_check_dir(root);
+    let imports = Command::new("python3")
+        .args(["-c", "import jsonschema, ocsf_json_schema"])
+        .env("PYTHONPATH", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if imports {
+        return None;
+    }
+    let specs = OCSF_CHECK.join(" ");
+    Some(Install {
+        says: format!(
+            "{specs} (the OCSF schema check of findings): `python3 -m pip install --target {}              {specs}`, about 20 MB, nothing outside target/",
+            dir.display()
+        ),
+        run: Box::new(move || {
+            let _ = std::fs::remove_dir_all(&dir);
+            run(
+                pip()
+                    .args(["install", "--quiet", "--target"])
+                    .arg(&dir)
+                    .args(OCSF_CHECK),
+                &format!(
+                    "`python3 -m pip install --target {} {specs}` failed",
+                    dir.display()
+                ),
+            )
+        }),
+    })
 }
 
 /// Hands the zig under `target/tools/` to the commands xtask runs (tests run `yagura rule

@@ -32,7 +32,7 @@ pub use latency::LatencyHistogram;
 pub use swap::SwapReport;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::event::Event;
@@ -335,6 +335,7 @@ impl Engine {
         let batch_mask = events.iter().fold(0u16, |m, e| m | e.class.bit());
         let now = events.iter().map(|e| e.time).max().unwrap_or(i64::MIN);
         let mut built: Vec<u16> = Vec::new();
+        let mut matched = Matched::new(&events);
         for rule in &mut self.rules {
             let key = rule.mask & batch_mask;
             if key == 0 {
@@ -364,7 +365,7 @@ impl Engine {
             let started = Instant::now();
             let outcome = rule.instance.on_events(builder, now);
             rule.stats.record_call(started.elapsed());
-            handle(rule, outcome, sink);
+            handle(rule, outcome, &mut matched, sink);
         }
         // keep the allocation of the batch for the next one
         self.ready = events;
@@ -388,12 +389,45 @@ impl Engine {
             let started = Instant::now();
             let outcome = rule.instance.on_tick(watermark);
             rule.stats.record_call(started.elapsed());
-            handle(rule, outcome, sink);
+            handle(rule, outcome, &mut Matched::new(&[]), sink);
         }
     }
 }
 
-fn handle(rule: &mut ActiveRule, outcome: CallOutcome, sink: &mut FindingSink<'_>) {
+/// Finds the event of a batch a finding matched: the newest the finding names as evidence.
+struct Matched<'a> {
+    events: &'a [Event],
+    /// seq → index in `events`, built at the first finding of the batch
+    by_seq: Option<HashMap<u64, usize>>,
+}
+
+impl<'a> Matched<'a> {
+    fn new(events: &'a [Event]) -> Matched<'a> {
+        Matched {
+            events,
+            by_seq: None,
+        }
+    }
+
+    fn of(&mut self, evidence: &[u64]) -> Option<Box<Event>> {
+        if self.events.is_empty() || evidence.is_empty() {
+            return None;
+        }
+        let events = self.events;
+        let by_seq = self
+            .by_seq
+            .get_or_insert_with(|| events.iter().enumerate().map(|(i, e)| (e.seq, i)).collect());
+        let newest = evidence.iter().filter_map(|seq| by_seq.get(seq)).max()?;
+        Some(Box::new(events[*newest].clone()))
+    }
+}
+
+fn handle(
+    rule: &mut ActiveRule,
+    outcome: CallOutcome,
+    matched: &mut Matched<'_>,
+    sink: &mut FindingSink<'_>,
+) {
     rule.stats.calls += 1;
     let info = rule.instance.info();
     if let Some(fault) = &outcome.fault {
@@ -413,7 +447,8 @@ fn handle(rule: &mut ActiveRule, outcome: CallOutcome, sink: &mut FindingSink<'_
         rule.stats.quarantines += 1;
         tracing::warn!(rule = %info.id, faults = rule.faults.faults(), calls = rule.faults.calls(), "rule quarantined: it is no longer called until re-enabled");
     }
-    for finding in outcome.findings {
+    for mut finding in outcome.findings {
+        finding.matched = matched.of(&finding.evidence);
         sink(info, finding);
     }
 }

@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use json::{EventParseError, parse_event};
-pub(crate) use json::{format_rfc3339_ms, parse_guid, parse_hex_or_decimal};
+pub(crate) use json::{format_guid, format_rfc3339_ms, parse_guid, parse_hex_or_decimal};
 pub use schema::event_schema;
 
 /// One normalized security event.

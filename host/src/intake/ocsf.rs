@@ -865,7 +865,7 @@ mod tests {
         let e = &classes()[8];
         assert_eq!((e.class, e.activity), (EventClass::Dns, Activity::Query));
         let q = e.query.as_ref().expect("query");
-        assert_eq!(q.name.as_deref(), Some("evil.example.net."));
+        assert_eq!(q.name.as_deref(), Some("evil.example.net"));
         assert_eq!(q.code, Some(1));
         assert_eq!(q.detail.as_deref(), Some("203.0.113.7,203.0.113.8"));
         assert_eq!(

@@ -56,6 +56,10 @@ pub struct RuleEntry {
     /// hex sha256 of the component; required in a bundle
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// who wrote the rule, carried into its findings (`unmapped.rule_author`); for rules
+    /// derived from others' work (Sigma's), their authors
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// the rule's cases file, if it has one
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cases: Option<String>,
@@ -130,6 +134,16 @@ impl Manifest {
             }
             if self.rules[..i].iter().any(|r| r.id == rule.id) {
                 return Err(format!("rule `{}` is listed twice", rule.id));
+            }
+            if let Some(author) = &rule.author
+                && (author.trim().is_empty()
+                    || author.chars().count() > 512
+                    || author.chars().any(char::is_control))
+            {
+                return Err(format!(
+                    "rule `{}`: author: use 1-512 characters, no control characters",
+                    rule.id
+                ));
             }
             if let Some(sha) = &rule.sha256
                 && !is_sha256_hex(sha)

@@ -53,7 +53,7 @@ pub(crate) fn load_components(
                 component.info().id
             );
         }
-        out.push(component);
+        out.push(component.with_author(rule.author.clone()));
     }
     Ok(out)
 }

@@ -223,14 +223,17 @@ pub(crate) fn info_from_wit(info: wit::RuleInfo) -> RuleInfo {
                 default: value_from_wit(p.default),
             })
             .collect(),
+        author: None,
     }
 }
 
-/// Converts a rule's findings, stamping the rule's id and version.
+/// Converts a rule's findings, stamping the rule's id, version and author.
 pub(crate) fn finding_from_wit(f: wit::Finding, info: &RuleInfo) -> Finding {
     Finding {
         rule_id: info.id.clone(),
         rule_version: info.version.clone(),
+        rule_author: info.author.clone(),
+        matched: None,
         title: f.title,
         description: f.description,
         severity: severity_from_wit(f.severity),

@@ -307,6 +307,16 @@ impl RuleComponent {
         &self.info
     }
 
+    /// The component with the author its pack names (the WIT `rule-info` has none).
+    pub(crate) fn with_author(mut self, author: Option<String>) -> RuleComponent {
+        if self.info.author != author {
+            let mut info = RuleInfo::clone(&self.info);
+            info.author = author;
+            self.info = Arc::new(info);
+        }
+        self
+    }
+
     /// The component's sha256, hex.
     pub fn digest_hex(&self) -> String {
         hex::encode(self.digest)

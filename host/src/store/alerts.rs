@@ -519,6 +519,8 @@ mod tests {
         Finding {
             rule_id: "lateral-movement".into(),
             rule_version: "0.1.0".into(),
+            rule_author: None,
+            matched: None,
             title: "remote service".into(),
             description: String::new(),
             severity: Severity::High,
@@ -632,6 +634,8 @@ mod tests {
         Finding {
             rule_id: g.pick(&RULES).into(),
             rule_version: "0.1.0".into(),
+            rule_author: None,
+            matched: None,
             title: format!("title {}", g.below(50)),
             description: String::new(),
             severity,

@@ -175,6 +175,20 @@ pub trait LineAdapter: Send {
 /// An iterator of records from one source.
 pub type Records = Box<dyn Iterator<Item = Record> + Send>;
 
+/// Syslog messages a listener received at `received` (ms since the epoch): a message without
+/// a time of its own gets it, or is refused when `received` is None.
+pub(crate) fn syslog_records<R: BufRead>(
+    reader: R,
+    name: &str,
+    received: Option<i64>,
+) -> impl Iterator<Item = Record> {
+    LineReader::new(
+        reader,
+        name,
+        syslog::Syslog::default().received_at(received),
+    )
+}
+
 /// Opens `path` (`-`: standard input) as `format`, undoing gzip, and returns its records.
 /// With [`Format::Auto`] the format is detected from the content; an undetectable source is
 /// an error naming the file.

@@ -19,10 +19,14 @@ use crate::event::{
 };
 
 /// The syslog adapter. RFC 3164 times carry no year: they get `year` (by default the
-/// current UTC year when the adapter is made) and are read as UTC.
+/// current UTC year when the adapter is made) and are read as UTC. An RFC 5424 message whose
+/// TIMESTAMP is `-` (a sender without a clock, §6.2.3.1) gets `received` when a listener set it
+/// (the time it received the message, which RFC 5424 lets a receiver stamp) and is refused
+/// otherwise (a file's messages have no time of receipt).
 #[derive(Debug)]
 pub struct Syslog {
     year: i16,
+    received: Option<i64>,
 }
 
 impl Default for Syslog {
@@ -37,7 +41,25 @@ impl Default for Syslog {
 impl Syslog {
     /// An adapter giving RFC 3164 times the year `year`.
     pub(crate) fn with_year(year: i16) -> Self {
-        Syslog { year }
+        Syslog {
+            year,
+            received: None,
+        }
+    }
+
+    /// The adapter with `received` (ms since the epoch) for messages that carry no time.
+    pub(crate) fn received_at(self, received: Option<i64>) -> Self {
+        Syslog { received, ..self }
+    }
+
+    /// The message's own time, else the time of receipt, marked in the attributes.
+    fn time_or_receipt(&self, time: Option<i64>, attributes: &mut Attributes) -> Option<i64> {
+        if time.is_some() {
+            return time;
+        }
+        let received = self.received?;
+        attributes.push(("syslog.time".to_owned(), "received".to_owned()));
+        Some(received)
     }
 }
 
@@ -61,7 +83,7 @@ impl LineAdapter for Syslog {
         attributes.extend(header.structured_data);
         let msg = header.msg;
         if msg.starts_with('{') {
-            return json_payload(msg, header.host, header.time, attributes);
+            return json_payload(msg, header.host, header.time, self.received, attributes);
         }
         let mut event = Event::default();
         event.source.format = "syslog".to_owned();
@@ -81,7 +103,9 @@ impl LineAdapter for Syslog {
                 .attributes
                 .push(("message".to_owned(), msg.to_owned()));
         }
-        event.time = time.ok_or("TIMESTAMP: `-`, and the message gives no time")?;
+        event.time = self
+            .time_or_receipt(time, &mut event.attributes)
+            .ok_or("TIMESTAMP: `-`, and the message gives no time (a listener stamps such a message with the time it received it, unless its missing_time is `reject`)")?;
         Ok(Some(event))
     }
 }
@@ -94,6 +118,7 @@ fn json_payload(
     msg: &str,
     host: Option<&str>,
     time: Option<i64>,
+    received: Option<i64>,
     attributes: Attributes,
 ) -> Result<Option<Event>, String> {
     let format = detect_line(msg).map_err(|why| format!("JSON message: {why}"))?;
@@ -111,10 +136,13 @@ fn json_payload(
     if event.device.hostname.is_none() {
         event.device.hostname = host.map(str::to_owned);
     }
-    if event.time == 0 {
-        event.time = time.ok_or("TIMESTAMP: `-`, and the JSON message gives no time")?;
-    }
     event.attributes.extend(attributes);
+    if event.time == 0 {
+        event.time = Syslog::with_year(0)
+            .received_at(received)
+            .time_or_receipt(time, &mut event.attributes)
+            .ok_or("TIMESTAMP: `-`, and the JSON message gives no time")?;
+    }
     Ok(Some(event))
 }
 
@@ -1010,6 +1038,46 @@ mod tests {
         let event =
             one("2024-05-01T10:00:00.5Z fw01 kernel: DROP IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8");
         assert_eq!(event.map(|e| e.time), Ok(1_714_557_600_500));
+    }
+
+    /// `logger --rfc5424=notime`: a sender without a clock sends `-`; a listener stamps the
+    /// time it received the message and says so, a file's reader refuses it.
+    #[test]
+    fn a_message_without_a_time_gets_the_time_of_receipt_from_a_listener() {
+        let line = "<13>1 - ws01 tester - - - hello from a clockless sender";
+        let received = 1_714_557_600_123;
+        let event = Syslog::with_year(2024)
+            .received_at(Some(received))
+            .parse(line)
+            .expect("stamped")
+            .expect("an event");
+        assert_eq!(event.time, received);
+        assert_eq!(attr(&event, "syslog.time"), Some("received"));
+        assert_eq!(event.device.hostname.as_deref(), Some("ws01"));
+        assert_eq!(
+            attr(&event, "message"),
+            Some("hello from a clockless sender")
+        );
+        // a JSON message without a time of its own takes it too
+        let json = r#"<13>1 - ws01 app - - - {"class":"other","time":0}"#;
+        let event = Syslog::with_year(2024)
+            .received_at(Some(received))
+            .parse(json)
+            .expect("stamped")
+            .expect("an event");
+        assert_eq!(event.time, received);
+        // a message with its own time keeps it, unmarked
+        let timed = "<13>1 2024-05-01T10:00:00Z ws01 tester - - - hi";
+        let event = Syslog::with_year(2024)
+            .received_at(Some(received))
+            .parse(timed)
+            .expect("parses")
+            .expect("an event");
+        assert_eq!(event.time, 1_714_557_600_000);
+        assert_eq!(attr(&event, "syslog.time"), None);
+        // without a time of receipt (a file, or missing_time = reject): refused
+        let e = Syslog::with_year(2024).parse(line).expect_err("refused");
+        assert!(e.contains("TIMESTAMP: `-`"), "{e}");
     }
 
     #[test]

@@ -240,6 +240,61 @@ pub async fn rules(
 
 #[utoipa::path(
     get,
+    path = "/v1/syslog",
+    operation_id = "list_syslog_listeners",
+    tag = "events",
+    summary = "The tenant's syslog listeners, how many messages each rejected, and the last ones",
+    params(TenantQuery),
+    responses(
+        (status = 200, description = "`{tenant, listeners: [{udp?, tcp?, missing_time, \
+            rejected, samples: [{time, transport, peer, error, message}]}]}`: `rejected` counts \
+            since the listener started; `samples` are the last 16 rejected, oldest first, each \
+            message cut to 512 bytes", body = Object),
+        (status = 400, description = "a bad query string", body = ErrorBody),
+        Denied,
+        (status = 404, description = "the tenant does not exist", body = ErrorBody),
+    ),
+    security(("token" = ["events:write"]), ("token" = ["alerts:read"]))
+)]
+pub async fn syslog(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+) -> ApiResult<Response> {
+    caller.require_any(&[Scope::EventsWrite, Scope::AlertsRead])?;
+    let tenant = caller.tenant_of(&state, &uri)?;
+    let listeners: Vec<serde_json::Value> = state
+        .syslog
+        .lock()
+        .map(|all| {
+            all.iter()
+                .filter(|l| l.listener.tenant == tenant)
+                .map(|l| {
+                    let (rejected, samples) = l.rejections.snapshot();
+                    let mut out = json!({
+                        "missing_time": l.listener.missing_time.as_str(),
+                        "rejected": rejected,
+                        "samples": samples,
+                    });
+                    if let Some(udp) = l.listener.udp {
+                        out["udp"] = json!(udp.to_string());
+                    }
+                    if let Some(tcp) = l.listener.tcp {
+                        out["tcp"] = json!(tcp.to_string());
+                    }
+                    out
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": tenant, "listeners": listeners }),
+    ))
+}
+
+#[utoipa::path(
+    get,
     path = "/v1/rules/{id}/config",
     operation_id = "get_rule_config",
     tag = "rules",

@@ -47,7 +47,7 @@ use axum::routing::{delete, get, post, put};
 use tokio::sync::watch;
 
 pub use crate::alert::sink::{SinkConfig, SinkKind, SinkTable};
-pub use crate::source::SyslogListener;
+pub use crate::source::{ListenerState, MissingTime, SyslogListener};
 pub use conn::ConnectionLimits;
 pub use error::ApiError;
 use request::Caller;
@@ -171,6 +171,8 @@ pub(crate) struct AppState {
     sinks: Mutex<crate::alert::sink::Sinks>,
     /// the syslog UDP sockets, whose kernel drop counters each scrape reads
     udp: Mutex<Vec<crate::source::syslog::UdpWatch>>,
+    /// the syslog listeners running, with what each rejected (`GET /v1/syslog`)
+    syslog: Mutex<Vec<ListenerState>>,
     /// ingest requests in flight per tenant, and the decode turns
     admission: admission::Admission,
 }
@@ -225,6 +227,7 @@ impl App {
             shutdown,
             sinks: Mutex::new(sinks),
             udp: Mutex::new(Vec::new()),
+            syslog: Mutex::new(Vec::new()),
             admission,
         });
         Ok((App { state }, token))
@@ -269,6 +272,7 @@ impl App {
             .route("/v1/rules/{id}/enable", post(ingest::enable))
             .route("/v1/rules/{id}/enabled", put(admin::put_enabled))
             .route("/v1/events", post(ingest::events))
+            .route("/v1/syslog", get(ingest::syslog))
             .route("/v1/alerts", get(alerts::list))
             .route("/v1/alerts/stream", get(alerts::stream))
             .route("/v1/alerts/{id}", get(alerts::one))
@@ -291,7 +295,11 @@ impl App {
         if let Ok(mut udp) = self.state.udp.lock() {
             udp.extend(watches);
         }
-        Ok(bound)
+        let listeners = bound.iter().map(|l| l.listener.clone()).collect();
+        if let Ok(mut syslog) = self.state.syslog.lock() {
+            syslog.extend(bound);
+        }
+        Ok(listeners)
     }
 
     /// Begins shutdown: readiness fails, ingest is refused, live streams end.

@@ -58,6 +58,7 @@ pub(super) const KEY_TENANT: &str = "this tenant's own keys (default: the token'
         super::packs::rollback,
         super::packs::history,
         super::ingest::rules,
+        super::ingest::syslog,
         super::ingest::get_config,
         super::ingest::put_config,
         super::ingest::enable,

@@ -11,4 +11,4 @@
 pub mod http;
 pub mod syslog;
 
-pub use syslog::SyslogListener;
+pub use syslog::{ListenerState, MissingTime, SyslogListener};

@@ -15,6 +15,13 @@
 //! the queue is full the connection waits and retries, which slows the sender through TCP's
 //! own flow control.
 //!
+//! A message without a time of its own (RFC 5424's `-`) gets the time the listener received
+//! it, marked `syslog.time = received`, unless the listener's `missing_time` is `reject`
+//! ([`MissingTime`]). Every message a listener rejects is counted
+//! (`yagura_events_rejected_total`); the first of every 10 s is logged at warn with the count
+//! since the last, and the last [`SAMPLES`] are kept with the sender, the error and the message
+//! for `GET /v1/syslog` ([`Rejections`]).
+//!
 //! There is no authentication on these sockets: whoever reaches them writes into the tenant.
 //! They are off unless the config names an address (`--syslog-udp` / `--syslog-tcp`,
 //! `[[syslog]]` tables). Each listener's tasks hold only their tenant's [`Inlet`] and the
@@ -22,8 +29,10 @@
 
 mod framing;
 
-use std::io::{BufRead, Cursor};
+use std::collections::VecDeque;
+use std::io::Cursor;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -33,8 +42,8 @@ use tokio::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::event::Event;
-use crate::intake::{self, Format, MAX_LINE_BYTES};
+use crate::event::{Event, format_rfc3339_ms};
+use crate::intake::{self, MAX_LINE_BYTES};
 use crate::runtime::{Inlet, QueueError, Runtime};
 
 use framing::{Frame, Framer};
@@ -55,6 +64,139 @@ pub struct SyslogListener {
     pub tenant: String,
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
+    pub missing_time: MissingTime,
+}
+
+/// What a listener does with a message that carries no time (RFC 5424 TIMESTAMP `-`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingTime {
+    /// give it the time the listener received it (RFC 5424 §6.2.3.1 lets a receiver do so)
+    #[default]
+    Receipt,
+    /// reject it, counted and sampled as any bad message
+    Reject,
+}
+
+impl MissingTime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingTime::Receipt => "receipt",
+            MissingTime::Reject => "reject",
+        }
+    }
+}
+
+impl std::str::FromStr for MissingTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<MissingTime, String> {
+        match s {
+            "receipt" => Ok(MissingTime::Receipt),
+            "reject" => Ok(MissingTime::Reject),
+            other => Err(format!("`{other}`: use `receipt` or `reject`")),
+        }
+    }
+}
+
+/// How many rejected messages a listener keeps for the API.
+pub const SAMPLES: usize = 16;
+/// The least time between two warn lines of one listener about rejected messages.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+/// The bytes of a rejected message a sample keeps.
+const SAMPLE_BYTES: usize = 512;
+
+/// A rejected message, as `GET /v1/syslog` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectSample {
+    /// when it was rejected, RFC 3339
+    pub time: String,
+    /// `udp` or `tcp`
+    pub transport: &'static str,
+    /// the sender's address
+    pub peer: String,
+    /// why, naming the part of the message
+    pub error: String,
+    /// the message, cut to 512 bytes
+    pub message: String,
+}
+
+/// What one listener rejected (module docs): a count, a rate-limited warn line, the last few.
+#[derive(Debug, Default)]
+pub struct Rejections {
+    state: Mutex<RejectState>,
+}
+
+#[derive(Debug, Default)]
+struct RejectState {
+    total: u64,
+    /// rejected since the last warn line
+    unlogged: u64,
+    logged_at: Option<std::time::Instant>,
+    samples: VecDeque<RejectSample>,
+}
+
+impl Rejections {
+    fn record(
+        &self,
+        tenant: &str,
+        transport: &'static str,
+        peer: &str,
+        error: &str,
+        message: &str,
+    ) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.total += 1;
+        state.unlogged += 1;
+        let mut cut = message.len().min(SAMPLE_BYTES);
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let message = &message[..cut];
+        let due = state.logged_at.is_none_or(|at| at.elapsed() >= WARN_EVERY);
+        if due {
+            tracing::warn!(
+                tenant,
+                transport,
+                peer,
+                error,
+                message,
+                rejected = state.unlogged,
+                "syslog message rejected (rejected: how many since the last such line; the last {SAMPLES}: GET /v1/syslog)"
+            );
+            state.unlogged = 0;
+            state.logged_at = Some(std::time::Instant::now());
+        } else {
+            tracing::debug!(tenant, transport, peer, error, "syslog message rejected");
+        }
+        if state.samples.len() == SAMPLES {
+            state.samples.pop_front();
+        }
+        state.samples.push_back(RejectSample {
+            time: format_rfc3339_ms(jiff::Timestamp::now().as_millisecond()),
+            transport,
+            peer: peer.to_owned(),
+            error: error.to_owned(),
+            message: message.to_owned(),
+        });
+    }
+
+    /// How many messages the listener rejected since it started, and the last ones, oldest
+    /// first.
+    pub fn snapshot(&self) -> (u64, Vec<RejectSample>) {
+        match self.state.lock() {
+            Ok(state) => (state.total, state.samples.iter().cloned().collect()),
+            Err(_) => (0, Vec::new()),
+        }
+    }
+}
+
+/// A listener as it runs: its addresses bound, and what it rejected.
+#[derive(Debug, Clone)]
+pub struct ListenerState {
+    pub listener: SyslogListener,
+    pub rejections: Arc<Rejections>,
 }
 /// A UDP listener's socket, for its kernel drop counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,33 +249,60 @@ fn drops_in(table: &str, inode: u64) -> Option<u64> {
 /// Datagrams read into one UDP batch at most.
 const UDP_BATCH_DATAGRAMS: usize = 1024;
 
-/// Parses syslog text into events, counting what was rejected.
-fn parse(inlet: &Inlet, source: &'static str, text: Vec<u8>) -> Vec<Event> {
-    let tenant = inlet.tenant();
-    let reader: Box<dyn BufRead + Send> = Box::new(Cursor::new(text));
-    let records = match intake::from_reader(reader, source.to_owned(), Format::Syslog) {
-        Ok((_, records)) => records,
-        Err(e) => {
-            tracing::debug!(tenant, source, error = %e, "syslog input unreadable");
-            inlet.rejected(1);
-            return Vec::new();
-        }
-    };
-    let mut events = Vec::new();
-    let mut rejected = 0u64;
-    for record in records {
-        match record {
-            Ok(event) => events.push(event),
-            Err(e) => {
-                rejected += 1;
-                tracing::debug!(tenant, source, error = %e, "syslog line rejected");
+/// What the tasks of one listener share.
+#[derive(Clone)]
+struct Intake {
+    inlet: Inlet,
+    missing_time: MissingTime,
+    rejections: Arc<Rejections>,
+}
+
+impl Intake {
+    /// Parses syslog text (messages, one per line) received now into events, counting and
+    /// sampling what was rejected; `peer_of` names the sender of a line (1-based).
+    fn parse(
+        &self,
+        transport: &'static str,
+        text: &[u8],
+        peer_of: impl Fn(u64) -> String,
+    ) -> Vec<Event> {
+        let received = match self.missing_time {
+            MissingTime::Receipt => Some(jiff::Timestamp::now().as_millisecond()),
+            MissingTime::Reject => None,
+        };
+        let source = match transport {
+            "udp" => "syslog-udp",
+            _ => "syslog-tcp",
+        };
+        let mut events = Vec::new();
+        let mut rejected = 0u64;
+        for record in intake::syslog_records(Cursor::new(text), source, received) {
+            match record {
+                Ok(event) => events.push(event),
+                Err(e) => {
+                    rejected += 1;
+                    self.rejections.record(
+                        self.inlet.tenant(),
+                        transport,
+                        &peer_of(e.line),
+                        &e.message,
+                        e.raw.as_deref().unwrap_or(""),
+                    );
+                }
             }
         }
+        if rejected > 0 {
+            self.inlet.rejected(rejected);
+        }
+        events
     }
-    if rejected > 0 {
-        inlet.rejected(rejected);
+
+    /// A message refused before it could be parsed (a TCP frame too long or unreadable).
+    fn refuse(&self, transport: &'static str, peer: &str, error: &str) {
+        self.rejections
+            .record(self.inlet.tenant(), transport, peer, error, "");
+        self.inlet.rejected(1);
     }
-    events
 }
 
 /// Binds every listener of `listeners` and starts its tasks; returns them with the addresses
@@ -143,7 +312,7 @@ pub async fn start(
     runtime: &Runtime,
     listeners: &[SyslogListener],
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<(Vec<SyslogListener>, Vec<UdpWatch>)> {
+) -> anyhow::Result<(Vec<ListenerState>, Vec<UdpWatch>)> {
     let mut sockets = Vec::new();
     for (i, listener) in listeners.iter().enumerate() {
         let at = format!("syslog listener #{} (tenant `{}`)", i + 1, listener.tenant);
@@ -165,15 +334,22 @@ pub async fn start(
             })?),
             None => None,
         };
-        sockets.push((listener.tenant.clone(), udp, tcp));
+        sockets.push((listener.tenant.clone(), listener.missing_time, udp, tcp));
     }
     let mut bound = Vec::new();
     let mut watches = Vec::new();
-    for (tenant, udp, tcp) in sockets {
+    for (tenant, missing_time, udp, tcp) in sockets {
         let mut listener = SyslogListener {
             tenant: tenant.clone(),
             udp: None,
             tcp: None,
+            missing_time,
+        };
+        let rejections = Arc::new(Rejections::default());
+        let intake = |inlet| Intake {
+            inlet,
+            missing_time,
+            rejections: rejections.clone(),
         };
         if let Some(socket) = udp {
             listener.udp = Some(socket.local_addr()?);
@@ -184,28 +360,32 @@ pub async fn start(
                 });
             }
             let inlet = runtime.inlet(&tenant, "syslog-udp")?;
-            tokio::spawn(run_udp(inlet, socket, shutdown.clone()));
+            tokio::spawn(run_udp(intake(inlet), socket, shutdown.clone()));
         }
         if let Some(socket) = tcp {
             listener.tcp = Some(socket.local_addr()?);
             let inlet = runtime.inlet(&tenant, "syslog-tcp")?;
-            tokio::spawn(run_tcp(inlet, socket, shutdown.clone()));
+            tokio::spawn(run_tcp(intake(inlet), socket, shutdown.clone()));
         }
-        bound.push(listener);
+        bound.push(ListenerState {
+            listener,
+            rejections,
+        });
     }
     Ok((bound, watches))
 }
 
-async fn run_udp(inlet: Inlet, socket: UdpSocket, mut shutdown: watch::Receiver<bool>) {
+async fn run_udp(intake: Intake, socket: UdpSocket, mut shutdown: watch::Receiver<bool>) {
+    let inlet = &intake.inlet;
     let mut buf = vec![0u8; 65_536];
     loop {
         let first = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
             _ = shutdown.changed() => return,
         };
-        let mut text = Vec::new();
+        let mut batch = Datagrams::default();
         match first {
-            Ok((n, _)) => push_datagram(&mut text, &buf[..n]),
+            Ok((n, peer)) => batch.push(&buf[..n], peer),
             Err(e) => {
                 tracing::warn!(error = %e, "syslog udp receive failed");
                 continue;
@@ -214,11 +394,11 @@ async fn run_udp(inlet: Inlet, socket: UdpSocket, mut shutdown: watch::Receiver<
         // whatever else is already waiting joins this batch
         for _ in 1..UDP_BATCH_DATAGRAMS {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, _)) => push_datagram(&mut text, &buf[..n]),
+                Ok((n, peer)) => batch.push(&buf[..n], peer),
                 Err(_) => break,
             }
         }
-        let events = parse(&inlet, "syslog-udp", text);
+        let events = intake.parse("udp", &batch.text, |line| batch.peer_of(line));
         match inlet.push(events) {
             Ok(()) => {}
             // UDP cannot slow its sender: the batch is dropped, and counted
@@ -228,14 +408,36 @@ async fn run_udp(inlet: Inlet, socket: UdpSocket, mut shutdown: watch::Receiver<
     }
 }
 
-fn push_datagram(text: &mut Vec<u8>, datagram: &[u8]) {
-    text.extend_from_slice(datagram);
-    if !datagram.ends_with(b"\n") {
-        text.push(b'\n');
+/// One UDP batch: the datagrams' lines, and who sent which.
+#[derive(Default)]
+struct Datagrams {
+    text: Vec<u8>,
+    /// the first line (1-based) of each datagram in `text`, and its sender
+    senders: Vec<(u64, SocketAddr)>,
+    lines: u64,
+}
+
+impl Datagrams {
+    fn push(&mut self, datagram: &[u8], peer: SocketAddr) {
+        self.senders.push((self.lines + 1, peer));
+        self.text.extend_from_slice(datagram);
+        if !datagram.ends_with(b"\n") {
+            self.text.push(b'\n');
+        }
+        self.lines += datagram.iter().filter(|b| **b == b'\n').count() as u64
+            + u64::from(!datagram.ends_with(b"\n"));
+    }
+
+    /// The sender of line `line` (1-based).
+    fn peer_of(&self, line: u64) -> String {
+        let at = self.senders.partition_point(|(first, _)| *first <= line);
+        at.checked_sub(1)
+            .and_then(|i| self.senders.get(i))
+            .map_or_else(String::new, |(_, peer)| peer.to_string())
     }
 }
 
-async fn run_tcp(inlet: Inlet, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+async fn run_tcp(intake: Intake, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -244,7 +446,7 @@ async fn run_tcp(inlet: Inlet, listener: TcpListener, mut shutdown: watch::Recei
         match accepted {
             Ok((stream, peer)) => {
                 tokio::spawn(run_connection(
-                    inlet.clone(),
+                    intake.clone(),
                     stream,
                     peer,
                     shutdown.clone(),
@@ -259,12 +461,12 @@ async fn run_tcp(inlet: Inlet, listener: TcpListener, mut shutdown: watch::Recei
 }
 
 async fn run_connection(
-    inlet: Inlet,
+    intake: Intake,
     stream: TcpStream,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let tenant = inlet.tenant().to_owned();
+    let peer_name = peer.to_string();
     let mut reader = BufReader::new(stream);
     // keeps a frame cut by a batch deadline or a short read: no byte is lost between reads
     let mut framer = Framer::new(MAX_TCP_MESSAGE);
@@ -300,7 +502,6 @@ async fn run_connection(
         if ended {
             frames.extend(framer.finish());
         }
-        let mut rejected = 0u64;
         for frame in frames.drain(..) {
             match frame {
                 Frame::Message(message) => {
@@ -309,18 +510,12 @@ async fn run_connection(
                     messages += 1;
                     since.get_or_insert_with(Instant::now);
                 }
-                Frame::Rejected(why) => {
-                    tracing::debug!(%tenant, %peer, reason = %why, "syslog tcp frame rejected");
-                    rejected += 1;
-                }
+                Frame::Rejected(why) => intake.refuse("tcp", &peer_name, &why.to_string()),
             }
-        }
-        if rejected > 0 {
-            inlet.rejected(rejected);
         }
         let full = messages >= TCP_BATCH_MESSAGES || batch.len() >= TCP_BATCH_BYTES;
         if (ended || waited || full) && !batch.is_empty() {
-            if !deliver(&inlet, std::mem::take(&mut batch), &shutdown).await {
+            if !deliver(&intake, &peer_name, std::mem::take(&mut batch), &shutdown).await {
                 return;
             }
             messages = 0;
@@ -357,10 +552,16 @@ async fn read_frames(
 }
 
 /// Parses and queues one TCP batch, waiting while the queue is full; false at shutdown.
-async fn deliver(inlet: &Inlet, text: Vec<u8>, shutdown: &watch::Receiver<bool>) -> bool {
-    let mut events = parse(inlet, "syslog-tcp", text);
+async fn deliver(
+    intake: &Intake,
+    peer: &str,
+    text: Vec<u8>,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    let mut events = intake.parse("tcp", &text, |_| peer.to_owned());
+    drop(text);
     loop {
-        match inlet.push(events) {
+        match intake.inlet.push(events) {
             Ok(()) => return true,
             Err((QueueError::Full, back)) => {
                 if *shutdown.borrow() {

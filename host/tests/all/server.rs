@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use yagura::pack::{Bundle, SecretKey};
-use yagura::server::{App, ServerConfig, SyslogListener};
+use yagura::server::{App, MissingTime, ServerConfig, SyslogListener};
 
 use crate::support::{self, POLLS, call, root};
 
@@ -187,6 +187,7 @@ const PROTECTED: &[(&str, &str)] = &[
     ("POST", "/v1/rules/vertical-port-scan/enable"),
     ("PUT", "/v1/rules/vertical-port-scan/enabled"),
     ("POST", "/v1/events"),
+    ("GET", "/v1/syslog"),
     ("GET", "/v1/alerts"),
     ("GET", "/v1/alerts/1"),
     ("GET", "/v1/alerts/stream"),
@@ -1392,6 +1393,7 @@ async fn syslog_over_udp_and_tcp_feeds_the_tenant() {
             tenant: "default".into(),
             udp: Some(any),
             tcp: Some(any),
+            missing_time: MissingTime::Receipt,
         }],
         ..config(dir.path())
     })

@@ -22,7 +22,8 @@ use serde::Deserialize;
 use crate::engine::EngineOptions;
 use crate::sandbox::Limits;
 use crate::server::{
-    ConnectionLimits, IngestLimits, ServerConfig, SinkConfig, SinkTable, SyslogListener,
+    ConnectionLimits, IngestLimits, MissingTime, ServerConfig, SinkConfig, SinkTable,
+    SyslogListener,
 };
 use crate::store::DEFAULT_TENANT;
 
@@ -170,6 +171,12 @@ settings! {
     #[arg(long, value_name = "TENANT")]
     syslog_tenant: String,
 
+    /// What --syslog-udp and --syslog-tcp do with a message without a time (RFC 5424's `-`):
+    /// `receipt` gives it the time it was received (marked `syslog.time = received`),
+    /// `reject` rejects it [default: receipt]. `[[syslog]]` tables: `missing_time`.
+    #[arg(long, value_name = "receipt|reject")]
+    syslog_missing_time: MissingTime,
+
     /// Linear memory each rule instance may use, MiB; past it the call traps and counts as a
     /// fault [default: 64]. JavaScript rules under sustained load want 128
     /// (docs/writing-rules-js.md).
@@ -233,6 +240,9 @@ pub(crate) struct SyslogTable {
     tenant: String,
     udp: Option<SocketAddr>,
     tcp: Option<SocketAddr>,
+    /// `receipt` (the default) or `reject`
+    #[serde(default)]
+    missing_time: MissingTime,
 }
 
 /// The flag's value, else `YAGURA_<KEY>` parsed (empty: unset, and the file is not asked),
@@ -370,6 +380,7 @@ impl ServeArgs {
                     .unwrap_or_else(|| DEFAULT_TENANT.to_owned()),
                 udp: self.syslog_udp,
                 tcp: self.syslog_tcp,
+                missing_time: self.syslog_missing_time.unwrap_or_default(),
             });
         }
         for (i, l) in self.syslog.iter().enumerate() {
@@ -384,6 +395,7 @@ impl ServeArgs {
                 tenant: l.tenant.clone(),
                 udp: l.udp,
                 tcp: l.tcp,
+                missing_time: l.missing_time,
             });
         }
         Ok(listeners)
@@ -531,12 +543,18 @@ mod tests {
     fn syslog_listeners_come_from_tables_and_the_single_listener_settings() {
         let file = "syslog_udp = \"127.0.0.1:5514\"\n\n[[syslog]]\ntenant = \"acme\"\n\
                     tcp = \"127.0.0.1:6514\"\n\n[[syslog]]\ntenant = \"globex\"\n\
-                    udp = \"127.0.0.1:7514\"\ntcp = \"127.0.0.1:7514\"\n";
+                    udp = \"127.0.0.1:7514\"\ntcp = \"127.0.0.1:7514\"\n\
+                    missing_time = \"reject\"\n";
         let at = |s: &str| Some(s.parse::<SocketAddr>().expect("addr"));
         let listener = |tenant: &str, udp, tcp| SyslogListener {
             tenant: tenant.to_owned(),
             udp,
             tcp,
+            missing_time: MissingTime::Receipt,
+        };
+        let rejecting = |l: SyslogListener| SyslogListener {
+            missing_time: MissingTime::Reject,
+            ..l
         };
         let c = resolve(&["--syslog-tenant", "ops"], &[], file).expect("resolves");
         assert_eq!(
@@ -544,8 +562,20 @@ mod tests {
             vec![
                 listener("ops", at("127.0.0.1:5514"), None),
                 listener("acme", None, at("127.0.0.1:6514")),
-                listener("globex", at("127.0.0.1:7514"), at("127.0.0.1:7514")),
+                rejecting(listener(
+                    "globex",
+                    at("127.0.0.1:7514"),
+                    at("127.0.0.1:7514")
+                )),
             ]
+        );
+        let c = resolve(&["--syslog-missing-time", "reject"], &[], file).expect("resolves");
+        assert_eq!(c.syslog[0].missing_time, MissingTime::Reject);
+        assert_eq!(c.syslog[1].missing_time, MissingTime::Receipt);
+        let e = resolve(&[], &[("YAGURA_SYSLOG_MISSING_TIME", "never")], "").expect_err("bad");
+        assert!(
+            format!("{e:#}").contains("use `receipt` or `reject`"),
+            "{e:#}"
         );
         // the shorthand alone, its tenant by default `default`
         let c = resolve(&["--syslog-tcp", "127.0.0.1:5515"], &[], "").expect("resolves");

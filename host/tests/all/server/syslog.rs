@@ -67,6 +67,7 @@ async fn each_listener_feeds_only_its_own_tenant() {
         tenant: tenant.into(),
         udp: Some(any()),
         tcp: Some(any()),
+        missing_time: MissingTime::Receipt,
     };
     let (f, bound, tokens) = app_with_listeners(vec![listener("acme"), listener("globex")]).await;
     assert_eq!(
@@ -158,6 +159,7 @@ async fn tcp_reads_octet_counted_and_lf_frames_and_goes_on_past_bad_ones() {
         tenant: "default".into(),
         udp: None,
         tcp: Some(any()),
+        missing_time: MissingTime::Receipt,
     }])
     .await;
     assert_eq!(bound[0].udp, None);
@@ -189,6 +191,123 @@ async fn tcp_reads_octet_counted_and_lf_frames_and_goes_on_past_bad_ones() {
     f.app.begin_shutdown();
 }
 
+/// `logger --rfc5424=notime` sends `-` for the time: a listener stamps it with the time of
+/// receipt unless its `missing_time` is `reject`. What a listener rejects is counted and
+/// sampled, with the sender and the reason, for `GET /v1/syslog`, per tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clockless_message_is_stamped_or_rejected_and_rejections_are_sampled_for_the_api() {
+    let (f, bound, tokens) = app_with_listeners(vec![
+        SyslogListener {
+            tenant: "acme".into(),
+            udp: None,
+            tcp: Some(any()),
+            missing_time: MissingTime::Receipt,
+        },
+        SyslogListener {
+            tenant: "globex".into(),
+            udp: Some(any()),
+            tcp: None,
+            missing_time: MissingTime::Reject,
+        },
+    ])
+    .await;
+    let clockless = "<13>1 - ws01 tester - - - hello from a clockless sender";
+    let bad = "<999>1 2024-05-01T10:00:00Z h a - - - x";
+    let mut stream = tokio::net::TcpStream::connect(bound[0].tcp.expect("tcp"))
+        .await
+        .expect("connect");
+    let tcp_peer = stream.local_addr().expect("peer").to_string();
+    stream
+        .write_all(format!("{clockless}\n{bad}\n").as_bytes())
+        .await
+        .expect("write");
+    stream.shutdown().await.expect("close");
+    let socket = tokio::net::UdpSocket::bind(any())
+        .await
+        .expect("udp client");
+    let udp_peer = socket.local_addr().expect("peer").to_string();
+    socket
+        .send_to(clockless.as_bytes(), bound[1].udp.expect("udp"))
+        .await
+        .expect("send");
+
+    let series = |what: &str, tenant: &str, source: &str| {
+        format!("yagura_events_{what}_total{{tenant=\"{tenant}\",source=\"{source}\"}}")
+    };
+    let text = metrics_until(&f.router, &f.admin, |t| {
+        sample(t, &series("rejected", "acme", "syslog-tcp")) == Some(1.0)
+            && sample(t, &series("rejected", "globex", "syslog-udp")) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        sample(&text, &series("accepted", "acme", "syslog-tcp")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("rejected", "acme", "syslog-tcp")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("accepted", "globex", "syslog-udp")),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, &series("rejected", "globex", "syslog-udp")),
+        Some(1.0),
+        "{text}"
+    );
+
+    // each tenant sees its own listener, what it rejected and why
+    let (status, acme) = get(&f.router, "/v1/syslog", &tokens[0]).await;
+    assert_eq!(status, StatusCode::OK, "{acme}");
+    assert_eq!(acme["tenant"], "acme");
+    let listeners = acme["listeners"].as_array().expect("listeners");
+    assert_eq!(listeners.len(), 1, "{acme}");
+    let l = &listeners[0];
+    assert_eq!(l["tcp"], bound[0].tcp.expect("tcp").to_string());
+    assert!(l.get("udp").is_none(), "{l}");
+    assert_eq!(l["missing_time"], "receipt");
+    assert_eq!(l["rejected"], 1);
+    let s = &l["samples"][0];
+    assert_eq!(s["transport"], "tcp");
+    assert_eq!(s["peer"], tcp_peer);
+    assert!(
+        s["error"].as_str().expect("error").contains("PRI: <999>"),
+        "{s}"
+    );
+    assert_eq!(s["message"], bad);
+
+    let (_, globex) = get(&f.router, "/v1/syslog", &tokens[1]).await;
+    let l = &globex["listeners"][0];
+    assert_eq!(
+        globex["listeners"].as_array().map(Vec::len),
+        Some(1),
+        "{globex}"
+    );
+    assert_eq!(l["missing_time"], "reject");
+    let s = &l["samples"][0];
+    assert_eq!(
+        (&s["transport"], &s["peer"]),
+        (&json!("udp"), &json!(udp_peer))
+    );
+    assert!(
+        s["error"]
+            .as_str()
+            .expect("error")
+            .contains("TIMESTAMP: `-`"),
+        "{s}"
+    );
+    assert_eq!(s["message"], clockless);
+
+    // a tenant's token cannot read another tenant's listeners
+    let (status, _) = get(&f.router, "/v1/syslog?tenant=globex", &tokens[0]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    f.app.begin_shutdown();
+}
+
 #[tokio::test]
 async fn a_listener_for_a_tenant_that_does_not_exist_does_not_start() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -198,11 +317,13 @@ async fn a_listener_for_a_tenant_that_does_not_exist_does_not_start() {
                 tenant: "default".into(),
                 udp: Some(any()),
                 tcp: None,
+                missing_time: MissingTime::Receipt,
             },
             SyslogListener {
                 tenant: "nobody".into(),
                 udp: None,
                 tcp: Some(any()),
+                missing_time: MissingTime::Receipt,
             },
         ],
         ..config(dir.path())
@@ -227,6 +348,7 @@ async fn windows_events_forwarded_as_json_over_syslog_reach_the_core_pack() {
             tenant: "default".into(),
             udp: None,
             tcp: Some(any()),
+            missing_time: MissingTime::Receipt,
         }],
         ..c
     });

@@ -13,6 +13,7 @@
 //!                                       OTRF capture through it
 //! cargo xtask bench [ARGS…]             build-rules, then `cargo bench -p yagura ARGS…`
 //! cargo xtask clippy-rules              clippy on the rule crates for wasm32 (CI)
+//! cargo xtask docs-run                  the docs' shell examples, run as written
 //! cargo xtask ocsf-check                the OCSF findings the tests kept (target/ocsf/) and
 //!                                       the OCSF test events against the official schema
 //! cargo xtask c-bindings [--check]      the C kit's bindings (sdk/c/bindings) from wit/
@@ -57,6 +58,8 @@ commands:
                            examples/events/core.ndjson and a real OTRF capture through it
   bench [ARGS...]          build-rules, then `cargo bench -p yagura ARGS...`
   clippy-rules             clippy on the rule crates for wasm32, warnings as errors
+  docs-run                 run the shell examples of README.md and docs/*.md as written: the
+                           API's against a real `yagura serve`, the CLI's in a scratch folder
   ocsf-check               validate the OCSF findings the last `test` kept (target/ocsf/) and
                            the OCSF test events against the official OCSF JSON schema
   c-bindings [--check]     write (or with --check, compare) the C kit's bindings (sdk/c/bindings) from wit/ with
@@ -72,7 +75,8 @@ there is no wasi-sdk, zig or Debian clang with wasi-libc), and for `test` and `o
 the OCSF schema check's Python packages (pip --target, under target/tools/ocsf-check).
 
 `test` keeps every OCSF finding the tests produce in target/ocsf/ (YAGURA_OCSF_OUT) and, when
-it ran them all, validates them (and the OCSF test events) against the official OCSF schema.
+it ran them all, validates them (and the OCSF test events) against the official OCSF schema,
+then runs the docs' shell examples as written (`docs-run`; it needs curl and jq).
 ";
 
 fn main() -> ExitCode {
@@ -131,8 +135,12 @@ fn run(args: &[OsString]) -> Result<()> {
             if ocsf.exists() || rest.is_empty() {
                 ocsf_check(&root, &ocsf)?;
             }
+            if rest.is_empty() {
+                docs_run(&root)?;
+            }
             Ok(())
         }
+        Some("docs-run") => docs_run(&root),
         Some("ocsf-check") => {
             setup::prepare(&root, &[setup::Need::OcsfCheck])?;
             ocsf_check(&root, &root.join("target").join("ocsf"))
@@ -377,6 +385,34 @@ fn ocsf_check(root: &Path, found: &Path) -> Result<()> {
         .context("running python3 scripts/ocsf_check.py")?;
     if !status.success() {
         bail!("the OCSF schema check failed ({status}): see the lines above");
+    }
+    Ok(())
+}
+
+/// Runs the shell examples of README.md and docs/*.md as written (`scripts/docs_run.py`):
+/// docs/api.md's against a real `yagura serve` on loopback, the CLI walk-throughs in a scratch
+/// folder; each block that is not run says why. Needs the debug `yagura` and the rule
+/// components, which `test` builds first.
+fn docs_run(root: &Path) -> Result<()> {
+    println!("xtask: the docs' shell examples, run as written (scripts/docs_run.py)");
+    for tool in ["curl", "jq"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            bail!(
+                "the docs' examples use `{tool}`, which this machine lacks: install it (Debian: apt-get install {tool})"
+            );
+        }
+    }
+    let status = Command::new("python3")
+        .arg(root.join("scripts").join("docs_run.py"))
+        .current_dir(root)
+        .status()
+        .context("running python3 scripts/docs_run.py")?;
+    if !status.success() {
+        bail!("a shell example of the docs does not run as written ({status}): see above");
     }
     Ok(())
 }

@@ -205,6 +205,10 @@ impl Finding {
         if let Some(device) = self.device() {
             ocsf["device"] = device;
         }
+        let resources = self.resources();
+        if !resources.is_empty() {
+            ocsf["resources"] = Json::Array(resources);
+        }
         if let Some(event) = &self.matched {
             ocsf["evidences"] = json!([evidence(event)]);
         }
@@ -233,6 +237,26 @@ impl Finding {
         device.insert("type_id".into(), json!(0));
         device.insert("type".into(), json!("Unknown"));
         Some(Json::Object(device))
+    }
+}
+
+impl Finding {
+    /// The OCSF `resources` (what the activity was aimed at): the entities the rule names as
+    /// `target` or `destination`, else the hosts it names without a role.
+    fn resources(&self) -> Vec<Json> {
+        let aimed = |e: &&Entity| matches!(e.role.as_deref(), Some("target" | "destination"));
+        let mut chosen: Vec<&Entity> = self.entities.iter().filter(aimed).collect();
+        if chosen.is_empty() {
+            chosen = self
+                .entities
+                .iter()
+                .filter(|e| e.kind == EntityKind::Host && e.role.is_none())
+                .collect();
+        }
+        chosen
+            .into_iter()
+            .map(|e| json!({ "name": e.value, "type": e.kind.as_str() }))
+            .collect()
     }
 }
 
@@ -441,6 +465,8 @@ mod tests {
         assert_eq!(o["device"]["hostname"], "WS01");
         assert_eq!(o["device"]["type_id"], 0);
         assert!(o.get("evidences").is_none());
+        // what it was aimed at: no entity is a target, so the host named without a role
+        assert_eq!(o["resources"], json!([{ "name": "WS01", "type": "host" }]));
         assert!(o["unmapped"].get("rule_author").is_none());
     }
 
@@ -477,6 +503,13 @@ mod tests {
         assert_eq!(
             o["unmapped"]["rule_author"],
             "Florian Roth (Nextron Systems)"
+        );
+        // a target named, it is the resource
+        f.entities[1].role = Some("target".into());
+        let o = f.to_ocsf("r");
+        assert_eq!(
+            o["resources"],
+            json!([{ "name": "10.0.0.5", "type": "ip" }])
         );
     }
 

@@ -14,8 +14,8 @@ Every ```sh block of README.md and docs/*.md is one of:
 A command passes when it exits 0 and, where the doc shows its answer in the comment lines
 under it (`# 201 {"name":…}`), the answer has that status and every key the doc names; a curl
 without it is held to a status below 400. A query (a curl GET) whose answer is not yet what the
-doc shows is asked again, up to 300 times 0.1 s apart: alerts are made by the engine after the
-events were taken. A command with a placeholder (`…`) fails: write examples that run.
+doc shows is asked again, up to 1,200 times 0.1 s apart, as the tests poll: alerts are made by
+the engine after the events were taken. A command with a placeholder (`…`) fails: write examples that run.
 
 The commands of one file run in order, each in a fresh bash that starts with the variables the
 ones before it left (`export ACME=$(…)`). The files the examples read (`acme.pub`,
@@ -227,7 +227,7 @@ class Server:
 CURL = 'curl() { command curl -w "%{stderr}\\n@@HTTP %{http_code}\\n" "$@"; }\n'
 # a query whose answer lacks what the doc shows is asked again, up to this many times, 0.1 s
 # apart: what it reads (alerts) is made by the engine after the events were taken
-RETRIES = 300
+RETRIES = 1200
 
 
 def is_query(text):

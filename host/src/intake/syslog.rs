@@ -51,16 +51,20 @@ impl Syslog {
     pub(crate) fn received_at(self, received: Option<i64>) -> Self {
         Syslog { received, ..self }
     }
+}
 
-    /// The message's own time, else the time of receipt, marked in the attributes.
-    fn time_or_receipt(&self, time: Option<i64>, attributes: &mut Attributes) -> Option<i64> {
-        if time.is_some() {
-            return time;
-        }
-        let received = self.received?;
-        attributes.push(("syslog.time".to_owned(), "received".to_owned()));
-        Some(received)
+/// The message's own time, else the time of receipt (marked in the attributes), else none.
+fn time_or_receipt(
+    time: Option<i64>,
+    received: Option<i64>,
+    attributes: &mut Attributes,
+) -> Option<i64> {
+    if time.is_some() {
+        return time;
     }
+    let received = received?;
+    attributes.push(("syslog.time".to_owned(), "received".to_owned()));
+    Some(received)
 }
 
 impl LineAdapter for Syslog {
@@ -103,8 +107,7 @@ impl LineAdapter for Syslog {
                 .attributes
                 .push(("message".to_owned(), msg.to_owned()));
         }
-        event.time = self
-            .time_or_receipt(time, &mut event.attributes)
+        event.time = time_or_receipt(time, self.received, &mut event.attributes)
             .ok_or("TIMESTAMP: `-`, and the message gives no time (a listener stamps such a message with the time it received it, unless its missing_time is `reject`)")?;
         Ok(Some(event))
     }
@@ -138,9 +141,7 @@ fn json_payload(
     }
     event.attributes.extend(attributes);
     if event.time == 0 {
-        event.time = Syslog::with_year(0)
-            .received_at(received)
-            .time_or_receipt(time, &mut event.attributes)
+        event.time = time_or_receipt(time, received, &mut event.attributes)
             .ok_or("TIMESTAMP: `-`, and the JSON message gives no time")?;
     }
     Ok(Some(event))

@@ -149,11 +149,7 @@ impl Rejections {
         };
         state.total += 1;
         state.unlogged += 1;
-        let mut cut = message.len().min(SAMPLE_BYTES);
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let message = &message[..cut];
+        let message = &message[..message.floor_char_boundary(SAMPLE_BYTES)];
         let due = state.logged_at.is_none_or(|at| at.elapsed() >= WARN_EVERY);
         if due {
             tracing::warn!(

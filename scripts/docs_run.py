@@ -3,8 +3,9 @@
 
 Every ```sh block of README.md and docs/*.md is one of:
 
-- run against a real `yagura serve` on loopback (docs/api.md's blocks: `api`), each command
-  in turn in one shell, with `localhost:8080` pointed at the server the harness started;
+- run against a real `yagura serve` on loopback (docs/api.md's blocks, and elsewhere a block
+  after `<!-- docs-run: api -->`), each command in turn in one shell, with `localhost:8080`
+  pointed at the server the harness started (one fresh server per file);
 - run as commands in a scratch folder that holds the checkout's `rules/` and `target/` and
   the files the docs name (`<!-- docs-run: cli -->` before the block);
 - skipped, with the reason in the comment (`<!-- docs-run: skip: REASON -->`): a build, a
@@ -343,10 +344,10 @@ def main(argv):
         return 0
     unmarked = [b for b in every if b.annotation is None and b.path.name != "api.md"]
     bad = [b for b in every if b.annotation and not (
-        b.annotation == "cli" or re.match(r"skip: \S", b.annotation))]
+        b.annotation in ("cli", "api") or re.match(r"skip: \S", b.annotation))]
     problems = [f"{b.where()}: a shell example neither run nor marked "
                 "`<!-- docs-run: skip: REASON -->`" for b in unmarked]
-    problems += [f"{b.where()}: `docs-run: {b.annotation}`: use `cli` or `skip: REASON`"
+    problems += [f"{b.where()}: `docs-run: {b.annotation}`: use `api`, `cli` or `skip: REASON`"
                  for b in bad]
     if problems:
         print("\n".join(problems))
@@ -365,7 +366,7 @@ def main(argv):
     try:
         for path, file_blocks in by_file.items():
             skipped += sum(1 for b in file_blocks if b.annotation and b.annotation.startswith("skip"))
-            api = [b for b in file_blocks if b.annotation is None]
+            api = [b for b in file_blocks if b.annotation in (None, "api")]
             cli = [b for b in file_blocks if b.annotation == "cli"]
             for kind, chosen in (("api", api), ("cli", cli)):
                 if not chosen:

@@ -5,6 +5,7 @@ mod pack;
 mod replay;
 mod rule;
 mod serve;
+mod shadow;
 
 use std::process::ExitCode;
 
@@ -16,6 +17,7 @@ pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 pub use serve::ServeArgs;
 pub(crate) use serve::run_serve;
+pub use shadow::{ServerArgs, ShadowCommand};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
+use super::shadow::{ShadowCommand, run_shadow};
 use crate::pack::{Bundle, PublicKey, RuleCases, SecretKey, SignatureStatus, Trust, sign};
 use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::sandbox::Sandbox;
@@ -178,6 +179,10 @@ pub enum PackCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Try a version on a running server's live events beside the active one, read the
+    /// difference, then promote or discard it (docs/shadow.md). Talks to `yagura serve`'s API.
+    #[command(subcommand)]
+    Shadow(ShadowCommand),
     /// Remove a stored version (refused while a tenant has it active).
     Remove {
         /// NAME@VERSION
@@ -509,6 +514,10 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
                 actor.tenant,
                 done.previous.as_deref().unwrap_or("none")
             )?;
+            Ok(true)
+        }
+        PackCommand::Shadow(command) => {
+            run_shadow(command, out)?;
             Ok(true)
         }
         PackCommand::Rollback { name, actor, store } => {

@@ -57,6 +57,28 @@ impl Engine {
         })
     }
 
+    /// Takes every running rule's host state out (each rule is left empty), by rule id: what a
+    /// promoted shadow hands to the rules that replace the live ones.
+    pub fn take_rule_states(&mut self) -> Vec<(String, RuleState)> {
+        self.rules
+            .iter_mut()
+            .filter(|r| r.instance.state().is_some())
+            .map(|r| (r.instance.info().id.clone(), r.instance.take_state()))
+            .collect()
+    }
+
+    /// Gives running rule `id` the host state `state` in place of its own, between two
+    /// batches; whether a rule has that id.
+    pub fn replace_rule_state(&mut self, id: &str, state: RuleState) -> bool {
+        match self.rules.iter_mut().find(|r| r.instance.info().id == id) {
+            Some(rule) => {
+                rule.instance.put_state(state);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Puts a snapshot back, before this engine accepts any event: seq continues from it,
     /// its waiting events wait here, and each rule takes the state `state` returns for it
     /// (under its own limits; `None`: it keeps the state `init` gave it). Returns the ids of

@@ -52,6 +52,38 @@ impl LatencyHistogram {
         self
     }
 
+    /// The calls counted since `earlier` (an earlier copy of this histogram).
+    #[must_use]
+    pub fn since(mut self, earlier: &LatencyHistogram) -> LatencyHistogram {
+        for (mine, before) in self.counts.iter_mut().zip(earlier.counts) {
+            *mine = mine.saturating_sub(before);
+        }
+        self.sum = self.sum.saturating_sub(earlier.sum);
+        self
+    }
+
+    /// The upper bound of the bucket holding quantile `q` (0 to 1) of the calls: a call at
+    /// that rank took at most this long. `None` without calls, or when that call is in the
+    /// last bucket (over 1 s).
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        // the rank of the call, 1-based: at least the first, at most the last
+        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count);
+        let mut seen = 0;
+        for (at, n) in self.counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return LATENCY_BUCKETS
+                    .get(at)
+                    .map(|(bound, _)| Duration::from_nanos(*bound));
+            }
+        }
+        None
+    }
+
     /// Calls counted.
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()
@@ -100,7 +132,12 @@ mod tests {
             h.sum(),
             Duration::from_micros(21) + Duration::from_millis(3) + Duration::from_secs(2)
         );
+        assert_eq!(h.quantile(0.5), Some(Duration::from_micros(50)));
+        assert_eq!(h.quantile(0.75), Some(Duration::from_millis(5)));
+        assert_eq!(h.quantile(0.99), None, "the slowest call is over 1 s");
+        assert_eq!(LatencyHistogram::default().quantile(0.5), None);
         let twice = h.merged(&h);
+        assert_eq!(twice.since(&h), h);
         assert_eq!(twice.count(), 8);
         assert_eq!(twice.cumulative().nth(5), Some(("0.005", 6)));
     }

@@ -112,7 +112,6 @@ impl Runtime {
             (self.store.versions(name)?, "stored")
         };
         let version = resolve_version(&versions, name, spec, what)?.to_string();
-        let origin = format!("{name}@{version}");
         let _one_at_a_time = self.activation.lock();
         if self.store.active(tenant, name)?.as_deref() == Some(version.as_str()) {
             // not an activation: no history entry, no swap, and a later rollback goes back
@@ -136,18 +135,8 @@ impl Runtime {
                 changed: false,
             });
         }
-        let bundle = self.store.bundle(name, &version)?;
-        self.check(&bundle, &origin, Some(tenant))?;
-        let cases = self.cases(&bundle, &origin, &origin)?;
-        let built = self
-            .build(
-                tenant,
-                Overrides {
-                    replace: Some((name, &version)),
-                    ..Overrides::default()
-                },
-            )
-            .map_err(|e| RuntimeError::refused(&e).then("the active version is unchanged"))?;
+        let (built, cases) =
+            self.prepare(tenant, name, &version, "the active version is unchanged")?;
         let rules = built.rules.iter().map(|r| r.info().id.clone()).collect();
         let previous = self.store.activate(tenant, name, &version, who, reason)?;
         self.apply(tenant, built, "activate")?;
@@ -159,6 +148,33 @@ impl Runtime {
             cases,
             changed: true,
         })
+    }
+
+    /// The checks and the build of an activation of `name@version` for `tenant` (or of a
+    /// shadow of it): the bundle against today's keys, its requirements and cases, then the
+    /// tenant's whole rule set with that version in place of the active one, every rule
+    /// `init`ed. Nothing is recorded or swapped; a refusal says `unchanged` after its reason.
+    pub(crate) fn prepare(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+        unchanged: &str,
+    ) -> RuntimeResult<(Built, Vec<RuleCases>)> {
+        let origin = format!("{name}@{version}");
+        let bundle = self.store.bundle(name, version)?;
+        self.check(&bundle, &origin, Some(tenant))?;
+        let cases = self.cases(&bundle, &origin, &origin)?;
+        let built = self
+            .build(
+                tenant,
+                Overrides {
+                    replace: Some((name, version)),
+                    ..Overrides::default()
+                },
+            )
+            .map_err(|e| RuntimeError::refused(&e).then(unchanged))?;
+        Ok((built, cases))
     }
 
     /// Returns pack `name` of `tenant` to the version active before the last activation

@@ -7,6 +7,10 @@
 //! # Layout
 //! - `worker`: a tenant's engine on its own thread behind a bounded queue, its write-ahead log
 //!   and checkpoints; findings → alerts.
+//! - `change`: imports, activations, rollbacks and rule switches, each checked, built, recorded
+//!   and swapped in.
+//! - `shadow`: a pack version run beside the active one on the same events, and the
+//!   difference of their findings (docs/shadow.md).
 //!
 //! Lifecycle: [`Runtime::open`] runs no engine yet (`yagura pack` stops there);
 //! [`Runtime::start`] starts every tenant's engine with its active packs (restoring its
@@ -17,6 +21,7 @@ mod change;
 mod error;
 mod inlet;
 pub mod memory;
+mod shadow;
 pub(crate) mod worker;
 
 use std::collections::HashMap;
@@ -34,6 +39,7 @@ use crate::store::{RuleConfig, Store};
 pub use change::{Activation, Import, Rollback};
 pub use error::{RuntimeError, RuntimeResult};
 pub use inlet::Inlet;
+pub use shadow::{Carry, Promotion, ShadowHandle, ShadowLimits, ShadowStart, ShadowStatus};
 pub use worker::QueueError;
 use worker::{AlertNotice, RuleView, TenantEngine, WorkerContext};
 
@@ -83,6 +89,8 @@ pub struct Runtime {
     /// one activation, rollback or rule-set change at a time: each builds the tenant's whole
     /// rule set from the active table and swaps it in, so two at once could swap in a stale set
     pub(crate) activation: Mutex<()>,
+    /// (tenant, pack) → its shadow, running or ended (until discarded or replaced)
+    shadows: Mutex<HashMap<(String, String), ShadowHandle>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -134,6 +142,7 @@ impl Runtime {
             metrics: Arc::new(Metrics::default()),
             alerts,
             activation: Mutex::new(()),
+            shadows: Mutex::new(HashMap::new()),
         }
     }
 

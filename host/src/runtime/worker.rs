@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use super::shadow::{Carry, LiveShadow, ShadowBegin, ShadowHandle, ShadowStatus, Side};
 use crate::engine::{Engine, EngineOptions, LatencyHistogram};
 use crate::event::Event;
 use crate::finding::Finding;
@@ -58,13 +59,24 @@ pub enum Job {
     /// re-enable a quarantined rule; the answer is `None` if the rule does not run, else
     /// whether it was quarantined
     Enable(String, SyncSender<Option<bool>>),
+    /// start a shadow beside the live rules (replacing an ended one of the same pack)
+    Shadow(ShadowBegin, SyncSender<anyhow::Result<()>>),
+    /// end the shadow of a pack (discarded)
+    EndShadow(String, SyncSender<()>),
+    /// swap in the rule set of a pack's shadowed version: (pack, rules, whose state); the
+    /// answer is whether the pack's rules took the shadow's state
+    Promote(String, Vec<RuleInstance>, Carry, SyncSender<bool>),
 }
 
 impl Job {
     fn into_events(self) -> Vec<Event> {
         match self {
             Job::Events(_, events) => events,
-            Job::Swap(..) | Job::Enable(..) => Vec::new(),
+            Job::Swap(..)
+            | Job::Enable(..)
+            | Job::Shadow(..)
+            | Job::EndShadow(..)
+            | Job::Promote(..) => Vec::new(),
         }
     }
 }
@@ -190,6 +202,8 @@ impl TenantEngine {
             last_checkpoint: Instant::now(),
             unsaved: false,
             orphans: Vec::new(),
+            shadows: Vec::new(),
+            taps: Arc::new(Mutex::new(Vec::new())),
         };
         let (recovered, recovery) = sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -343,6 +357,49 @@ impl TenantEngine {
             .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped", self.tenant))
     }
 
+    /// Starts a shadow beside the live rules, after the jobs queued before; it runs once this
+    /// returns. Blocking.
+    pub(crate) fn start_shadow(&self, begin: ShadowBegin) -> anyhow::Result<()> {
+        let (done, answer) = sync_channel(1);
+        self.send(Job::Shadow(begin, done))?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped", self.tenant))?
+    }
+
+    /// Ends the shadow of `pack` (if it runs), after the jobs queued before. Blocking.
+    pub(crate) fn end_shadow(&self, pack: &str) -> anyhow::Result<()> {
+        let (done, answer) = sync_channel(1);
+        self.send(Job::EndShadow(pack.to_owned(), done))?;
+        answer
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the engine of `{}` stopped", self.tenant))
+    }
+
+    /// Swaps in `rules` (the tenant's set with `pack`'s shadowed version), ending the shadow
+    /// once it has evaluated every event it was handed; with [`Carry::Shadow`] the pack's rules
+    /// take the shadow's state. Whether they did (not if the shadow stopped before). Blocking.
+    pub(crate) fn promote(
+        &self,
+        pack: &str,
+        rules: Vec<RuleInstance>,
+        carry: Carry,
+    ) -> anyhow::Result<bool> {
+        let staged = self.staged.lock().ok().and_then(|mut s| s.take());
+        let (done, answer) = sync_channel(1);
+        self.send(Job::Promote(pack.to_owned(), rules, carry, done))?;
+        let carried = answer.recv().map_err(|_| {
+            anyhow::anyhow!(
+                "the engine of `{}` stopped during the promotion",
+                self.tenant
+            )
+        })?;
+        if let Some(disabled) = staged {
+            self.set_disabled(disabled);
+        }
+        Ok(carried)
+    }
+
     /// Events waiting in the queue.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
@@ -406,6 +463,10 @@ struct Worker {
     /// say): saved again unchanged, and given to the rule if the next swap brings it back;
     /// dropped at that swap otherwise
     orphans: Vec<(String, Vec<u8>)>,
+    /// the shadows running beside the live rules
+    shadows: Vec<LiveShadow>,
+    /// their handles, for the sink to record the live findings they compare
+    taps: Arc<Mutex<Vec<ShadowHandle>>>,
 }
 
 impl Worker {
@@ -427,6 +488,10 @@ impl Worker {
             match receiver.recv_timeout(wait) {
                 Ok(Job::Events(id, events)) => {
                     let n = events.len();
+                    if !self.shadows.is_empty() {
+                        self.shadows.retain_mut(|s| s.events(&events));
+                        self.sync_taps();
+                    }
                     let mut sink = self.sink();
                     for event in events {
                         engine.push(event, &mut sink);
@@ -438,24 +503,24 @@ impl Worker {
                     last_job = Instant::now();
                     self.publish(&engine);
                 }
-                Ok(Job::Swap(mut rules, done)) => {
-                    crash_point("swap");
-                    let before = self.current(&engine);
-                    self.adopt_orphans(&engine, &mut rules);
-                    let report = engine.swap_rules(rules);
-                    self.unsaved = true;
-                    for (id, _) in &report.removed {
-                        if let Some(view) = before.iter().find(|v| &v.id == id) {
-                            self.totals.insert(id.clone(), view.clone());
-                        }
-                    }
-                    if let Ok(mut removed) = self.removed.lock() {
-                        removed.clone_from(&self.totals);
-                    }
-                    tracing::info!(tenant = %self.context.tenant, carried = report.carried.len(), kept = report.kept.len(), added = report.added.len(), removed = report.removed.len(), pending = report.pending, "rule set swapped; state carried over");
-                    self.publish(&engine);
+                Ok(Job::Swap(rules, done)) => {
+                    self.swap(&mut engine, rules);
                     // the swapper may have given up waiting; the swap stands
                     let _ = done.send(());
+                }
+                Ok(Job::Shadow(begin, done)) => {
+                    let _ = done.send(self.start_shadow(&engine, begin));
+                }
+                Ok(Job::EndShadow(pack, done)) => {
+                    if let Some(at) = self.shadows.iter().position(|s| s.pack == pack) {
+                        self.shadows.remove(at).end(ShadowStatus::Discarded);
+                        self.sync_taps();
+                    }
+                    let _ = done.send(());
+                }
+                Ok(Job::Promote(pack, rules, carry, done)) => {
+                    let carried = self.promote(&mut engine, &pack, rules, carry);
+                    let _ = done.send(carried);
                 }
                 Ok(Job::Enable(rule, done)) => {
                     let answer = engine.enable_rule(&rule);
@@ -465,6 +530,10 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     if dirty && last_job.elapsed() >= flush_after {
                         engine.flush(&mut self.sink());
+                        if !self.shadows.is_empty() {
+                            self.shadows.retain_mut(LiveShadow::flush);
+                            self.sync_taps();
+                        }
                         dirty = false;
                         // waiting events were evaluated: a checkpoint should no longer hold them
                         self.unsaved = true;
@@ -472,11 +541,22 @@ impl Worker {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
+                    for mut shadow in std::mem::take(&mut self.shadows) {
+                        shadow.stop("the server shut down".into());
+                    }
+                    self.sync_taps();
                     engine.flush(&mut self.sink());
                     self.publish(&engine);
                     self.checkpoint(&engine);
                     tracing::info!(tenant = %self.context.tenant, "engine flushed, checkpoint saved, stopped");
                     return;
+                }
+            }
+            if !self.shadows.is_empty() {
+                let before = self.shadows.len();
+                self.shadows.retain_mut(|s| !s.expired());
+                if self.shadows.len() != before {
+                    self.sync_taps();
                 }
             }
             if let Some(every) = self.context.checkpoint_every
@@ -485,6 +565,87 @@ impl Worker {
             {
                 self.checkpoint(&engine);
             }
+        }
+    }
+
+    /// Replaces the rule set, carrying each rule's state to its new version.
+    fn swap(&mut self, engine: &mut Engine, mut rules: Vec<RuleInstance>) {
+        crash_point("swap");
+        let before = self.current(engine);
+        self.adopt_orphans(engine, &mut rules);
+        let report = engine.swap_rules(rules);
+        self.unsaved = true;
+        for (id, _) in &report.removed {
+            if let Some(view) = before.iter().find(|v| &v.id == id) {
+                self.totals.insert(id.clone(), view.clone());
+            }
+        }
+        if let Ok(mut removed) = self.removed.lock() {
+            removed.clone_from(&self.totals);
+        }
+        tracing::info!(tenant = %self.context.tenant, carried = report.carried.len(), kept = report.kept.len(), added = report.added.len(), removed = report.removed.len(), pending = report.pending, "rule set swapped; state carried over");
+        self.publish(engine);
+    }
+
+    /// Starts a shadow from the live engine's position (one of the pack's ended shadows is
+    /// replaced).
+    fn start_shadow(&mut self, engine: &Engine, begin: ShadowBegin) -> anyhow::Result<()> {
+        if let Some(at) = self.shadows.iter().position(|s| s.pack == begin.pack) {
+            self.shadows
+                .remove(at)
+                .stop("a new shadow of the pack started".into());
+        }
+        let baseline = self.current(engine);
+        let shadow = LiveShadow::start(begin, engine, self.context.options, baseline)?;
+        self.shadows.push(shadow);
+        self.sync_taps();
+        Ok(())
+    }
+
+    /// Swaps in the rule set of `pack`'s shadowed version; with [`Carry::Shadow`], once the
+    /// shadow has evaluated everything it was handed, its rules' state replaces the carried
+    /// one. Whether it did.
+    fn promote(
+        &mut self,
+        engine: &mut Engine,
+        pack: &str,
+        rules: Vec<RuleInstance>,
+        carry: Carry,
+    ) -> bool {
+        let shadow = self
+            .shadows
+            .iter()
+            .position(|s| s.pack == pack)
+            .map(|at| self.shadows.remove(at));
+        self.sync_taps();
+        let states = match (shadow, carry) {
+            (Some(shadow), Carry::Shadow) => {
+                let handle = shadow.handle.clone();
+                let states = shadow.finish();
+                handle.end(ShadowStatus::Promoted);
+                states
+            }
+            (Some(mut shadow), Carry::Active) => {
+                shadow.end(ShadowStatus::Promoted);
+                None
+            }
+            (None, _) => None,
+        };
+        self.swap(engine, rules);
+        let Some(states) = states else {
+            return false;
+        };
+        for (id, state) in states {
+            engine.replace_rule_state(&id, state);
+        }
+        self.unsaved = true;
+        true
+    }
+
+    /// Publishes the running shadows' handles to the sink.
+    fn sync_taps(&self) {
+        if let Ok(mut taps) = self.taps.lock() {
+            *taps = self.shadows.iter().map(|s| s.handle.clone()).collect();
         }
     }
 
@@ -614,31 +775,14 @@ impl Worker {
         let metrics = self.context.metrics.clone();
         let alerts = self.context.alerts.clone();
         let window = self.context.dedup_window_ms;
-        move |info: &RuleInfo, finding: Finding| match store
-            .record_finding(&tenant, &info.name, &finding, window)
-        {
-            Ok((change, alert)) => {
-                let kind = match change {
-                    AlertChange::New => "new",
-                    AlertChange::Updated => "updated",
-                    AlertChange::Merged => "merged",
-                };
-                metrics.add(
-                    metrics::ALERTS,
-                    vec![("tenant", tenant.clone()), ("change", kind.into())],
-                    1.0,
-                );
-                // no subscriber is not an error
-                let _ = alerts.send(AlertNotice { change, alert });
+        let taps = self.taps.clone();
+        move |info: &RuleInfo, finding: Finding| {
+            if let Ok(taps) = taps.lock() {
+                for tap in taps.iter().filter(|t| t.compares(&info.id)) {
+                    tap.record(Side::Active, info, &finding);
+                }
             }
-            Err(e) => {
-                tracing::error!(tenant = %tenant, rule = %info.id, error = %format!("{e:#}"), "a finding could not be stored");
-                metrics.add(
-                    metrics::ALERT_STORE_ERRORS,
-                    vec![("tenant", tenant.clone())],
-                    1.0,
-                );
-            }
+            record(&store, &tenant, &metrics, &alerts, window, info, &finding);
         }
     }
 
@@ -700,6 +844,42 @@ impl Worker {
         );
         if let Ok(mut published) = self.views.lock() {
             *published = views;
+        }
+    }
+}
+
+/// Stores a live finding, then announces its alert.
+fn record(
+    store: &Store,
+    tenant: &str,
+    metrics: &Metrics,
+    alerts: &broadcast::Sender<AlertNotice>,
+    window: i64,
+    info: &RuleInfo,
+    finding: &Finding,
+) {
+    match store.record_finding(tenant, &info.name, finding, window) {
+        Ok((change, alert)) => {
+            let kind = match change {
+                AlertChange::New => "new",
+                AlertChange::Updated => "updated",
+                AlertChange::Merged => "merged",
+            };
+            metrics.add(
+                metrics::ALERTS,
+                vec![("tenant", tenant.to_owned()), ("change", kind.into())],
+                1.0,
+            );
+            // no subscriber is not an error
+            let _ = alerts.send(AlertNotice { change, alert });
+        }
+        Err(e) => {
+            tracing::error!(tenant = %tenant, rule = %info.id, error = %format!("{e:#}"), "a finding could not be stored");
+            metrics.add(
+                metrics::ALERT_STORE_ERRORS,
+                vec![("tenant", tenant.to_owned())],
+                1.0,
+            );
         }
     }
 }

@@ -32,6 +32,7 @@ mod ingest;
 mod openapi;
 mod packs;
 mod request;
+mod shadow;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -264,6 +265,13 @@ impl App {
             .route("/v1/packs/{name}/activate", post(packs::activate))
             .route("/v1/packs/{name}/rollback", post(packs::rollback))
             .route("/v1/packs/{name}/history", get(packs::history))
+            .route(
+                "/v1/packs/{name}/shadow",
+                get(shadow::report)
+                    .post(shadow::start)
+                    .delete(shadow::discard),
+            )
+            .route("/v1/packs/{name}/shadow/promote", post(shadow::promote))
             .route("/v1/rules", get(ingest::rules))
             .route(
                 "/v1/rules/{id}/config",

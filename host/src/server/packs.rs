@@ -22,7 +22,7 @@ use super::{AppState, blocking, json_response};
 use crate::pack::Bundle;
 use crate::store::{Imported, Scope};
 
-fn who(caller: &Caller) -> String {
+pub(super) fn who(caller: &Caller) -> String {
     if caller.0.name.is_empty() {
         format!("token {}", caller.0.id)
     } else {

@@ -221,3 +221,24 @@ pub(crate) fn parse_query<T: DeserializeOwned>(parts: &axum::http::Uri) -> ApiRe
         .map(|q| q.0)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
 }
+
+/// A JSON body's optional whole number: `86400` or `86400.0` (JSON Schema's integers include
+/// the latter), never a fraction, a negative number or one past `u64`.
+pub(crate) fn whole_number<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_u64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{number}` is not a whole number of 0 or more"
+        ))),
+    }
+}

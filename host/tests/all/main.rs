@@ -12,6 +12,7 @@
 
 mod durability;
 mod server;
+mod shadow;
 mod store;
 mod support;
 mod swap;

@@ -30,7 +30,7 @@ use yagura::server::{App, ServerConfig};
 
 use crate::support::{self, POLLS, call_as, root};
 
-fn fixture_path(name: &str) -> PathBuf {
+pub(crate) fn fixture_path(name: &str) -> PathBuf {
     let path = root()
         .join("target/rules/fixtures")
         .join(format!("{name}.wasm"));
@@ -82,7 +82,7 @@ fn counter(label: &str, threshold: i64) -> RuleInstance {
     )
 }
 
-const T0: i64 = 1_714_557_600_000;
+pub(crate) const T0: i64 = 1_714_557_600_000;
 
 fn event(time: i64, host: &str) -> Event {
     parse_event(&format!(
@@ -347,7 +347,7 @@ fn a_rule_that_faults_too_often_is_quarantined_and_can_be_re_enabled() {
 
 /// A signed one-rule pack `NAME@VERSION` of fixture `rule` with `config` (TOML lines) and a
 /// cases file holding `case` (a `[[case]]` table).
-fn bundle(
+pub(crate) fn bundle(
     dir: &Path,
     key: &SecretKey,
     (name, version): (&str, &str),
@@ -395,15 +395,23 @@ fn counter_bundle(dir: &Path, key: &SecretKey, version: &str, label: &str) -> Ve
     )
 }
 
-struct Server {
-    _dir: tempfile::TempDir,
-    app: App,
-    router: Router,
-    admin: String,
-    key: SecretKey,
+pub(crate) struct Server {
+    pub _dir: tempfile::TempDir,
+    pub app: App,
+    pub router: Router,
+    pub admin: String,
+    pub key: SecretKey,
 }
 
-fn server(engine: EngineOptions) -> Server {
+pub(crate) fn server(engine: EngineOptions) -> Server {
+    server_with(engine, |config, _| config)
+}
+
+/// [`server`] with the config as `edit` changes it (given the test's folder).
+pub(crate) fn server_with(
+    engine: EngineOptions,
+    edit: impl FnOnce(ServerConfig, &Path) -> ServerConfig,
+) -> Server {
     let dir = tempfile::tempdir().expect("tmp");
     let config = ServerConfig {
         store: dir.path().join("store"),
@@ -413,7 +421,7 @@ fn server(engine: EngineOptions) -> Server {
         limits: support::test_limits(),
         ..ServerConfig::default()
     };
-    let (app, admin) = App::open(config).expect("the server opens");
+    let (app, admin) = App::open(edit(config, dir.path())).expect("the server opens");
     let admin = admin.expect("a fresh store prints an admin token");
     let key = SecretKey::generate().expect("key");
     app.store().trust_key(&key.public()).expect("trust");
@@ -428,14 +436,14 @@ fn server(engine: EngineOptions) -> Server {
 }
 
 impl Server {
-    async fn upload_and_activate(&self, bundle: Vec<u8>, name: &str, version: &str) {
+    pub(crate) async fn upload_and_activate(&self, bundle: Vec<u8>, name: &str, version: &str) {
         let (status, body) =
             call_as(&self.router, Method::POST, "/v1/packs", &self.admin, bundle).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         self.activate(name, version).await;
     }
 
-    async fn activate(&self, name: &str, version: &str) {
+    pub(crate) async fn activate(&self, name: &str, version: &str) {
         let (status, body) = call_as(
             &self.router,
             Method::POST,
@@ -447,7 +455,7 @@ impl Server {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    async fn ingest(&self, ndjson: String) {
+    pub(crate) async fn ingest(&self, ndjson: String) {
         let (status, body) = call_as(
             &self.router,
             Method::POST,
@@ -459,7 +467,7 @@ impl Server {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         let (status, metrics) = call_as(
             &self.router,
             Method::GET,
@@ -483,7 +491,7 @@ impl Server {
         .await
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         let app = self.app;
         tokio::task::spawn_blocking(move || app.close())
             .await
@@ -493,7 +501,7 @@ impl Server {
 }
 
 /// Polls `/v1/rules` until rule `id`'s view satisfies `done`; returns the view.
-async fn wait_for_rule(
+pub(crate) async fn wait_for_rule(
     router: &Router,
     token: &str,
     id: &str,
@@ -525,7 +533,7 @@ async fn wait_for_events(router: &Router, token: &str, n: u64) -> Json {
     .await
 }
 
-fn ndjson(from: i64, to: i64) -> String {
+pub(crate) fn ndjson(from: i64, to: i64) -> String {
     (from..to)
         .map(|i| {
             format!(

@@ -1,0 +1,426 @@
+//! `yagura pack shadow`: start, read, promote and discard a shadow on a running `yagura serve`,
+//! through its API (`/v1/packs/{name}/shadow…`, docs/shadow.md). Unlike the other `pack`
+//! commands it does not open the store: a shadow runs beside live rules, in the server.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::{Value as Json, json};
+
+use crate::runtime::{Carry, ShadowStart};
+
+/// How to reach the server.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server's base URL
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "YAGURA_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// A token with the packs:write scope (alerts:read is enough for `status`)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "YAGURA_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// Act on this tenant (admin tokens; default: the token's own)
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// Trust these CA certificates (PEM) for an https server, besides the public roots
+    #[arg(long, value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShadowCommand {
+    /// Run VERSION of pack NAME beside the active version, on the same events, after the
+    /// checks of an activation. Its findings are kept apart and compared with the live ones.
+    Start {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// An exact version or a requirement (`^1.2`: the highest the tenant holds)
+        #[arg(value_name = "VERSION")]
+        version: String,
+        /// The state the shadow's rules start with: a copy of the live rules' or none
+        #[arg(long, value_enum, default_value = "copy")]
+        start: StartArg,
+        /// Seconds after which the shadow stops itself (1 to 2592000; default one day)
+        #[arg(long, value_name = "SECONDS")]
+        duration_s: Option<u64>,
+        /// Stop the shadow once its rules faulted more than this many times (default 100)
+        #[arg(long, value_name = "N")]
+        max_faults: Option<u64>,
+        /// Stop the shadow once it is this many events behind the live rules (default 100000)
+        #[arg(long, value_name = "N")]
+        max_lag: Option<u64>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Show the difference: per rule, events, findings and alerts in the active version only,
+    /// in the shadow only and in both, faults and call latency, then the alerts themselves.
+    Status {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Alerts listed of each kind (0 to 1000)
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Print the API's JSON as it is
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Activate the shadow's version, its rules keeping the shadow's state (default) or the
+    /// live rules'.
+    Promote {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Whose state the pack's rules keep
+        #[arg(long, value_enum, default_value = "shadow")]
+        state: StateArg,
+        /// Why, for the history
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// End the shadow; the active version runs on, untouched.
+    Discard {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StartArg {
+    Copy,
+    Empty,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StateArg {
+    Shadow,
+    Active,
+}
+
+/// Runs a `yagura pack shadow` command against the server.
+pub fn run_shadow(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the HTTP client")?;
+    runtime.block_on(run(command, out))
+}
+
+async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        ShadowCommand::Start {
+            name,
+            version,
+            start,
+            duration_s,
+            max_faults,
+            max_lag,
+            server,
+        } => {
+            let start = match start {
+                StartArg::Copy => ShadowStart::Copy,
+                StartArg::Empty => ShadowStart::Empty,
+            };
+            let body = json!({
+                "version": version,
+                "start": start,
+                "duration_s": duration_s,
+                "max_faults": max_faults,
+                "max_lag": max_lag,
+            });
+            let report = Client::new(server)?
+                .call(reqwest::Method::POST, name, "", Some(body))
+                .await?;
+            writeln!(
+                out,
+                "{name}@{}: shadow started beside {} for tenant `{}` ({} state), until {}",
+                text(&report["version"]),
+                report["active_version"]
+                    .as_str()
+                    .map_or("no active version".to_owned(), |v| format!("{name}@{v}")),
+                text(&report["tenant"]),
+                text(&report["start"]),
+                text(&report["ends_at"]),
+            )?;
+            writeln!(out, "see the difference: yagura pack shadow status {name}")?;
+        }
+        ShadowCommand::Status {
+            name,
+            limit,
+            json,
+            server,
+        } => {
+            let report = Client::new(server)?
+                .call(reqwest::Method::GET, name, &format!("limit={limit}"), None)
+                .await?;
+            if *json {
+                writeln!(out, "{report:#}")?;
+            } else {
+                print_report(&report, out)?;
+            }
+        }
+        ShadowCommand::Promote {
+            name,
+            state,
+            reason,
+            server,
+        } => {
+            let state = match state {
+                StateArg::Shadow => Carry::Shadow,
+                StateArg::Active => Carry::Active,
+            };
+            let done = Client::new(server)?
+                .call(
+                    reqwest::Method::POST,
+                    &format!("{name}/promote"),
+                    "",
+                    Some(json!({ "state": state, "reason": reason })),
+                )
+                .await?;
+            writeln!(
+                out,
+                "{name}: {} active for tenant `{}` (was {}), its rules keeping the {} state",
+                text(&done["version"]),
+                text(&done["tenant"]),
+                done["previous"].as_str().unwrap_or("none"),
+                text(&done["state"]),
+            )?;
+        }
+        ShadowCommand::Discard { name, server } => {
+            let report = Client::new(server)?
+                .call(reqwest::Method::DELETE, name, "", None)
+                .await?;
+            writeln!(
+                out,
+                "{name}@{}: shadow discarded for tenant `{}`; the active version runs on",
+                text(&report["version"]),
+                text(&report["tenant"]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The server's shadow routes.
+struct Client<'a> {
+    http: reqwest::Client,
+    args: &'a ServerArgs,
+}
+
+impl<'a> Client<'a> {
+    fn new(args: &'a ServerArgs) -> anyhow::Result<Client<'a>> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(300));
+        if let Some(path) = &args.ca {
+            let at = || format!("the CA file {}", path.display());
+            let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("{}: not PEM certificates", at()))?;
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        Ok(Client {
+            http: builder.build().context("cannot set up the HTTP client")?,
+            args,
+        })
+    }
+
+    /// `METHOD {server}/v1/packs/{path}` (`path` is `NAME/shadow…` less the `/shadow`), the
+    /// answer's JSON; an error answer becomes an error naming the request and the server's
+    /// message.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &str,
+        body: Option<Json>,
+    ) -> anyhow::Result<Json> {
+        let (name, rest) = path.split_once('/').unwrap_or((path, ""));
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!("/{rest}")
+        };
+        let mut url = format!(
+            "{}/v1/packs/{name}/shadow{rest}",
+            self.args.server.trim_end_matches('/')
+        );
+        let mut params: Vec<String> = Vec::new();
+        if let Some(tenant) = &self.args.tenant {
+            params.push(format!("tenant={tenant}"));
+        }
+        if !query.is_empty() {
+            params.push(query.to_owned());
+        }
+        if !params.is_empty() {
+            url = format!("{url}?{}", params.join("&"));
+        }
+        let what = format!("{method} {url}");
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(&self.args.token);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{what}: no answer (is `yagura serve` running there?)"))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("{what}: the answer could not be read"))?;
+        let value: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"].as_str().map_or_else(
+                || String::from_utf8_lossy(&bytes).into_owned(),
+                str::to_owned,
+            );
+            anyhow::bail!("{what}: {status}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+fn text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `a/s`: a value of each side.
+fn sides(row: &Json, field: &str) -> String {
+    format!(
+        "{}/{}",
+        text(&row["active"][field]),
+        text(&row["shadow"][field])
+    )
+}
+
+fn latency(row: &Json, q: &str) -> String {
+    format!(
+        "{}/{}",
+        text(&row["active"]["latency_ms"][q]),
+        text(&row["shadow"]["latency_ms"][q])
+    )
+}
+
+fn split(counts: &Json) -> String {
+    format!(
+        "{}/{}/{}",
+        text(&counts["active_only"]),
+        text(&counts["shadow_only"]),
+        text(&counts["both"])
+    )
+}
+
+/// The difference as a person reads it.
+fn print_report(r: &Json, out: &mut dyn Write) -> anyhow::Result<()> {
+    let name = text(&r["name"]);
+    writeln!(
+        out,
+        "shadow {name}@{} beside {} for tenant `{}`: {}{}",
+        text(&r["version"]),
+        r["active_version"]
+            .as_str()
+            .map_or("no active version".to_owned(), |v| format!("{name}@{v}")),
+        text(&r["tenant"]),
+        text(&r["status"]),
+        r["reason"]
+            .as_str()
+            .map(|reason| format!(" ({reason})"))
+            .unwrap_or_default(),
+    )?;
+    writeln!(
+        out,
+        "  started {}, ends {}; {} events still to evaluate in the shadow",
+        text(&r["started_at"]),
+        text(&r["ends_at"]),
+        text(&r["lag_events"]),
+    )?;
+    for what in ["findings", "alerts"] {
+        writeln!(
+            out,
+            "  {what:<9} {} in the active version only, {} in the shadow only, {} in both",
+            text(&r[what]["active_only"]),
+            text(&r[what]["shadow_only"]),
+            text(&r[what]["both"]),
+        )?;
+    }
+    writeln!(
+        out,
+        "\n  {:<28} {:>13} {:>19} {:>19} {:>9} {:>13} {:>13}",
+        "RULE",
+        "EVENTS a/s",
+        "FINDINGS a/s/both",
+        "ALERTS a/s/both",
+        "FAULTS",
+        "P50 ms a/s",
+        "P99 ms a/s"
+    )?;
+    for row in r["rules"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  {:<28} {:>13} {:>19} {:>19} {:>9} {:>13} {:>13}",
+            text(&row["id"]),
+            sides(row, "events"),
+            split(&row["findings"]),
+            split(&row["alerts"]),
+            sides(row, "faults"),
+            latency(row, "p50"),
+            latency(row, "p99"),
+        )?;
+    }
+    for (kind, title) in [
+        (
+            "active_only",
+            "in the active version only (lost if promoted)",
+        ),
+        ("shadow_only", "in the shadow only (new if promoted)"),
+        ("both", "in both"),
+    ] {
+        let alerts = r["alert_list"][kind]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if alerts.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n  alerts {title}:")?;
+        for a in alerts {
+            writeln!(
+                out,
+                "    {} [{}] {} — {} finding(s), {} to {}",
+                text(&a["rule"]),
+                text(&a["dedup_key"]),
+                text(&a["title"]),
+                text(&a["findings"]),
+                text(&a["first_time"]),
+                text(&a["last_time"]),
+            )?;
+        }
+    }
+    Ok(())
+}

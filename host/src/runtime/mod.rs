@@ -152,7 +152,8 @@ impl Runtime {
     /// Subscribe first ([`Runtime::subscribe`]) to see the alerts of the replay.
     pub fn start(&mut self) -> anyhow::Result<()> {
         self.live = true;
-        self.start_engines()
+        self.start_engines()?;
+        self.restart_shadows()
     }
 
     /// Every new and updated alert of every tenant from now on.

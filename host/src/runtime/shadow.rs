@@ -25,7 +25,10 @@
 //! Shadow findings go only into the [`ShadowHandle`]'s difference, never to the alert store,
 //! the sinks or the live stream. The live findings of the compared rules are recorded there as
 //! well. A finding is matched across the sides by its uid, an alert by (rule id, dedup key).
-//! The difference lives in memory: it is gone with a restart, which ends the shadow.
+//! The difference lives in memory and starts over at a restart. The shadow itself is recorded
+//! in the store while it runs ([`Store::save_shadow`]) and starts again with the server
+//! ([`Runtime::restart_shadows`](super::Runtime::restart_shadows)), from the restored live
+//! rules' position, until its first end.
 //!
 //! # Promotion
 //! [`Job::Promote`](super::worker::Job) activates the shadow's version in the worker, between
@@ -54,6 +57,7 @@ use crate::pack::resolve_version;
 use crate::rule::RuleInfo;
 use crate::sandbox::RuleInstance;
 use crate::state::{RuleState, StateLimits};
+use crate::store::{ShadowRecord, Store};
 
 /// The state a shadow's rules start with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -88,6 +92,9 @@ pub struct ShadowLimits {
     pub max_lag: usize,
     /// it stops once either side of the difference holds this many findings
     pub max_findings: usize,
+    /// the end it shows, in ms since the Unix epoch (default: now + `duration`): a shadow
+    /// started again after a restart keeps its first end
+    pub ends_at_ms: Option<i64>,
 }
 
 impl Default for ShadowLimits {
@@ -97,6 +104,7 @@ impl Default for ShadowLimits {
             max_faults: 100,
             max_lag: 100_000,
             max_findings: 100_000,
+            ends_at_ms: None,
         }
     }
 }
@@ -185,6 +193,8 @@ struct ShadowData {
     shadow_stats: Vec<ShadowRuleStats>,
     sides: [SideRecord; 2],
     max_findings: usize,
+    /// what the store holds of it, until it ends
+    saved: Option<ShadowRecord>,
 }
 
 /// One shadow's description and difference, shared by the live worker, the shadow's thread
@@ -196,6 +206,8 @@ pub struct ShadowHandle {
     lag: Arc<AtomicUsize>,
     /// set when the shadow is to stop: its thread leaves what it still holds
     stop: Arc<AtomicBool>,
+    /// the store that records it (to start it again after a restart), forgotten when it ends
+    store: Option<Store>,
 }
 
 /// What the caller names to start a shadow.
@@ -208,13 +220,16 @@ pub(crate) struct ShadowSpec {
     pub active_ids: Vec<String>,
     pub shadow_ids: Vec<String>,
     pub limits: ShadowLimits,
+    /// the store that records it
+    pub store: Option<Store>,
 }
 
 impl ShadowHandle {
     pub(crate) fn new(spec: &ShadowSpec) -> ShadowHandle {
         let now = crate::store::checkpoint_time();
-        let ends_at =
-            now.saturating_add(i64::try_from(spec.limits.duration.as_millis()).unwrap_or(i64::MAX));
+        let ends_at = spec.limits.ends_at_ms.unwrap_or_else(|| {
+            now.saturating_add(i64::try_from(spec.limits.duration.as_millis()).unwrap_or(i64::MAX))
+        });
         ShadowHandle {
             data: Arc::new(Mutex::new(ShadowData {
                 tenant: spec.tenant.clone(),
@@ -232,9 +247,23 @@ impl ShadowHandle {
                 shadow_stats: Vec::new(),
                 sides: [SideRecord::default(), SideRecord::default()],
                 max_findings: spec.limits.max_findings,
+                saved: None,
             })),
             lag: Arc::new(AtomicUsize::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
+            store: spec.store.clone(),
+        }
+    }
+
+    /// What the store keeps of it, to start it again after a restart.
+    fn stored(&self, limits: &ShadowLimits) -> ShadowRecord {
+        let data = self.data();
+        ShadowRecord {
+            version: data.version.clone(),
+            copy_state: data.start == ShadowStart::Copy,
+            ends_at_ms: data.ends_at,
+            max_faults: limits.max_faults,
+            max_lag: u64::try_from(limits.max_lag).unwrap_or(u64::MAX),
         }
     }
 
@@ -258,10 +287,24 @@ impl ShadowHandle {
     /// Ends the shadow's life with `status` (once: a later end is ignored, but for a discard)
     /// and tells its thread to stop.
     pub(crate) fn end(&self, status: ShadowStatus) {
+        self.finish(status, true);
+    }
+
+    /// Stops the shadow as the server shuts down: it stays recorded, and starts again with the
+    /// server.
+    pub(crate) fn suspend(&self) {
+        self.finish(
+            ShadowStatus::Stopped("the server shut down; it starts again with the server".into()),
+            false,
+        );
+    }
+
+    fn finish(&self, status: ShadowStatus, forget: bool) {
         self.stop.store(true, Ordering::SeqCst);
         let mut data = self.data();
+        let was_running = data.status == ShadowStatus::Running;
         // a discard ends whatever the shadow was; the other ends only a running shadow
-        if data.status == ShadowStatus::Running || status == ShadowStatus::Discarded {
+        if was_running || status == ShadowStatus::Discarded {
             if let ShadowStatus::Stopped(reason) = &status {
                 tracing::warn!(tenant = %data.tenant, pack = %data.pack, version = %data.version, reason = %reason, "shadow stopped");
             }
@@ -269,6 +312,29 @@ impl ShadowHandle {
             data.ended_at
                 .get_or_insert_with(crate::store::checkpoint_time);
         }
+        let saved = if forget { data.saved.take() } else { None };
+        let (tenant, pack) = (data.tenant.clone(), data.pack.clone());
+        drop(data);
+        if let (Some(store), Some(saved)) = (&self.store, saved)
+            && let Err(e) = store.forget_shadow(&tenant, &pack, &saved)
+        {
+            tracing::error!(tenant = %tenant, pack = %pack, error = %format!("{e:#}"), "an ended shadow could not be forgotten; it starts again at the next start");
+        }
+    }
+
+    /// Records the shadow in the store (to start it again after a restart).
+    fn save(&self, limits: &ShadowLimits) -> anyhow::Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let record = self.stored(limits);
+        let (tenant, pack) = {
+            let data = self.data();
+            (data.tenant.clone(), data.pack.clone())
+        };
+        store.save_shadow(&tenant, &pack, &record)?;
+        self.data().saved = Some(record);
+        Ok(())
     }
 
     /// Whether the live finding of rule `rule` is compared (the rule is the shadowed pack's).
@@ -627,6 +693,13 @@ impl LiveShadow {
         true
     }
 
+    /// Stops the shadow as the server shuts down (it stays recorded), without waiting.
+    pub(crate) fn suspend(&mut self) {
+        self.handle.suspend();
+        self.sender = None;
+        self.thread = None;
+    }
+
     /// Stops the shadow with `reason`, without waiting for its thread.
     pub(crate) fn stop(&mut self, reason: String) {
         self.handle.end(ShadowStatus::Stopped(reason));
@@ -805,18 +878,61 @@ impl super::Runtime {
             active_ids,
             shadow_ids: rules.iter().map(|r| r.info().id.clone()).collect(),
             limits: limits.clone(),
+            store: Some(self.store.clone()),
         });
-        engine.start_shadow(ShadowBegin {
+        handle.save(&limits)?;
+        let started = engine.start_shadow(ShadowBegin {
             pack: name.to_owned(),
             handle: handle.clone(),
             rules,
             limits,
-        })?;
+        });
+        if let Err(e) = started {
+            handle.end(ShadowStatus::Stopped(format!("{e:#}")));
+            return Err(e.into());
+        }
         if let Ok(mut shadows) = self.shadows.lock() {
             shadows.insert((tenant.to_owned(), name.to_owned()), handle.clone());
         }
         tracing::info!(tenant = %tenant, pack = %name, version = %version, start = ?start, "shadow started");
         Ok(handle)
+    }
+
+    /// Starts again the shadows recorded in the store (they were running when the server
+    /// stopped), each with the live state copied anew if it copies it, until its end. One that
+    /// ended meanwhile or no longer passes the checks is forgotten (logged).
+    pub(crate) fn restart_shadows(&self) -> anyhow::Result<()> {
+        let now = crate::store::checkpoint_time();
+        for (tenant, pack, record) in self.store.shadows()? {
+            let left = record.ends_at_ms.saturating_sub(now);
+            if left <= 0 {
+                tracing::info!(tenant = %tenant, pack = %pack, version = %record.version, "a shadow's time ran out while the server was stopped");
+                self.store.remove_shadow(&tenant, &pack)?;
+                continue;
+            }
+            let limits = ShadowLimits {
+                duration: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+                max_faults: record.max_faults,
+                max_lag: usize::try_from(record.max_lag).unwrap_or(usize::MAX),
+                ends_at_ms: Some(record.ends_at_ms),
+                ..ShadowLimits::default()
+            };
+            let start = if record.copy_state {
+                ShadowStart::Copy
+            } else {
+                ShadowStart::Empty
+            };
+            match self.start_shadow(&tenant, &pack, &record.version, start, limits) {
+                Ok(_) => {
+                    tracing::info!(tenant = %tenant, pack = %pack, version = %record.version, "shadow started again");
+                }
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, pack = %pack, version = %record.version, error = %e, "a recorded shadow cannot start again; it is forgotten");
+                    self.store.remove_shadow(&tenant, &pack)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The shadow of pack `name` for `tenant` (running, or ended and not yet discarded).

@@ -542,7 +542,7 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     for mut shadow in std::mem::take(&mut self.shadows) {
-                        shadow.stop("the server shut down".into());
+                        shadow.suspend();
                     }
                     self.sync_taps();
                     engine.flush(&mut self.sink());

@@ -36,7 +36,7 @@ pub use auth::{NewToken, Scope, TenantRecord, TokenRecord};
 pub use checkpoint::Checkpoint;
 pub(crate) use checkpoint::checkpoint_time;
 pub use error::{StoreError, StoreResult};
-pub use tenant::RuleConfig;
+pub use tenant::{RuleConfig, ShadowRecord};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

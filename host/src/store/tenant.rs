@@ -105,3 +105,77 @@ impl Store {
         Ok(())
     }
 }
+
+/// A shadow version running for a tenant (`runtime/shadow.rs`): what starts it again after a
+/// restart, until its end. Tree `shadows`: `tenant \0 pack` → this, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowRecord {
+    pub version: String,
+    /// its rules start from a copy of the live rules' state (else empty)
+    pub copy_state: bool,
+    /// when it stops itself: milliseconds since the Unix epoch
+    pub ends_at_ms: i64,
+    pub max_faults: u64,
+    pub max_lag: u64,
+}
+
+impl Store {
+    /// Records the shadow of `pack` running for `tenant` (replacing the one before), durably.
+    pub(crate) fn save_shadow(
+        &self,
+        tenant: &str,
+        pack: &str,
+        record: &ShadowRecord,
+    ) -> anyhow::Result<()> {
+        self.tenant_tree("shadows")?
+            .insert(format!("{tenant}\0{pack}"), serde_json::to_vec(record)?)?;
+        self.db().flush()?;
+        Ok(())
+    }
+
+    /// Forgets the shadow of `pack` for `tenant` (it ended or cannot start again), durably.
+    pub(crate) fn remove_shadow(&self, tenant: &str, pack: &str) -> anyhow::Result<()> {
+        self.tenant_tree("shadows")?
+            .remove(format!("{tenant}\0{pack}"))?;
+        self.db().flush()?;
+        Ok(())
+    }
+
+    /// Forgets `record`, the shadow of `pack` for `tenant` that ended, if the store still holds
+    /// it and not a newer shadow of the pack (compare-and-swap), durably.
+    pub(crate) fn forget_shadow(
+        &self,
+        tenant: &str,
+        pack: &str,
+        record: &ShadowRecord,
+    ) -> anyhow::Result<()> {
+        let ours = serde_json::to_vec(record)?;
+        // another shadow's record in its place is left as it is
+        let _ = self.tenant_tree("shadows")?.compare_and_swap(
+            format!("{tenant}\0{pack}"),
+            Some(ours),
+            None as Option<&[u8]>,
+        )?;
+        self.db().flush()?;
+        Ok(())
+    }
+
+    /// Every recorded shadow: (tenant, pack, record). An unreadable record is skipped (logged).
+    pub(crate) fn shadows(&self) -> anyhow::Result<Vec<(String, String, ShadowRecord)>> {
+        let mut out = Vec::new();
+        for item in self.tenant_tree("shadows")?.iter() {
+            let (k, v) = item?;
+            let key = String::from_utf8_lossy(&k).into_owned();
+            let Some((tenant, pack)) = key.split_once('\0') else {
+                continue;
+            };
+            match serde_json::from_slice(&v) {
+                Ok(record) => out.push((tenant.to_owned(), pack.to_owned(), record)),
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, pack = %pack, error = %e, "a recorded shadow is unreadable; it does not start again");
+                }
+            }
+        }
+        Ok(out)
+    }
+}

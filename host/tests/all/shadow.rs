@@ -692,3 +692,112 @@ async fn the_cli_starts_reads_promotes_and_discards_a_shadow_on_a_real_server() 
         .expect("joins")
         .expect("the server stops cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_shadow_starts_again_after_a_restart_and_a_discarded_one_does_not() {
+    let srv = server(EngineOptions::default());
+    let dir = srv._dir.path().to_owned();
+    srv.upload(counter_pack(&dir, &srv.key, "1.0.0", "threshold = 3"))
+        .await;
+    srv.upload(counter_pack(
+        &dir,
+        &srv.key,
+        "1.2.0",
+        "threshold = 3\nreport_each = true",
+    ))
+    .await;
+    srv.activate("shadowtest", "1.0.0").await;
+    let (status, started) = srv
+        .shadow(json!({ "version": "1.2.0", "duration_s": 3600, "max_lag": 5000 }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    srv.ingest(events("h1", 0, 2)).await;
+    srv.report_until("2 events on both sides", |r| both_saw(r, 2))
+        .await;
+
+    // a restart: the live rules restore their checkpoint, the shadow starts again from them
+    let Server {
+        _dir: keep,
+        app,
+        admin,
+        router,
+        ..
+    } = srv;
+    // the router holds the server's state: dropped, the store is let go
+    drop(router);
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .expect("joins")
+        .expect("closes");
+    let reopen = || {
+        let config = ServerConfig {
+            store: keep.path().join("store"),
+            cache_dir: Some(crate::support::root().join("target/yagura-test-cache")),
+            flush_after: Duration::from_millis(50),
+            limits: crate::support::test_limits(),
+            ..ServerConfig::default()
+        };
+        yagura::server::App::open(config)
+            .expect("the server opens again")
+            .0
+    };
+    let app = reopen();
+    let router = app.router();
+    let (status, report) = call_as(
+        &router,
+        Method::GET,
+        "/v1/packs/shadowtest/shadow",
+        &admin,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["status"], "running", "{report:#}");
+    assert_eq!(report["version"], "1.2.0");
+    assert_eq!(report["ends_at"], started["ends_at"], "it keeps its end");
+    let (status, body) = call_as(
+        &router,
+        Method::POST,
+        "/v1/events",
+        &admin,
+        events("h1", 2, 4),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // the third event of h1 reaches the threshold on both sides: both counted on from 2
+    let report = report_until(&router, &admin, "2 more events and the shared alert", |r| {
+        both_saw(r, 2) && r["alerts"]["both"] == 1
+    })
+    .await;
+    assert_eq!(report["alerts"]["active_only"], 0, "{report:#}");
+
+    // discarded, it is gone for good
+    let (status, body) = call_as(
+        &router,
+        Method::DELETE,
+        "/v1/packs/shadowtest/shadow",
+        &admin,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    drop(router);
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .expect("joins")
+        .expect("closes");
+    let app = reopen();
+    let (status, body) = call_as(
+        &app.router(),
+        Method::GET,
+        "/v1/packs/shadowtest/shadow",
+        &admin,
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .expect("joins")
+        .expect("closes");
+}

@@ -21,6 +21,8 @@
 //! `cargo xtask build-rules`: `cargo bench -p yagura --bench shadow`.
 //! `YAGURA_BENCH_QUICK=1` posts fewer events (for CI smoke runs).
 
+mod mix;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -63,42 +65,11 @@ fn core_pack(dir: &Path, key: &SecretKey, version: &str) -> Vec<u8> {
     bundle.to_bytes().expect("bytes")
 }
 
-/// Round `round`'s events as NDJSON requests of [`CHUNK`]: the swap benchmark's mix, each
-/// round later than the one before (never late).
+/// Round `round`'s events as NDJSON requests of [`CHUNK`]: the mix (`mix::line`), each round
+/// later than the one before (never late).
 fn requests(round: usize, n: usize) -> Vec<String> {
     let t0 = 1_714_557_600_000i64 + (round * n) as i64;
-    let lines: Vec<String> = (0..n)
-        .map(|i| {
-            let time = t0 + i as i64;
-            let host = format!("WS{:02}", i % 40);
-            if i.is_multiple_of(2) {
-                let (image, parent) = if i % 1000 == 998 {
-                    (
-                        r"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                        r"C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
-                    )
-                } else {
-                    (
-                        r"C:\\Windows\\System32\\svchost.exe",
-                        r"C:\\Windows\\explorer.exe",
-                    )
-                };
-                format!(
-                    r#"{{"time":{time},"class":"process","activity":"create","device":{{"hostname":"{host}"}},"actor":{{"user":{{"name":"u{}","domain":"CORP"}}}},"process":{{"pid":{},"image":"{image}","cmd_line":"x.exe","parent_image":"{parent}"}}}}"#,
-                    i % 30,
-                    1000 + i % 5000
-                )
-            } else {
-                let src = i % 50;
-                let port = if src == 7 { 1 + (i / 50) % 1000 } else { 443 };
-                format!(
-                    r#"{{"time":{time},"class":"network","activity":"open","device":{{"hostname":"{host}"}},"src":{{"ip":"10.0.0.{src}","port":{}}},"dst":{{"ip":"10.0.1.{}","port":{port}}}}}"#,
-                    40000 + i % 20000,
-                    i % 200
-                )
-            }
-        })
-        .collect();
+    let lines: Vec<String> = (0..n).map(|i| mix::line(i, t0)).collect();
     lines.chunks(CHUNK).map(|c| c.join("\n")).collect()
 }
 

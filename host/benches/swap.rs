@@ -21,6 +21,8 @@
 //! `cargo xtask build-rules`: `cargo bench -p yagura --bench swap`.
 //! `YAGURA_BENCH_QUICK=1` runs fewer events (for CI smoke runs).
 
+mod mix;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -93,43 +95,12 @@ fn build_set(components: &[RuleComponent], k: usize, change: Change) -> Vec<Rule
         .collect()
 }
 
-/// Process launches and network flows, 1 ms apart, over 40 hosts; one launch in 500 is Word
-/// starting PowerShell, one flow source in 50 scans ports.
+/// The first `n` events of the mix (`mix::line`).
 fn events(n: usize) -> Vec<Event> {
-    const IMAGES: [&str; 4] = [
-        r"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
-        r"C:\\Windows\\System32\\svchost.exe",
-        r"C:\\Windows\\System32\\conhost.exe",
-        r"C:\\Program Files\\Microsoft VS Code\\Code.exe",
-    ];
     let t0 = 1_714_557_600_000i64;
     (0..n)
         .map(|i| {
-            let time = t0 + i as i64;
-            let host = format!("WS{:02}", i % 40);
-            let text = if i.is_multiple_of(2) {
-                let (image, parent) = if i % 1000 == 998 {
-                    (
-                        r"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-                        r"C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
-                    )
-                } else {
-                    (IMAGES[i % 4], r"C:\\Windows\\explorer.exe")
-                };
-                format!(
-                    r#"{{"time":{time},"class":"process","activity":"create","device":{{"hostname":"{host}"}},"actor":{{"user":{{"name":"u{}","domain":"CORP"}}}},"process":{{"pid":{},"image":"{image}","cmd_line":"x.exe","parent_image":"{parent}"}}}}"#,
-                    i % 30,
-                    1000 + i % 5000
-                )
-            } else {
-                let src = i % 50;
-                let port = if src == 7 { 1 + (i / 50) % 1000 } else { 443 };
-                format!(
-                    r#"{{"time":{time},"class":"network","activity":"open","device":{{"hostname":"{host}"}},"src":{{"ip":"10.0.0.{src}","port":{}}},"dst":{{"ip":"10.0.1.{}","port":{port}}}}}"#,
-                    40000 + i % 20000,
-                    i % 200
-                )
-            };
+            let text = mix::line(i, t0);
             parse_event(&text).unwrap_or_else(|e| panic!("bench event {i}: {e}\n{text}"))
         })
         .collect()

@@ -147,13 +147,18 @@ impl Runtime {
     }
 
     /// Starts an engine for every tenant of the store with its active packs, each restoring
-    /// its checkpoint and replaying its write-ahead log before it takes new events. A tenant
-    /// whose packs do not load runs no rules (logged); the others are not held back.
+    /// its checkpoint and replaying its write-ahead log before it takes new events, then the
+    /// shadows that were running (docs/shadow.md). A tenant whose packs do not load runs no
+    /// rules (logged); the others are not held back.
     /// Subscribe first ([`Runtime::subscribe`]) to see the alerts of the replay.
     pub fn start(&mut self) -> anyhow::Result<()> {
         self.live = true;
         self.start_engines()?;
-        self.restart_shadows()
+        if let Err(e) = self.restart_shadows() {
+            // the live rules run; only the shadows wait for a new start
+            tracing::error!(error = %format!("{e:#}"), "the recorded shadows cannot be read; none started again");
+        }
+        Ok(())
     }
 
     /// Every new and updated alert of every tenant from now on.

@@ -17,9 +17,9 @@
 //! A copy of each event and a send that never blocks, and per live finding of a shadowed rule
 //! one record under a lock. The evaluation itself runs on the shadow's thread, at a lower
 //! scheduling priority (nice 10 on Linux): on a busy machine it falls behind rather than
-//! taking the CPU from the live engines. A shadow that
-//! falls more than `max_lag` events behind, whose rules fault more than `max_faults` times, or
-//! whose time is up, is stopped (and says why); the live rules never wait for it.
+//! taking the CPU from the live engines. A shadow that falls more than `max_lag` events
+//! behind, whose rules fault more than `max_faults` times, or whose time is up, is stopped (and
+//! says why); the live rules never wait for it, but for a promotion, which lets it finish.
 //!
 //! # Findings and alerts
 //! Shadow findings go only into the [`ShadowHandle`]'s difference, never to the alert store,

@@ -488,10 +488,7 @@ impl Worker {
             match receiver.recv_timeout(wait) {
                 Ok(Job::Events(id, events)) => {
                     let n = events.len();
-                    if !self.shadows.is_empty() {
-                        self.shadows.retain_mut(|s| s.events(&events));
-                        self.sync_taps();
-                    }
+                    self.keep_shadows(|s| s.events(&events));
                     let mut sink = self.sink();
                     for event in events {
                         engine.push(event, &mut sink);
@@ -530,10 +527,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     if dirty && last_job.elapsed() >= flush_after {
                         engine.flush(&mut self.sink());
-                        if !self.shadows.is_empty() {
-                            self.shadows.retain_mut(LiveShadow::flush);
-                            self.sync_taps();
-                        }
+                        self.keep_shadows(LiveShadow::flush);
                         dirty = false;
                         // waiting events were evaluated: a checkpoint should no longer hold them
                         self.unsaved = true;
@@ -552,13 +546,7 @@ impl Worker {
                     return;
                 }
             }
-            if !self.shadows.is_empty() {
-                let before = self.shadows.len();
-                self.shadows.retain_mut(|s| !s.expired());
-                if self.shadows.len() != before {
-                    self.sync_taps();
-                }
-            }
+            self.keep_shadows(|s| !s.expired());
             if let Some(every) = self.context.checkpoint_every
                 && self.unsaved
                 && self.last_checkpoint.elapsed() >= every
@@ -640,6 +628,19 @@ impl Worker {
         }
         self.unsaved = true;
         true
+    }
+
+    /// Keeps the shadows for which `keep` holds (it hands them work or checks them); the others
+    /// have stopped and are dropped.
+    fn keep_shadows(&mut self, keep: impl FnMut(&mut LiveShadow) -> bool) {
+        if self.shadows.is_empty() {
+            return;
+        }
+        let before = self.shadows.len();
+        self.shadows.retain_mut(keep);
+        if self.shadows.len() != before {
+            self.sync_taps();
+        }
     }
 
     /// Publishes the running shadows' handles to the sink.

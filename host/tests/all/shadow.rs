@@ -55,7 +55,31 @@ fn events(host: &str, from: i64, to: i64) -> String {
         .collect()
 }
 
+/// The counter config of a version that keeps the threshold and reports every event too.
+const NOISY: &str = "threshold = 3\nreport_each = true";
+
 impl Server {
+    /// Uploads `shadowtest` at each (version, counter config) and activates the first.
+    async fn counter_packs(&self, versions: &[(&str, &str)]) {
+        let dir = self._dir.path().to_owned();
+        for (version, config) in versions {
+            self.upload(counter_pack(&dir, &self.key, version, config))
+                .await;
+        }
+        self.activate("shadowtest", versions[0].0).await;
+    }
+
+    async fn discard(&self) -> (StatusCode, Json) {
+        call_as(
+            &self.router,
+            Method::DELETE,
+            "/v1/packs/shadowtest/shadow",
+            &self.admin,
+            Body::empty(),
+        )
+        .await
+    }
+
     async fn upload(&self, bundle: Vec<u8>) {
         let (status, body) =
             call_as(&self.router, Method::POST, "/v1/packs", &self.admin, bundle).await;
@@ -197,20 +221,13 @@ async fn a_lost_detection_and_a_noisy_one_show_in_the_difference_and_never_reach
         }],
         ..config
     });
-    let dir = srv._dir.path().to_owned();
-    srv.upload(counter_pack(&dir, &srv.key, "1.0.0", "threshold = 3"))
-        .await;
     // 1.1.0 loses the threshold detection; 1.2.0 keeps it and reports every event too
-    srv.upload(counter_pack(&dir, &srv.key, "1.1.0", "threshold = 0"))
-        .await;
-    srv.upload(counter_pack(
-        &dir,
-        &srv.key,
-        "1.2.0",
-        "threshold = 3\nreport_each = true",
-    ))
+    srv.counter_packs(&[
+        ("1.0.0", "threshold = 3"),
+        ("1.1.0", "threshold = 0"),
+        ("1.2.0", NOISY),
+    ])
     .await;
-    srv.activate("shadowtest", "1.0.0").await;
 
     // no shadow yet; the active version cannot be its own shadow
     let (status, body) = srv.report().await;
@@ -257,14 +274,7 @@ async fn a_lost_detection_and_a_noisy_one_show_in_the_difference_and_never_reach
     );
 
     // discarded: gone, the live rules untouched
-    let (status, body) = call_as(
-        &srv.router,
-        Method::DELETE,
-        "/v1/packs/shadowtest/shadow",
-        &srv.admin,
-        Body::empty(),
-    )
-    .await;
+    let (status, body) = srv.discard().await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "discarded");
     let (status, _) = srv.report().await;
@@ -320,24 +330,12 @@ async fn a_lost_detection_and_a_noisy_one_show_in_the_difference_and_never_reach
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_keeps_every_window_with_the_state_it_is_told_to_keep() {
     let srv = server(EngineOptions::default());
-    let dir = srv._dir.path().to_owned();
-    srv.upload(counter_pack(&dir, &srv.key, "1.0.0", "threshold = 5"))
-        .await;
-    srv.upload(counter_pack(
-        &dir,
-        &srv.key,
-        "1.1.0",
-        "threshold = 5\nlabel = \"b\"",
-    ))
+    srv.counter_packs(&[
+        ("1.0.0", "threshold = 5"),
+        ("1.1.0", "threshold = 5\nlabel = \"b\""),
+        ("1.2.0", "threshold = 7\nlabel = \"c\""),
+    ])
     .await;
-    srv.upload(counter_pack(
-        &dir,
-        &srv.key,
-        "1.2.0",
-        "threshold = 7\nlabel = \"c\"",
-    ))
-    .await;
-    srv.activate("shadowtest", "1.0.0").await;
     srv.ingest(events("h1", 0, 2)).await;
     wait_for_rule(&srv.router, &srv.admin, "counter", |r| r["events_in"] == 2).await;
 
@@ -418,16 +416,12 @@ async fn a_promotion_keeps_every_window_with_the_state_it_is_told_to_keep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_survives_a_hot_swap_of_the_active_version_and_stops_at_its_bounds() {
     let srv = server(EngineOptions::default());
-    let dir = srv._dir.path().to_owned();
-    for (version, config) in [
+    srv.counter_packs(&[
         ("1.0.0", "threshold = 3"),
         ("1.1.0", "threshold = 3\nlabel = \"b\""),
-        ("1.2.0", "threshold = 3\nreport_each = true"),
-    ] {
-        srv.upload(counter_pack(&dir, &srv.key, version, config))
-            .await;
-    }
-    srv.activate("shadowtest", "1.0.0").await;
+        ("1.2.0", NOISY),
+    ])
+    .await;
     let (status, body) = srv.shadow(json!({ "version": "1.2.0" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     srv.ingest(events("h1", 0, 2)).await;
@@ -448,14 +442,7 @@ async fn a_shadow_survives_a_hot_swap_of_the_active_version_and_stops_at_its_bou
     assert_eq!(rule["swaps"], 1, "{rule}");
 
     // a shadow that falls behind its bound stops; the live rules take every event
-    let (_, body) = call_as(
-        &srv.router,
-        Method::DELETE,
-        "/v1/packs/shadowtest/shadow",
-        &srv.admin,
-        Body::empty(),
-    )
-    .await;
+    let (_, body) = srv.discard().await;
     assert_eq!(body["status"], "discarded", "{body}");
     let (status, body) = srv
         .shadow(json!({ "version": "1.2.0", "max_lag": 2 }))
@@ -582,17 +569,8 @@ fn stdout(output: &std::process::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_starts_reads_promotes_and_discards_a_shadow_on_a_real_server() {
     let srv = server(EngineOptions::default());
-    let dir = srv._dir.path().to_owned();
-    srv.upload(counter_pack(&dir, &srv.key, "1.0.0", "threshold = 3"))
+    srv.counter_packs(&[("1.0.0", "threshold = 3"), ("1.2.0", NOISY)])
         .await;
-    srv.upload(counter_pack(
-        &dir,
-        &srv.key,
-        "1.2.0",
-        "threshold = 3\nreport_each = true",
-    ))
-    .await;
-    srv.activate("shadowtest", "1.0.0").await;
     let Server {
         _dir: _keep,
         app,
@@ -696,17 +674,8 @@ async fn the_cli_starts_reads_promotes_and_discards_a_shadow_on_a_real_server() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_shadow_starts_again_after_a_restart_and_a_discarded_one_does_not() {
     let srv = server(EngineOptions::default());
-    let dir = srv._dir.path().to_owned();
-    srv.upload(counter_pack(&dir, &srv.key, "1.0.0", "threshold = 3"))
+    srv.counter_packs(&[("1.0.0", "threshold = 3"), ("1.2.0", NOISY)])
         .await;
-    srv.upload(counter_pack(
-        &dir,
-        &srv.key,
-        "1.2.0",
-        "threshold = 3\nreport_each = true",
-    ))
-    .await;
-    srv.activate("shadowtest", "1.0.0").await;
     let (status, started) = srv
         .shadow(json!({ "version": "1.2.0", "duration_s": 3600, "max_lag": 5000 }))
         .await;

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
-use super::request::{Caller, PathParam, TenantQuery, json, json_body, read_body};
+use super::request::{Caller, PathParam, TenantQuery, json, optional_json, read_body};
 use super::{AppState, blocking, json_response};
 use crate::pack::Bundle;
 use crate::store::{Imported, Scope};
@@ -321,10 +321,7 @@ pub async fn rollback(
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
     // `null` is no reason too, as the document says (the body is nullable)
-    let body: Reason = json_body::<Option<Reason>>(body, &state)
-        .await?
-        .flatten()
-        .unwrap_or_default();
+    let body: Reason = optional_json(body, &state).await?;
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {

@@ -180,6 +180,17 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     parse_json(&bytes).map(Some)
 }
 
+/// [`json_body`] of a route whose body is optional: an empty body or `null` is `T`'s default.
+pub(crate) async fn optional_json<T: DeserializeOwned + Default>(
+    body: Body,
+    state: &AppState,
+) -> ApiResult<T> {
+    Ok(json_body::<Option<T>>(body, state)
+        .await?
+        .flatten()
+        .unwrap_or_default())
+}
+
 /// [`json_body`], required.
 pub async fn json<T: DeserializeOwned>(body: Body, state: &AppState) -> ApiResult<T> {
     json_body(body, state).await?.ok_or_else(|| {

@@ -15,7 +15,9 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult};
 use super::openapi::{Denied, ErrorBody};
 use super::packs::who;
-use super::request::{Caller, PathParam, TenantQuery, json, json_body, parse_query, whole_number};
+use super::request::{
+    Caller, PathParam, TenantQuery, json, optional_json, parse_query, whole_number,
+};
 use super::{AppState, blocking, json_response};
 use crate::runtime::{Carry, ShadowLimits, ShadowStart};
 use crate::store::Scope;
@@ -261,10 +263,7 @@ pub async fn promote(
 ) -> ApiResult<Response> {
     caller.require(Scope::PacksWrite)?;
     let tenant = caller.tenant_of(&state, &uri)?;
-    let body: PromoteRequest = json_body::<Option<PromoteRequest>>(body, &state)
-        .await?
-        .flatten()
-        .unwrap_or_default();
+    let body: PromoteRequest = optional_json(body, &state).await?;
     let who = who(&caller);
     let st = state.clone();
     blocking(move || {

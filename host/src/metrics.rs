@@ -32,6 +32,9 @@ pub(crate) const SYSLOG_UDP_DROPPED: &str = "yagura_syslog_udp_dropped_total";
 pub(crate) const INGEST_IN_FLIGHT: &str = "yagura_ingest_requests_in_flight";
 pub(crate) const INGEST_REFUSED: &str = "yagura_ingest_requests_refused_total";
 pub(crate) const HTTP_REFUSED: &str = "yagura_http_connections_refused_total";
+pub(crate) const SHADOW_RUNNING: &str = "yagura_shadow_running";
+pub(crate) const SHADOW_LAG: &str = "yagura_shadow_lag_events";
+pub(crate) const SHADOW_ALERTS: &str = "yagura_shadow_alerts";
 
 /// What each metric is, for `# HELP` and `# TYPE`.
 const FAMILIES: &[(&str, &str, &str)] = &[
@@ -134,6 +137,21 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Connections to the HTTP API closed at once: the connection cap was reached",
     ),
+    (
+        SHADOW_RUNNING,
+        "gauge",
+        "1 while a shadow version of the pack runs for the tenant, 0 once it stopped or was promoted",
+    ),
+    (
+        SHADOW_LAG,
+        "gauge",
+        "Events handed to the shadow that it has not evaluated yet",
+    ),
+    (
+        SHADOW_ALERTS,
+        "gauge",
+        "The shadow's difference: alerts in the active version only, in the shadow only, in both",
+    ),
 ];
 
 /// Labels, as `(name, value)` pairs in a fixed order.
@@ -171,6 +189,13 @@ impl Metrics {
     pub fn set_histogram(&self, name: &'static str, labels: Labels, value: LatencyHistogram) {
         if let Ok(mut histograms) = self.histograms.lock() {
             histograms.entry(name).or_default().insert(labels, value);
+        }
+    }
+
+    /// Replaces every series of `name` with `values` (a series not in them is gone).
+    pub(crate) fn set_family(&self, name: &'static str, values: Vec<(Labels, f64)>) {
+        if let Ok(mut series) = self.series.lock() {
+            series.insert(name, values.into_iter().collect());
         }
     }
 

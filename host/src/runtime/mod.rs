@@ -245,8 +245,8 @@ impl Runtime {
     }
 
     /// Sets the gauges that change between an engine's jobs to their values now (each
-    /// tenant's queue depth, which a request changes before the engine runs): a scrape sees
-    /// the queue as it is, not as the engine last published it.
+    /// tenant's queue depth, which a request changes before the engine runs; the shadows'
+    /// state and difference): a scrape sees them as they are, not as last published.
     pub(crate) fn refresh_gauges(&self) {
         let engines: Vec<(String, Arc<TenantEngine>)> = self
             .engines
@@ -260,6 +260,7 @@ impl Runtime {
                 engine.queued() as f64,
             );
         }
+        self.refresh_shadow_gauges();
     }
 
     /// The tenant's engine (started without rules if the tenant has none yet).

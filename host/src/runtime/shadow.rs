@@ -398,6 +398,27 @@ impl ShadowHandle {
         self.data().shadow_stats = stats;
     }
 
+    /// Whether it runs, the events it has yet to evaluate, and its alerts by side.
+    fn gauges(&self) -> (bool, usize, Counts) {
+        let data = self.data();
+        let [active, shadow] = &data.sides;
+        let both = active
+            .alerts
+            .keys()
+            .filter(|k| shadow.alerts.contains_key(*k))
+            .count();
+        let alerts = Counts {
+            active_only: (active.alerts.len() - both) as u64,
+            shadow_only: (shadow.alerts.len() - both) as u64,
+            both: both as u64,
+        };
+        (
+            data.status == ShadowStatus::Running,
+            self.lag.load(Ordering::SeqCst),
+            alerts,
+        )
+    }
+
     /// The difference as the API shows it (docs/shadow.md), `live` being the tenant's rules
     /// now; at most `limit` alerts of each kind are listed.
     pub fn report(&self, live: &[RuleView], limit: usize) -> Json {
@@ -933,6 +954,36 @@ impl super::Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Sets the shadows' gauges (`yagura_shadow_*`) to their values now; a discarded shadow's
+    /// series are gone.
+    pub(crate) fn refresh_shadow_gauges(&self) {
+        use crate::metrics::{SHADOW_ALERTS, SHADOW_LAG, SHADOW_RUNNING};
+        let shadows: Vec<((String, String), ShadowHandle)> = self
+            .shadows
+            .lock()
+            .map(|s| s.iter().map(|(k, h)| (k.clone(), h.clone())).collect())
+            .unwrap_or_default();
+        let (mut running, mut lag, mut alerts) = (Vec::new(), Vec::new(), Vec::new());
+        for ((tenant, pack), handle) in shadows {
+            let (runs, behind, counts) = handle.gauges();
+            let labels = || vec![("tenant", tenant.clone()), ("pack", pack.clone())];
+            running.push((labels(), if runs { 1.0 } else { 0.0 }));
+            lag.push((labels(), behind as f64));
+            for (side, n) in [
+                ("active_only", counts.active_only),
+                ("shadow_only", counts.shadow_only),
+                ("both", counts.both),
+            ] {
+                let mut labels = labels();
+                labels.push(("side", side.to_owned()));
+                alerts.push((labels, n as f64));
+            }
+        }
+        self.metrics.set_family(SHADOW_RUNNING, running);
+        self.metrics.set_family(SHADOW_LAG, lag);
+        self.metrics.set_family(SHADOW_ALERTS, alerts);
     }
 
     /// The shadow of pack `name` for `tenant` (running, or ended and not yet discarded).

@@ -279,6 +279,11 @@ async fn a_lost_detection_and_a_noisy_one_show_in_the_difference_and_never_reach
     assert_eq!(body["status"], "discarded");
     let (status, _) = srv.report().await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let metrics = srv.metrics().await;
+    assert!(
+        !metrics.contains("yagura_shadow_running{"),
+        "a discarded shadow has no series: {metrics}"
+    );
 
     // the noisy one: the same threshold alert on both sides, three `event` alerts in the shadow
     let (status, body) = srv.shadow(json!({ "version": "1.2.0" })).await;
@@ -312,6 +317,15 @@ async fn a_lost_detection_and_a_noisy_one_show_in_the_difference_and_never_reach
         metrics.contains(r#"yagura_alerts_total{tenant="default",change="new"} 2"#),
         "{metrics}"
     );
+    for series in [
+        r#"yagura_shadow_running{tenant="default",pack="shadowtest"} 1"#,
+        r#"yagura_shadow_lag_events{tenant="default",pack="shadowtest"} 0"#,
+        r#"yagura_shadow_alerts{tenant="default",pack="shadowtest",side="active_only"} 0"#,
+        r#"yagura_shadow_alerts{tenant="default",pack="shadowtest",side="shadow_only"} 3"#,
+        r#"yagura_shadow_alerts{tenant="default",pack="shadowtest",side="both"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "no `{series}` in {metrics}");
+    }
     // close lets the sink write what it holds: the two live alerts, no shadow finding
     srv.close().await;
     let sunk = std::fs::read_to_string(&sink_file).expect("the sink's file");

@@ -225,18 +225,12 @@ struct Client<'a> {
 
 impl<'a> Client<'a> {
     fn new(args: &'a ServerArgs) -> anyhow::Result<Client<'a>> {
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(300));
-        if let Some(path) = &args.ca {
-            let at = || format!("the CA file {}", path.display());
-            let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("{}: not PEM certificates", at()))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
         Ok(Client {
-            http: builder.build().context("cannot set up the HTTP client")?,
+            http: crate::alert::sink::http_client(
+                "yagura pack shadow",
+                Duration::from_secs(300),
+                args.ca.as_deref(),
+            )?,
             args,
         })
     }

@@ -26,6 +26,8 @@
 mod file;
 mod webhook;
 
+pub(crate) use webhook::client as http_client;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -463,7 +465,11 @@ impl Target {
                 tries: (*tries).max(1),
                 backoff: *backoff,
                 max_backoff: *max_backoff,
-                client: webhook::client(&config.name, *timeout, ca_file.as_deref())?,
+                client: webhook::client(
+                    &format!("sink `{}`", config.name),
+                    *timeout,
+                    ca_file.as_deref(),
+                )?,
             }),
         })
     }

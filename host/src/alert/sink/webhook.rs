@@ -20,16 +20,17 @@ pub(super) struct Webhook {
     pub(super) client: reqwest::Client,
 }
 
-/// The HTTP client of the webhook `sink`: rustls with the bundled roots and the certificates
-/// of `ca_file`. Errors name the sink and the file.
-pub(super) fn client(
-    sink: &str,
+/// An HTTP client (a webhook sink's, `yagura pack shadow`'s): rustls with the bundled roots and
+/// the certificates of `ca_file`. Errors start with `whose` (like "sink `soar`") and name the
+/// file.
+pub(crate) fn client(
+    whose: &str,
     timeout: Duration,
     ca_file: Option<&Path>,
 ) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder().timeout(timeout);
     if let Some(path) = ca_file {
-        let at = || format!("sink `{sink}`: the CA file {}", path.display());
+        let at = || format!("{whose}: the CA file {}", path.display());
         let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem)
             .with_context(|| format!("{}: not PEM certificates", at()))?;
@@ -46,7 +47,7 @@ pub(super) fn client(
     }
     builder
         .build()
-        .with_context(|| format!("sink `{sink}`: cannot build its HTTP client"))
+        .with_context(|| format!("{whose}: cannot build its HTTP client"))
 }
 
 impl SinkThread {
@@ -111,7 +112,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let timeout = Duration::from_secs(1);
         let missing = dir.path().join("missing.pem");
-        let e = client("soar", timeout, Some(&missing)).expect_err("missing");
+        let e = client("sink `soar`", timeout, Some(&missing)).expect_err("missing");
         let text = format!("{e:#}");
         assert!(
             text.contains("sink `soar`") && text.contains(&missing.display().to_string()),
@@ -121,7 +122,7 @@ mod tests {
 
         let not_pem = dir.path().join("not.pem");
         std::fs::write(&not_pem, "just text\n").expect("write");
-        let e = client("soar", timeout, Some(&not_pem)).expect_err("no certificate");
+        let e = client("sink `soar`", timeout, Some(&not_pem)).expect_err("no certificate");
         let text = format!("{e:#}");
         assert!(
             text.contains("sink `soar`")
@@ -136,13 +137,13 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
         )
         .expect("write");
-        let e = client("soar", timeout, Some(&garbage)).expect_err("not a certificate");
+        let e = client("sink `soar`", timeout, Some(&garbage)).expect_err("not a certificate");
         let text = format!("{e:#}");
         assert!(
             text.contains("sink `soar`") && text.contains(&garbage.display().to_string()),
             "{text}"
         );
 
-        client("soar", timeout, None).expect("no CA file: the bundled roots");
+        client("sink `soar`", timeout, None).expect("no CA file: the bundled roots");
     }
 }

@@ -8,6 +8,8 @@ Every ```sh block of README.md and docs/*.md is one of:
   pointed at the server the harness started (one fresh server per file);
 - run as commands in a scratch folder that holds the checkout's `rules/` and `target/` and
   the files the docs name (`<!-- docs-run: cli -->` before the block);
+- in either, `localhost:5000` is an OCI registry the harness started (Debian's
+  `docker-registry`, on a free loopback port with a scratch folder; one per file);
 - skipped, with the reason in the comment (`<!-- docs-run: skip: REASON -->`): a build, a
   benchmark, a system install. A block with neither is an error: a new example runs or says
   why it does not.
@@ -35,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -225,6 +228,45 @@ class Server:
             self.proc.kill()
 
 
+class Registry:
+    """An OCI registry (`docker-registry`, or $YAGURA_TEST_REGISTRY) on a free loopback port."""
+
+    def __init__(self, work):
+        program = os.environ.get("YAGURA_TEST_REGISTRY", "docker-registry")
+        for _ in range(5):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            config = work / "registry.yml"
+            config.write_text(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {work / 'registry'}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                encoding="utf-8")
+            try:
+                self.proc = subprocess.Popen([program, "serve", str(config)],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError as e:
+                raise Failure(f"cannot start {program} ({e}): install Debian's docker-registry")
+            for _ in range(RETRIES):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    self.address = f"127.0.0.1:{port}"
+                    return
+                except OSError:
+                    time.sleep(0.1)
+            self.stop()
+        raise Failure("the registry did not start (five ports tried)")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 CURL = 'curl() { command curl -w "%{stderr}\\n@@HTTP %{http_code}\\n" "$@"; }\n'
 # a query whose answer lacks what the doc shows is asked again, up to this many times, 0.1 s
 # apart: what it reads (alerts) is made by the engine after the events were taken
@@ -271,7 +313,7 @@ def check(c, rc, stdout, stderr):
     return None
 
 
-def run_commands(blocks_, work, env, yagura, server=None):
+def run_commands(blocks_, work, env, yagura, server=None, registry=None):
     """Runs the blocks' commands in turn, each in a shell that starts with the variables the
     ones before it left; returns how many ran."""
     ran = 0
@@ -298,6 +340,8 @@ def run_commands(blocks_, work, env, yagura, server=None):
                 continue
             if server:
                 text = text.replace("localhost:8080", server.address)
+            if registry:
+                text = text.replace("localhost:5000", registry.address)
             # `cargo run -p yagura --` is the yagura built from this checkout: the one given
             text = re.sub(r"cargo run (--release )?(-q )?-p yagura -- ", "yagura ", text)
             prepare(text, work, yagura)
@@ -380,15 +424,23 @@ def main(argv):
                     cache.mkdir(parents=True, exist_ok=True)
                     (work / ".yagura").mkdir()
                     (work / ".yagura" / "cache").symlink_to(cache)
-                    if kind == "api":
-                        server = Server(yagura, work)
-                        try:
-                            passed += run_commands(chosen, work, dict(env, TOKEN=server.token),
-                                                   yagura, server)
-                        finally:
-                            server.stop()
-                    else:
-                        passed += run_commands(chosen, work, env, yagura)
+                    registry = None
+                    if any("localhost:5000" in "\n".join(b.lines) for b in chosen):
+                        registry = Registry(work)
+                    try:
+                        if kind == "api":
+                            server = Server(yagura, work)
+                            try:
+                                passed += run_commands(chosen, work,
+                                                       dict(env, TOKEN=server.token), yagura,
+                                                       server, registry)
+                            finally:
+                                server.stop()
+                        else:
+                            passed += run_commands(chosen, work, env, yagura, None, registry)
+                    finally:
+                        if registry:
+                            registry.stop()
     except Failure as e:
         print(f"docs_run: FAILED\n{e}")
         return 1

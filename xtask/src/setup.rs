@@ -11,6 +11,7 @@
 //! | componentize-py 0.25.1 (Python rules) | `componentize-py --version` | `python3 -m pip install`, Python's packages |
 //! | componentize-js 0.23.0 (JavaScript rules) | `sdk/js/node_modules` | `npm ci`, `sdk/js/node_modules` |
 //! | the OCSF schema check (`test` only): ocsf-json-schema 1.2.0 (the schema.ocsf.io exports) and jsonschema 4.26.0 | both import from `target/tools/ocsf-check` | `pip install --target`, `target/tools/ocsf-check/` |
+//! | an OCI registry for the distribution tests (`test` only): Debian's `docker-registry` (CNCF distribution 2.8) | `docker-registry --version`, or `$YAGURA_TEST_REGISTRY` set | `apt-get install docker-registry` (root); the tests start it themselves, on loopback |
 //! | a C compiler for wasm32-wasi (C rules; `test` only) | as `yagura rule build` looks: `$WASI_SDK_PATH`, `$YAGURA_ZIG`, Debian's clang with wasi-libc, `zig` on PATH | PyPI's `ziglang` with `pip install --target`, `target/tools/ziglang-<v>/` — nothing outside the checkout, no root |
 //!
 //! The zig installed here is handed to the commands xtask runs as `$YAGURA_ZIG`.
@@ -44,6 +45,7 @@ pub enum Need {
     ComponentizeJs,
     CCompiler,
     OcsfCheck,
+    Registry,
 }
 
 /// What the rule builds of `build-rules`, `demo` and `bench` need.
@@ -55,6 +57,7 @@ pub const TESTS: &[Need] = &[
     Need::ComponentizeJs,
     Need::CCompiler,
     Need::OcsfCheck,
+    Need::Registry,
 ];
 
 /// A missing tool: what to say before installing it, and how.
@@ -75,6 +78,7 @@ pub fn prepare(root: &Path, needs: &[Need]) -> Result<()> {
             Need::ComponentizeJs => componentize_js(root),
             Need::CCompiler => c_compiler(root)?,
             Need::OcsfCheck => ocsf_check(root),
+            Need::Registry => registry(),
         };
         installs.extend(install);
     }
@@ -241,6 +245,38 @@ fn c_compiler(root: &Path) -> Result<Option<Install>> {
             Ok(())
         }),
     }))
+}
+
+/// Debian's `docker-registry`, which the OCI tests start (host/tests/all/oci.rs), when it
+/// is missing.
+fn registry() -> Option<Install> {
+    if std::env::var_os("YAGURA_TEST_REGISTRY").is_some() || runs("docker-registry", &["--version"])
+    {
+        return None;
+    }
+    Some(Install {
+        says: "an OCI registry for the distribution tests: Debian's docker-registry \
+               (distribution 2.8), `apt-get update && apt-get install docker-registry`, into \
+               /usr/bin (the tests start it on loopback ports of their own; the package's \
+               service is not needed)"
+            .to_owned(),
+        run: Box::new(|| {
+            let advice = "installing docker-registry failed: install Debian's docker-registry \
+                          (or any CNCF distribution binary, named in $YAGURA_TEST_REGISTRY) \
+                          yourself";
+            run(Command::new("apt-get").args(["update", "-qq"]), advice)?;
+            run(
+                Command::new("apt-get")
+                    .args(["install", "-y", "-qq", "docker-registry"])
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+                advice,
+            )?;
+            if !runs("docker-registry", &["--version"]) {
+                bail!("docker-registry was installed but does not run");
+            }
+            Ok(())
+        }),
+    })
 }
 
 /// Where the OCSF schema check's Python packages go (`PYTHONPATH` for the check).

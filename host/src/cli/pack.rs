@@ -7,10 +7,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use super::shadow::{ShadowCommand, run_shadow};
+use crate::pack::oci::{PackRef, RegistryOptions};
 use crate::pack::{Bundle, PublicKey, RuleCases, SecretKey, SignatureStatus, Trust, sign};
 use crate::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use crate::sandbox::Sandbox;
-use crate::store::{DEFAULT_TENANT, Imported, Store};
+use crate::store::{DEFAULT_TENANT, Imported, PackSource, Store};
 
 /// Where the store is.
 #[derive(Debug, Clone, Args)]
@@ -141,6 +142,45 @@ pub enum PackCommand {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
+    /// Push a bundle to an OCI registry (docs/distribution.md). The tag is the pack's version
+    /// unless the reference names one; a version tag that holds other content is refused.
+    Push {
+        #[arg(value_name = "BUNDLE")]
+        bundle: PathBuf,
+        /// oci://HOST[:PORT]/REPO[:TAG]
+        #[arg(value_name = "REFERENCE")]
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Pull a pack from an OCI registry and import it, checked as `pack import` checks a
+    /// file; the store keeps the manifest digest it came as. Without a tag or digest: the
+    /// highest version tag.
+    Pull {
+        /// oci://HOST[:PORT]/REPO[:TAG] or oci://HOST[:PORT]/REPO@sha256:DIGEST
+        #[arg(value_name = "REFERENCE")]
+        reference: String,
+        /// Also write the bundle to this file
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who imports (default: $USER)
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// List the versions an OCI repository holds (its semver tags), lowest first.
+    Versions {
+        /// oci://HOST[:PORT]/REPO
+        #[arg(value_name = "REFERENCE")]
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
     /// List the stored packs, their versions and which tenants run which.
     List {
         #[command(flatten)]
@@ -191,6 +231,54 @@ pub enum PackCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// How to reach an OCI registry.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Plain HTTP to a registry that is not on this machine (one on loopback is always
+    /// reached over plain HTTP)
+    #[arg(long)]
+    pub insecure: bool,
+    /// Trust these CA certificates (PEM) for the registry, besides the public roots
+    #[arg(long, value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+    /// The registry user; its password is $YAGURA_REGISTRY_PASSWORD or --password-stdin.
+    /// Without it: Docker's config.json (and its credential helpers), else anonymous
+    #[arg(long, value_name = "USER", env = "YAGURA_REGISTRY_USERNAME")]
+    pub username: Option<String>,
+    /// Read the registry password from standard input (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl RegistryArgs {
+    pub fn options(&self) -> anyhow::Result<RegistryOptions> {
+        let password = if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the registry password from standard input")?;
+            Some(line.trim_end_matches(['\r', '\n']).to_owned())
+        } else {
+            std::env::var("YAGURA_REGISTRY_PASSWORD").ok()
+        };
+        Ok(RegistryOptions {
+            insecure: self.insecure,
+            ca: self.ca.clone(),
+            username: self.username.clone(),
+            password,
+        })
+    }
+}
+
+/// Runs `work` on a runtime of its own: the registry client is async, the CLI is not.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the registry client's runtime")?
+        .block_on(work)
 }
 
 /// The keys a command trusts.
@@ -416,32 +504,98 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
             let origin = path.display().to_string();
             let runtime = offline(store, trust.load()?)?;
             let bundle = read_bundle(path)?;
-            let label = bundle.manifest.label();
-            let who = by
+            import(&runtime, &bundle, &origin, by.as_deref(), None, out)
+        }
+        PackCommand::Push {
+            bundle: path,
+            reference,
+            registry,
+        } => {
+            let target = PackRef::parse(reference)?;
+            if target.digest.is_some() {
+                bail!(
+                    "{target}: a push names a tag, not a digest (the digest comes from the content)"
+                );
+            }
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let bundle = Bundle::from_bytes(&bytes, &path.display().to_string())?;
+            let tag = target
+                .tag
                 .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "unknown".into());
-            let import = match runtime.import(&bundle, &origin, None, &who) {
-                Ok(import) => import,
-                Err(RuntimeError::CasesFailed { results, .. }) => {
-                    print_cases(&results, &label, false, out)?;
-                    bail!("{origin}: the pack's cases failed; not importing it");
+                .unwrap_or_else(|| bundle.manifest.pack.version.to_string());
+            let client = registry.options()?.connect(&target)?;
+            let pushed = block_on(client.push(&bundle, &bytes, &tag))?;
+            writeln!(
+                out,
+                "{} {} → {} ({}, {})",
+                if pushed.unchanged {
+                    "already there:"
+                } else {
+                    "pushed"
+                },
+                bundle.manifest.label(),
+                pushed.reference,
+                pushed.digest,
+                if bundle.signature.is_some() {
+                    "signed"
+                } else {
+                    "UNSIGNED: hosts refuse it unless they allow unsigned packs"
                 }
-                Err(e) => return Err(e.into()),
+            )?;
+            Ok(true)
+        }
+        PackCommand::Pull {
+            reference,
+            out: file,
+            registry,
+            trust,
+            store,
+            by,
+        } => {
+            let asked = PackRef::parse(reference)?;
+            let runtime = offline(store, trust.load()?)?;
+            let client = registry.options()?.connect(&asked)?;
+            let pulled = block_on(async {
+                let at = if asked.tag.is_some() || asked.digest.is_some() {
+                    asked.clone()
+                } else {
+                    let versions = client.versions().await?;
+                    let highest = versions
+                        .last()
+                        .with_context(|| format!("{asked}: the repository has no version tags"))?;
+                    asked.at_tag(&highest.to_string())
+                };
+                client.pull(&at).await
+            })?;
+            let origin = pulled.reference.to_string();
+            let bundle = Bundle::from_bytes(&pulled.bytes, &origin)?;
+            if let Some(file) = file {
+                std::fs::write(file, &pulled.bytes)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+            }
+            let source = PackSource {
+                repository: asked.repository_url(),
+                digest: pulled.digest.clone(),
             };
-            match import.stored {
-                Imported::New => {
-                    print_cases(&import.cases, &label, false, out)?;
-                    writeln!(
-                        out,
-                        "imported {label} into {}",
-                        runtime.store().dir().display()
-                    )?;
-                }
-                Imported::AlreadyStored => writeln!(
-                    out,
-                    "{label} is already in the store, with the same content"
-                )?,
+            writeln!(out, "pulled {origin} ({})", pulled.digest)?;
+            import(&runtime, &bundle, &origin, by.as_deref(), Some(source), out)
+        }
+        PackCommand::Versions {
+            reference,
+            registry,
+        } => {
+            let repo = PackRef::parse(reference)?;
+            if repo.tag.is_some() || repo.digest.is_some() {
+                bail!("{repo}: name the repository only (oci://HOST/REPO)");
+            }
+            let client = registry.options()?.connect(&repo)?;
+            let versions = block_on(client.versions())?;
+            if versions.is_empty() {
+                eprintln!("{}: no version tags", repo.repository_url());
+            }
+            for version in versions {
+                writeln!(out, "{version}")?;
             }
             Ok(true)
         }
@@ -460,12 +614,16 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
                     .collect();
                 writeln!(
                     out,
-                    "{}@{}  signer {}  imported by {} at {}{}",
+                    "{}@{}  signer {}  imported by {} at {}{}{}",
                     r.name,
                     r.version,
                     r.signer.as_deref().unwrap_or("none (unsigned)"),
                     r.imported_by,
                     crate::event::format_rfc3339_ms(r.imported_at),
+                    r.source
+                        .as_ref()
+                        .map(|s| format!("  from {}@{}", s.repository, s.digest))
+                        .unwrap_or_default(),
                     if tenants.is_empty() {
                         String::new()
                     } else {
@@ -539,11 +697,15 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
             for e in store.history(tenant, name)? {
                 writeln!(
                     out,
-                    "{}  {:<8} {} → {}  by {}{}",
+                    "{}  {:<8} {} → {}{}  by {}{}",
                     crate::event::format_rfc3339_ms(e.at),
                     e.action,
                     e.from.as_deref().unwrap_or("none"),
                     e.to,
+                    e.digest
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default(),
                     e.who,
                     if e.reason.is_empty() {
                         String::new()
@@ -578,6 +740,45 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
             report_cases(&bundle, &sandbox, &origin, true, out)
         }
     }
+}
+
+/// Imports a bundle through `runtime`'s checks and says what happened.
+fn import(
+    runtime: &Runtime,
+    bundle: &Bundle,
+    origin: &str,
+    by: Option<&str>,
+    source: Option<PackSource>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    let label = bundle.manifest.label();
+    let who = by
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let import = match runtime.import(bundle, origin, None, &who, source) {
+        Ok(import) => import,
+        Err(RuntimeError::CasesFailed { results, .. }) => {
+            print_cases(&results, &label, false, out)?;
+            bail!("{origin}: the pack's cases failed; not importing it");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match import.stored {
+        Imported::New => {
+            print_cases(&import.cases, &label, false, out)?;
+            writeln!(
+                out,
+                "imported {label} into {}",
+                runtime.store().dir().display()
+            )?;
+        }
+        Imported::AlreadyStored => writeln!(
+            out,
+            "{label} is already in the store, with the same content"
+        )?,
+    }
+    Ok(true)
 }
 
 /// The store's runtime, its engines not started: `pack import`, `activate` and `rollback` go through

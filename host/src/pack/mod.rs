@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod manifest;
+pub mod oci;
 pub mod sign;
 
 use std::path::PathBuf;

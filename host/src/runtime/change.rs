@@ -18,7 +18,7 @@ use super::error::{RuntimeError, RuntimeResult};
 use super::{Built, Overrides, Runtime};
 use crate::metrics;
 use crate::pack::{Bundle, RuleCases, SignatureStatus, resolve_version};
-use crate::store::{Imported, RuleConfig};
+use crate::store::{Imported, PackSource, RuleConfig};
 
 /// A bundle checked and stored.
 #[derive(Debug)]
@@ -60,13 +60,15 @@ pub struct Rollback {
 
 impl Runtime {
     /// Checks a bundle — digests, signature, requirements, and its cases if it is new — and
-    /// stores it. With a `tenant`, its own keys are trusted too and it is granted the pack.
+    /// stores it. With a `tenant`, its own keys are trusted too and it is granted the pack;
+    /// with a `source`, the registry and manifest digest it was pulled as are kept with it.
     pub fn import(
         &self,
         bundle: &Bundle,
         origin: &str,
         tenant: Option<&str>,
         who: &str,
+        source: Option<PackSource>,
     ) -> RuntimeResult<Import> {
         let status = self.check(bundle, origin, tenant)?;
         let m = &bundle.manifest;
@@ -80,7 +82,7 @@ impl Runtime {
             SignatureStatus::Trusted(id) => Some(id),
             SignatureStatus::UnsignedAllowed => None,
         };
-        let stored = self.store.import(bundle, signer.clone(), who)?;
+        let stored = self.store.import(bundle, signer.clone(), who, source)?;
         if let Some(tenant) = tenant {
             self.store.grant_pack(tenant, &name, &version)?;
         }

@@ -80,7 +80,7 @@ pub async fn upload(
         let origin = "the uploaded bundle";
         let bundle = Bundle::from_bytes(&bytes, origin)
             .map_err(|e| ApiError::unprocessable(format!("{e:#}")))?;
-        let import = st.runtime.import(&bundle, origin, Some(&tenant), &who)?;
+        let import = st.runtime.import(&bundle, origin, Some(&tenant), &who, None)?;
         Ok(json_response(
             StatusCode::CREATED,
             &json!({
@@ -146,8 +146,10 @@ pub async fn list(
         pattern = "^[^@/]+@[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.+-]*)?$"), TenantQuery),
     responses(
         (status = 200, description = "`{name, version, publisher, description, license, \
-            requires: {wit, host}, signer, imported_at, imported_by, active, rules: [{id, \
-            enabled, sha256, config}], files: [{path, sha256}]}`", body = Object),
+            requires: {wit, host}, signer, imported_at, imported_by, source, active, rules: \
+            [{id, enabled, sha256, config}], files: [{path, sha256}]}`; `source`: \
+            `{repository, digest}`, the OCI repository and manifest it was pulled from, or \
+            null", body = Object),
         (status = 400, description = "not NAME@VERSION, or a bad query string", body = ErrorBody),
         Denied,
         (status = 404, description = "the tenant does not exist or does not hold the pack",
@@ -200,6 +202,7 @@ pub async fn inspect(
             "signer": record.signer,
             "imported_at": crate::event::format_rfc3339_ms(record.imported_at),
             "imported_by": record.imported_by,
+            "source": record.source,
             "active": active.as_deref() == Some(version),
             "rules": rules,
             "files": manifest.files.iter().map(|f| json!({ "path": f.path, "sha256": f.sha256 })).collect::<Vec<_>>(),
@@ -343,7 +346,8 @@ pub async fn rollback(
     params(("name" = String, Path, description = "the pack's name"), TenantQuery),
     responses(
         (status = 200, description = "`{tenant, name, history: [{at, who, action, from, to, \
-            reason}]}`", body = Object),
+            reason, digest}]}`; `digest`: the OCI manifest `to` was pulled as (null when it was \
+            not pulled from a registry)", body = Object),
         (status = 400, description = "a bad query string", body = ErrorBody),
         Denied,
         (status = 404, description = "no such tenant, or it has no such pack", body = ErrorBody),
@@ -374,6 +378,7 @@ pub async fn history(
                 "from": e.from,
                 "to": e.to,
                 "reason": e.reason,
+                "digest": e.digest,
             })
         })
         .collect();

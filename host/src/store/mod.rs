@@ -69,6 +69,19 @@ pub struct PackRecord {
     /// ms since the Unix epoch
     pub imported_at: i64,
     pub imported_by: String,
+    /// where it was pulled from, when it came from a registry
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PackSource>,
+}
+
+/// The registry a stored version was pulled from, and the manifest it came as: the version is
+/// pinned to that digest (docs/distribution.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackSource {
+    /// `oci://HOST/REPO`
+    pub repository: String,
+    /// the manifest's digest, `sha256:…`
+    pub digest: String,
 }
 
 /// One line of the activation history.
@@ -82,6 +95,9 @@ pub struct HistoryEntry {
     pub from: Option<String>,
     pub to: String,
     pub reason: String,
+    /// the manifest digest `to` was pulled as, when it came from a registry
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// What an import did.
@@ -369,6 +385,7 @@ impl Store {
         bundle: &Bundle,
         signer: Option<String>,
         who: &str,
+        source: Option<PackSource>,
     ) -> StoreResult<Imported> {
         let m = &bundle.manifest;
         let name = m.pack.name.clone();
@@ -393,11 +410,20 @@ impl Store {
             signer,
             imported_at: now_ms(),
             imported_by: who.to_owned(),
+            source,
         };
         self.packs.insert(key, serde_json::to_vec(&record)?)?;
         crash_point("import-record");
         self.db.flush()?;
         Ok(Imported::New)
+    }
+
+    /// The record of a stored version.
+    pub fn record(&self, name: &str, version: &str) -> anyhow::Result<Option<PackRecord>> {
+        self.packs
+            .get(key2(name, version))?
+            .map(|v| serde_json::from_slice(&v).context("a pack record is unreadable"))
+            .transpose()
     }
 
     /// A stored pack version as a bundle (re-checked: digests of every blob).
@@ -558,6 +584,10 @@ impl Store {
             )));
         }
         let previous = self.active(tenant, name)?;
+        let digest = self
+            .record(name, version)?
+            .and_then(|r| r.source)
+            .map(|s| s.digest);
         let id = self.db.generate_id()?;
         let mut history_key = key2(tenant, &format!("{name}\0"));
         history_key.extend_from_slice(&id.to_be_bytes());
@@ -568,6 +598,7 @@ impl Store {
             from: previous.clone(),
             to: version.to_owned(),
             reason: reason.to_owned(),
+            digest,
         };
         let entry = serde_json::to_vec(&entry)?;
         let active_key = key2(tenant, name);

@@ -6,11 +6,13 @@
 //!   tenant keys, rule switches, latency and limits).
 //! - `swap`: hot swap under load: no event lost or seen twice, state carried over.
 //! - `durability`: the write-ahead log, checkpoints and kill -9.
+//! - `oci`: packs pushed to and pulled from a real registry (Debian's `docker-registry`).
 //! - `support`: what they share.
 //!
 //! Run one group with `cargo test -p yagura --test all -- store::`.
 
 mod durability;
+mod oci;
 mod server;
 mod shadow;
 mod store;

@@ -1301,7 +1301,7 @@ async fn packs_activated_from_the_cli_run_at_start() {
         let bytes = scan_bundle(dir.path(), Some(&key), "1.0.0");
         let bundle = Bundle::from_bytes(&bytes, "test").expect("bundle");
         store
-            .import(&bundle, Some(key.public().id()), "cli")
+            .import(&bundle, Some(key.public().id()), "cli", None)
             .expect("import");
         store
             .activate("default", "acme", "1.0.0", "cli", "")

@@ -17,7 +17,12 @@ use crate::support::{self, root};
 
 /// A signed bundle of vertical-port-scan (with its cases) at `version`, written into `dir`;
 /// `edit` changes the manifest text.
-fn bundle(dir: &Path, key: &SecretKey, version: &str, edit: impl Fn(String) -> String) -> PathBuf {
+pub(crate) fn bundle(
+    dir: &Path,
+    key: &SecretKey,
+    version: &str,
+    edit: impl Fn(String) -> String,
+) -> PathBuf {
     let rule_dir = dir.join(format!("src-{version}"));
     support::copy_scan_cases(&rule_dir);
     let component = root().join("target/rules/vertical-port-scan.wasm");

@@ -9,7 +9,8 @@ Every ```sh block of README.md and docs/*.md is one of:
 - run as commands in a scratch folder that holds the checkout's `rules/` and `target/` and
   the files the docs name (`<!-- docs-run: cli -->` before the block);
 - in either, `localhost:5000` is an OCI registry the harness started (Debian's
-  `docker-registry`, on a free loopback port with a scratch folder; one per file);
+  `docker-registry`, on a free loopback port with a scratch folder; one per file and kind),
+  which the server may follow (`--follow-registries`);
 - skipped, with the reason in the comment (`<!-- docs-run: skip: REASON -->`): a build, a
   benchmark, a system install. A block with neither is an error: a new example runs or says
   why it does not.
@@ -194,10 +195,12 @@ def prepare(text, work, yagura):
 class Server:
     """`yagura serve` on a free loopback port, with a fresh store; its admin token."""
 
-    def __init__(self, yagura, work):
+    def __init__(self, yagura, work, registry=None):
+        # a registry the harness started is one the server may follow
+        follow = ["--follow-registries", registry.address] if registry else []
         self.proc = subprocess.Popen(
             [yagura, "serve", "--store", str(work / "server-store"), "--listen", "127.0.0.1:0",
-             "--log", "warn"],
+             "--log", "warn", *follow],
             cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.first_line = self.proc.stdout.readline().strip()
         token = re.search(r"(ygr_\S+)", self.first_line)
@@ -429,7 +432,7 @@ def main(argv):
                         registry = Registry(work)
                     try:
                         if kind == "api":
-                            server = Server(yagura, work)
+                            server = Server(yagura, work, registry)
                             try:
                                 passed += run_commands(chosen, work,
                                                        dict(env, TOKEN=server.token), yagura,

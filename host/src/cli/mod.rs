@@ -1,6 +1,8 @@
 //! The `yagura` command line: argument parsing (clap) and the commands, as library code so
 //! that tests call exactly what the binary runs.
 
+mod api;
+mod follow;
 mod pack;
 mod replay;
 mod rule;
@@ -11,13 +13,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use api::ServerArgs;
 pub(crate) use pack::run_pack;
 pub use pack::{ActorArgs, KeyCommand, PackCommand, StoreArgs, TrustArgs, run_key};
 pub use replay::{ReplayArgs, ReplayReport, SourceReport, run_replay};
 pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 pub use serve::ServeArgs;
 pub(crate) use serve::run_serve;
-pub use shadow::{ServerArgs, ShadowCommand};
+pub use shadow::ShadowCommand;
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
+use super::api::{ServerArgs, block_on};
+use super::follow::{FollowArgs, FollowsArgs};
 use super::shadow::{ShadowCommand, run_shadow};
 use crate::pack::oci::{PackRef, RegistryOptions};
 use crate::pack::{Bundle, PublicKey, RuleCases, SecretKey, SignatureStatus, Trust, sign};
@@ -181,6 +183,22 @@ pub enum PackCommand {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Have a running server follow an OCI repository: it checks it every interval, pulls the
+    /// highest version matching --req and activates it after the checks of an import and an
+    /// activation; a refused version is not tried again until its tag changes. Talks to
+    /// `yagura serve`'s API (docs/distribution.md).
+    Follow(FollowArgs),
+    /// List the server's follows for the tenant: last check, activations, refusals, registry
+    /// errors, health gate.
+    Follows(FollowsArgs),
+    /// Stop a follow (what runs stays as it is).
+    Unfollow {
+        /// The follow's id, as `follows` lists it
+        #[arg(value_name = "ID")]
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// List the stored packs, their versions and which tenants run which.
     List {
         #[command(flatten)]
@@ -270,15 +288,6 @@ impl RegistryArgs {
             password,
         })
     }
-}
-
-/// Runs `work` on a runtime of its own: the registry client is async, the CLI is not.
-fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the registry client's runtime")?
-        .block_on(work)
 }
 
 /// The keys a command trusts.
@@ -672,6 +681,18 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
                 actor.tenant,
                 done.previous.as_deref().unwrap_or("none")
             )?;
+            Ok(true)
+        }
+        PackCommand::Follow(args) => {
+            super::follow::follow(args, out)?;
+            Ok(true)
+        }
+        PackCommand::Follows(args) => {
+            super::follow::follows(args, out)?;
+            Ok(true)
+        }
+        PackCommand::Unfollow { id, server } => {
+            super::follow::unfollow(id, server, out)?;
             Ok(true)
         }
         PackCommand::Shadow(command) => {

@@ -3,41 +3,13 @@
 //! commands it does not open the store: a shadow runs beside live rules, in the server.
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::{Value as Json, json};
 
-use crate::runtime::{Carry, ShadowStart};
+use super::api::{Client, ServerArgs, block_on};
 
-/// How to reach the server.
-#[derive(Debug, Args)]
-pub struct ServerArgs {
-    /// The server's base URL
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "YAGURA_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub server: String,
-    /// A token with the packs:write scope (alerts:read is enough for `status`)
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "YAGURA_TOKEN",
-        hide_env_values = true
-    )]
-    pub token: String,
-    /// Act on this tenant (admin tokens; default: the token's own)
-    #[arg(long, value_name = "TENANT")]
-    pub tenant: Option<String>,
-    /// Trust these CA certificates (PEM) for an https server, besides the public roots
-    #[arg(long, value_name = "PEM")]
-    pub ca: Option<PathBuf>,
-}
+use crate::runtime::{Carry, ShadowStart};
 
 #[derive(Debug, Subcommand)]
 pub enum ShadowCommand {
@@ -113,13 +85,17 @@ pub enum StateArg {
     Active,
 }
 
+/// Who asks, in errors.
+const WHOSE: &str = "yagura pack shadow";
+
+/// The shadow route of pack `name`.
+fn path(name: &str) -> String {
+    format!("/v1/packs/{name}/shadow")
+}
+
 /// Runs a `yagura pack shadow` command against the server.
 pub fn run_shadow(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the HTTP client")?;
-    runtime.block_on(run(command, out))
+    block_on(run(command, out))
 }
 
 async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -144,8 +120,8 @@ async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()>
                 "max_faults": max_faults,
                 "max_lag": max_lag,
             });
-            let report = Client::new(server)?
-                .call(reqwest::Method::POST, name, "", Some(body))
+            let report = Client::new(server, WHOSE)?
+                .call(reqwest::Method::POST, &path(name), "", Some(body))
                 .await?;
             writeln!(
                 out,
@@ -166,8 +142,13 @@ async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()>
             json,
             server,
         } => {
-            let report = Client::new(server)?
-                .call(reqwest::Method::GET, name, &format!("limit={limit}"), None)
+            let report = Client::new(server, WHOSE)?
+                .call(
+                    reqwest::Method::GET,
+                    &path(name),
+                    &format!("limit={limit}"),
+                    None,
+                )
                 .await?;
             if *json {
                 writeln!(out, "{report:#}")?;
@@ -185,10 +166,10 @@ async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()>
                 StateArg::Shadow => Carry::Shadow,
                 StateArg::Active => Carry::Active,
             };
-            let done = Client::new(server)?
+            let done = Client::new(server, WHOSE)?
                 .call(
                     reqwest::Method::POST,
-                    &format!("{name}/promote"),
+                    &format!("{}/promote", path(name)),
                     "",
                     Some(json!({ "state": state, "reason": reason })),
                 )
@@ -203,8 +184,8 @@ async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()>
             )?;
         }
         ShadowCommand::Discard { name, server } => {
-            let report = Client::new(server)?
-                .call(reqwest::Method::DELETE, name, "", None)
+            let report = Client::new(server, WHOSE)?
+                .call(reqwest::Method::DELETE, &path(name), "", None)
                 .await?;
             writeln!(
                 out,
@@ -217,86 +198,7 @@ async fn run(command: &ShadowCommand, out: &mut dyn Write) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The server's shadow routes.
-struct Client<'a> {
-    http: reqwest::Client,
-    args: &'a ServerArgs,
-}
-
-impl<'a> Client<'a> {
-    fn new(args: &'a ServerArgs) -> anyhow::Result<Client<'a>> {
-        Ok(Client {
-            http: crate::alert::sink::http_client(
-                "yagura pack shadow",
-                Duration::from_secs(300),
-                args.ca.as_deref(),
-            )?,
-            args,
-        })
-    }
-
-    /// `METHOD {server}/v1/packs/{path}` (`path` is `NAME/shadow…` less the `/shadow`), the
-    /// answer's JSON; an error answer becomes an error naming the request and the server's
-    /// message.
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        query: &str,
-        body: Option<Json>,
-    ) -> anyhow::Result<Json> {
-        let (name, rest) = path.split_once('/').unwrap_or((path, ""));
-        let rest = if rest.is_empty() {
-            String::new()
-        } else {
-            format!("/{rest}")
-        };
-        let mut url = format!(
-            "{}/v1/packs/{name}/shadow{rest}",
-            self.args.server.trim_end_matches('/')
-        );
-        let mut params: Vec<String> = Vec::new();
-        if let Some(tenant) = &self.args.tenant {
-            params.push(format!("tenant={tenant}"));
-        }
-        if !query.is_empty() {
-            params.push(query.to_owned());
-        }
-        if !params.is_empty() {
-            url = format!("{url}?{}", params.join("&"));
-        }
-        let what = format!("{method} {url}");
-        let mut request = self
-            .http
-            .request(method, &url)
-            .bearer_auth(&self.args.token);
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("{what}: no answer (is `yagura serve` running there?)"))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .with_context(|| format!("{what}: the answer could not be read"))?;
-        let value: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-        if !status.is_success() {
-            let message = value["error"]["message"].as_str().map_or_else(
-                || String::from_utf8_lossy(&bytes).into_owned(),
-                str::to_owned,
-            );
-            anyhow::bail!("{what}: {status}: {message}");
-        }
-        Ok(value)
-    }
-}
-
-fn text(value: &Json) -> String {
+pub(super) fn text(value: &Json) -> String {
     match value {
         Json::String(s) => s.clone(),
         Json::Null => "-".into(),

@@ -46,6 +46,13 @@ const MAX_MANIFEST_BYTES: usize = 64 << 10;
 const TAG_PAGE: usize = 1_000;
 const MAX_TAG_PAGES: usize = 100;
 
+/// What a registry holds is refused: not a pack, too large, changed after it was pushed. The
+/// registry answered; asking again gives the same answer until its content changes. Other
+/// errors of [`Registry::pull`] are the registry's or the network's, and may pass.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ContentError(pub String);
+
 /// A registry, a repository and maybe a tag or digest: `oci://HOST[:PORT]/REPO[:TAG][@DIGEST]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackRef {
@@ -541,41 +548,46 @@ impl Registry {
                     self.explain(e, &format!("{at}: pulling the manifest"))
                 }
             })?;
+        let refuse = |why: String| anyhow::Error::new(ContentError(format!("{at}: {why}")));
         if let Some(asked) = &at.digest
             && *asked != digest
         {
-            bail!("{at}: the registry answered with manifest {digest}, not the one asked for");
+            return Err(refuse(format!(
+                "the registry answered with manifest {digest}, not the one asked for"
+            )));
         }
         if manifest_bytes.len() > MAX_MANIFEST_BYTES {
-            bail!(
-                "{at}: the manifest is {} bytes, more than a pack's ({MAX_MANIFEST_BYTES})",
+            return Err(refuse(format!(
+                "the manifest is {} bytes, more than a pack's ({MAX_MANIFEST_BYTES})",
                 manifest_bytes.len()
-            );
+            )));
         }
         let manifest: OciImageManifest = serde_json::from_slice(&manifest_bytes)
-            .with_context(|| format!("{at}: the manifest is not an OCI image manifest"))?;
+            .map_err(|e| refuse(format!("the manifest is not an OCI image manifest: {e}")))?;
         let is_pack = manifest.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
             || manifest.config.media_type == CONFIG_TYPE;
         if !is_pack {
-            bail!(
-                "{at}: not a Yagura pack (artifact type {}, config {}; a pack is {ARTIFACT_TYPE})",
+            return Err(refuse(format!(
+                "not a Yagura pack (artifact type {}, config {}; a pack is {ARTIFACT_TYPE})",
                 manifest.artifact_type.as_deref().unwrap_or("none"),
                 manifest.config.media_type
-            );
+            )));
         }
         let mut layers = manifest
             .layers
             .iter()
             .filter(|l| l.media_type == LAYER_TYPE);
         let (Some(layer), None) = (layers.next(), layers.next()) else {
-            bail!("{at}: a pack's manifest has exactly one {LAYER_TYPE} layer");
+            return Err(refuse(format!(
+                "a pack's manifest has exactly one {LAYER_TYPE} layer"
+            )));
         };
         let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
         if size > MAX_BUNDLE_BYTES {
-            bail!(
-                "{at}: the pack layer is {} bytes, over the bundle limit of {MAX_BUNDLE_BYTES}",
+            return Err(refuse(format!(
+                "the pack layer is {} bytes, over the bundle limit of {MAX_BUNDLE_BYTES}",
                 layer.size
-            );
+            )));
         }
         let bytes = self.blob(at, layer, size).await?;
         Ok(Pulled {
@@ -600,10 +612,10 @@ impl Registry {
             .map_err(|e| self.explain(e, &doing))?;
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         let tampered = |got: &str| {
-            anyhow::anyhow!(
+            anyhow::Error::new(ContentError(format!(
                 "{doing}: the content's digest is {got}: it was changed after it was pushed; \
                  refusing it"
-            )
+            )))
         };
         while let Some(chunk) = stream.next().await {
             let chunk = match chunk {
@@ -617,15 +629,19 @@ impl Registry {
                 },
             };
             if (bytes.len() + chunk.len()) as u64 > size {
-                bail!("{doing}: the registry sent more than the manifest's {size} bytes");
+                return Err(ContentError(format!(
+                    "{doing}: the registry sent more than the manifest's {size} bytes"
+                ))
+                .into());
             }
             bytes.extend_from_slice(&chunk);
         }
         if bytes.len() as u64 != size {
-            bail!(
+            return Err(ContentError(format!(
                 "{doing}: the registry sent {} bytes, the manifest says {size}",
                 bytes.len()
-            );
+            ))
+            .into());
         }
         let got = digest_of(&bytes);
         if got != layer.digest {

@@ -19,6 +19,7 @@
 
 mod change;
 mod error;
+mod follow;
 mod inlet;
 pub mod memory;
 mod shadow;
@@ -38,6 +39,7 @@ use crate::sandbox::{RuleInstance, Sandbox};
 use crate::store::{RuleConfig, Store};
 pub use change::{Activation, Import, Rollback};
 pub use error::{RuntimeError, RuntimeResult};
+pub use follow::PackHealth;
 pub use inlet::Inlet;
 pub use shadow::{Carry, Promotion, ShadowHandle, ShadowLimits, ShadowStart, ShadowStatus};
 pub use worker::QueueError;

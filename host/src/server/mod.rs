@@ -8,6 +8,8 @@
 //! - `openapi`: `/v1/openapi.json`, generated (utoipa) from the handlers' `#[utoipa::path]`s.
 //! - `admin`: `/v1/tenants`, `/v1/tokens`, `/v1/keys`, `PUT /v1/rules/{id}/enabled`.
 //! - `packs`: `/v1/packs…` (upload with the checks of `pack import`, activation, rollback).
+//! - `follow`: `/v1/follows…`: OCI repositories followed with a semver requirement, and the
+//!   poller that checks them.
 //! - `ingest`: `/v1/events`, `/v1/rules` (with per-tenant rule config).
 //! - `alerts`: `/v1/alerts`, `/v1/alerts/stream`.
 //! - `conn`: the connections (hyper HTTP/1): header and body deadlines, the connection cap,
@@ -28,6 +30,7 @@ mod admission;
 mod alerts;
 mod conn;
 mod error;
+mod follow;
 mod ingest;
 mod openapi;
 mod packs;
@@ -98,6 +101,9 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// how much of `POST /v1/events` runs at once
     pub ingest: IngestLimits,
+    /// the registries (`HOST[:PORT]`) follows may use; none by default, so that a tenant's
+    /// token cannot make the server connect where its operator did not say
+    pub follow_registries: Vec<String>,
 }
 
 /// How much of `POST /v1/events` runs at once (`server/admission.rs`).
@@ -139,6 +145,7 @@ impl Default for ServerConfig {
             sinks: Vec::new(),
             connections: ConnectionLimits::default(),
             ingest: IngestLimits::default(),
+            follow_registries: Vec::new(),
         }
     }
 }
@@ -176,6 +183,8 @@ pub(crate) struct AppState {
     syslog: Mutex<Vec<ListenerState>>,
     /// ingest requests in flight per tenant, and the decode turns
     admission: admission::Admission,
+    /// the follows' checks, one at a time, and the poller's wake-up
+    follows: follow::Follows,
 }
 
 impl std::fmt::Debug for AppState {
@@ -230,6 +239,7 @@ impl App {
             udp: Mutex::new(Vec::new()),
             syslog: Mutex::new(Vec::new()),
             admission,
+            follows: follow::Follows::default(),
         });
         Ok((App { state }, token))
     }
@@ -272,6 +282,9 @@ impl App {
                     .delete(shadow::discard),
             )
             .route("/v1/packs/{name}/shadow/promote", post(shadow::promote))
+            .route("/v1/follows", get(follow::list).post(follow::create))
+            .route("/v1/follows/{id}", get(follow::one).delete(follow::remove))
+            .route("/v1/follows/{id}/check", post(follow::check_now))
             .route("/v1/rules", get(ingest::rules))
             .route(
                 "/v1/rules/{id}/config",
@@ -356,6 +369,11 @@ pub async fn serve(
             let _ = tokio::task::spawn_blocking(crate::runtime::memory::give_back).await;
         }
     });
+    // the follows of OCI repositories, checked when due (server/follow.rs)
+    let poller = tokio::spawn(follow::poll(
+        app.state.clone(),
+        app.state.shutdown.subscribe(),
+    ));
     conn::serve(
         listener,
         router,
@@ -366,6 +384,8 @@ pub async fn serve(
     )
     .await;
     trimmer.abort();
+    // a check in progress ends with the runtime's work it started (on the blocking pool)
+    poller.abort();
     tokio::task::spawn_blocking(move || app.close())
         .await
         .context("the shutdown task failed")??;

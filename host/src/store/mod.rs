@@ -7,10 +7,14 @@
 //!   content-addressed, so versions that share a component store it once.
 //! - `packs`: `name \0 version` → [`PackRecord`] (JSON): the bundled manifest's exact text and
 //!   signature (so a stored pack can be re-verified and re-exported), when and by whom it was
-//!   imported. Immutable: the same name and version with other content is refused.
+//!   imported, and the OCI repository and manifest digest it was pulled as ([`PackSource`]).
+//!   Immutable: the same name and version with other content is refused.
 //! - `active`: `tenant \0 name` → version.
 //! - `history`: `tenant \0 name \0 id` (id: sled's monotonic id, big-endian) → [`HistoryEntry`]
-//!   (JSON), append-only.
+//!   (JSON), append-only; each names the manifest digest of the version it made active, when
+//!   that version came from a registry.
+//! - `follows`: `tenant \0 id` → [`FollowRecord`] (JSON): the follows of OCI repositories and
+//!   what their checks found (`follow.rs`).
 //! - `keys`: key id → public key (hex): the publisher keys this store trusts.
 //!
 //! Crash consistency: an import writes its blobs first (idempotent: same key, same bytes), then
@@ -26,6 +30,7 @@ mod alert_index;
 mod alerts;
 mod auth;
 mod checkpoint;
+mod follow;
 mod tenant;
 
 mod error;
@@ -36,6 +41,7 @@ pub use auth::{NewToken, Scope, TenantRecord, TokenRecord};
 pub use checkpoint::Checkpoint;
 pub(crate) use checkpoint::checkpoint_time;
 pub use error::{StoreError, StoreResult};
+pub use follow::{Activated, FollowRecord, FollowStatus, Gate, Refusal};
 pub use tenant::{RuleConfig, ShadowRecord};
 
 use std::collections::BTreeSet;
@@ -164,7 +170,7 @@ fn open_db(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -7,11 +7,14 @@
 //! - `swap`: hot swap under load: no event lost or seen twice, state carried over.
 //! - `durability`: the write-ahead log, checkpoints and kill -9.
 //! - `oci`: packs pushed to and pulled from a real registry (Debian's `docker-registry`).
+//! - `follow`: a server following a registry's repository: new versions, refusals, the
+//!   registry down, the health gate.
 //! - `support`: what they share.
 //!
 //! Run one group with `cargo test -p yagura --test all -- store::`.
 
 mod durability;
+mod follow;
 mod oci;
 mod server;
 mod shadow;

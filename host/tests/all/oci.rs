@@ -16,12 +16,12 @@ use crate::support::POLLS;
 use yagura::pack::SecretKey;
 
 /// A registry process on loopback, killed when dropped.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     /// its storage folder
     data: PathBuf,
     /// `127.0.0.1:PORT`
-    host: String,
+    pub(crate) host: String,
 }
 
 impl Drop for Registry {
@@ -33,7 +33,7 @@ impl Drop for Registry {
 
 impl Registry {
     /// Starts one in `dir`; with `user`, only that user (password `password`) may use it.
-    fn start(dir: &Path, user: Option<(&str, &str)>) -> Registry {
+    pub(crate) fn start(dir: &Path, user: Option<(&str, &str)>) -> Registry {
         let program = std::env::var_os("YAGURA_TEST_REGISTRY").unwrap_or("docker-registry".into());
         let data = dir.join("registry");
         let mut auth = String::new();
@@ -97,7 +97,7 @@ impl Registry {
         panic!("the registry did not start (five ports tried)");
     }
 
-    fn repo(&self, name: &str) -> String {
+    pub(crate) fn repo(&self, name: &str) -> String {
         format!("oci://{}/{name}", self.host)
     }
 

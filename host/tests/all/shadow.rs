@@ -44,7 +44,7 @@ fn counter_pack(dir: &Path, key: &SecretKey, version: &str, config: &str) -> Vec
 }
 
 /// Events `from..to` of `host`, one second apart.
-fn events(host: &str, from: i64, to: i64) -> String {
+pub(crate) fn events(host: &str, from: i64, to: i64) -> String {
     (from..to)
         .map(|i| {
             format!(
@@ -495,7 +495,7 @@ async fn a_shadow_survives_a_hot_swap_of_the_active_version_and_stops_at_its_bou
 }
 
 /// Pack `faulty@VERSION`: the hostile rule in `mode`.
-fn hostile_pack(dir: &Path, key: &SecretKey, version: &str, mode: &str) -> Vec<u8> {
+pub(crate) fn hostile_pack(dir: &Path, key: &SecretKey, version: &str, mode: &str) -> Vec<u8> {
     bundle(
         dir,
         key,

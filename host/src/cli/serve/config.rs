@@ -231,6 +231,52 @@ settings! {
     /// cores].
     #[arg(long, value_name = "N")]
     ingest_decoders: Bounded<1, 1_024>,
+
+    /// The OCI registries follows may use (POST /v1/follows), comma-separated HOST[:PORT]
+    /// as in oci://HOST[:PORT]/REPO [default: none, so no follow can be created]. The
+    /// server connects only to these, whatever a tenant asks for. In the file, a string or an
+    /// array.
+    #[arg(long, value_name = "HOST[:PORT],…")]
+    follow_registries: Hosts,
+}
+
+/// Registry hosts (`HOST[:PORT]`), from a comma-separated list or a TOML array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Hosts(Vec<String>);
+
+impl FromStr for Hosts {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for host in s.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            // the host part of a reference: the grammar oci:// references are checked with
+            crate::pack::oci::PackRef::parse(&format!("oci://{host}/r"))
+                .ok()
+                .filter(|r| r.registry == host)
+                .ok_or_else(|| {
+                    format!("`{host}` is not a registry HOST[:PORT] (as in oci://HOST[:PORT]/REPO)")
+                })?;
+            out.push(host.to_owned());
+        }
+        Ok(Hosts(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hosts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            List(Vec<String>),
+        }
+        let text = match Form::deserialize(d)? {
+            Form::Text(s) => s,
+            Form::List(l) => l.join(","),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// One `[[syslog]]` table: a listener feeding `tenant`.
@@ -364,6 +410,10 @@ impl ServeArgs {
             },
             syslog: self.syslog_listeners(file_name)?,
             sinks: self.sinks(file_name)?,
+            follow_registries: self
+                .follow_registries
+                .clone()
+                .map_or(d.follow_registries, |h| h.0),
             ..d
         })
     }
@@ -758,6 +808,33 @@ mod tests {
         assert!(
             text.contains("quarantine_calls = 0") && text.contains("0 is not in 1..=10000"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn follow_registries_are_hosts_from_a_list_or_an_array_and_none_by_default() {
+        assert!(
+            resolve(&[], &[], "")
+                .expect("resolves")
+                .follow_registries
+                .is_empty()
+        );
+        let c = resolve(&["--follow-registries", "ghcr.io, localhost:5000"], &[], "")
+            .expect("resolves");
+        assert_eq!(c.follow_registries, ["ghcr.io", "localhost:5000"]);
+        let c = resolve(
+            &[],
+            &[],
+            "follow_registries = [\"registry.example.com:443\"]\n",
+        )
+        .expect("resolves");
+        assert_eq!(c.follow_registries, ["registry.example.com:443"]);
+        let e = resolve(&[], &[("YAGURA_FOLLOW_REGISTRIES", "https://ghcr.io")], "")
+            .expect_err("a URL is no host")
+            .to_string();
+        assert!(
+            e.contains("https://ghcr.io") && e.contains("HOST[:PORT]"),
+            "{e}"
         );
     }
 

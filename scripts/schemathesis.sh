@@ -36,9 +36,11 @@ trap 'exit 130' INT TERM
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-# --allow-unsigned: the seed pack below is built unsigned
+# --allow-unsigned: the seed pack below is built unsigned. --follow-registries: follows may be
+# made (POST /v1/follows) of a registry on a loopback port nothing listens on (9, discard), so
+# their checks run and fail with a registry error, and the server never connects elsewhere
 "$bin" serve --store "$work/store" --listen "127.0.0.1:$port" --allow-unsigned --log warn \
-  >"$work/stdout" 2>"$work/stderr" &
+  --follow-registries 127.0.0.1:9 >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 for _ in $(seq 1 600); do
   grep -q "admin token" "$work/stdout" 2>/dev/null && curl -sf "$base/healthz" >/dev/null && break
@@ -112,6 +114,10 @@ values = $(toml_list default acme)
 values = $(toml_list "$key_id")
 [dictionaries.public-keys]
 values = $(toml_list "$pubkey")
+[dictionaries.repositories]
+values = $(toml_list oci://127.0.0.1:9/acme/yagura-core oci://127.0.0.1:9/acme/other)
+[dictionaries.requirements]
+values = $(toml_list "^0.1" ">=1.2, <2")
 [dictionaries.versions]
 values = $(toml_list 0.1.0 "^0.1")
 $([ "${#packs[@]}" -gt 0 ] && cat <<MORE
@@ -134,6 +140,8 @@ MORE
 "body.tenant" = { dictionary = "tenants", probability = 0.5 }
 "body.version" = { dictionary = "versions", probability = 0.5 }
 "body.public_key" = { dictionary = "public-keys", probability = 0.5 }
+"body.repository" = { dictionary = "repositories", probability = 0.5 }
+"body.req" = { dictionary = "requirements", probability = 0.5 }
 
 [[operations]]
 include-name = "DELETE /v1/keys/{id}"

@@ -43,7 +43,8 @@ pub enum Command {
     /// its declarative cases through the real host (test).
     #[command(subcommand)]
     Rule(RuleCommand),
-    /// Build, sign, verify, inspect and test rule packs (docs/packs.md).
+    /// Build, sign, verify, inspect and test rule packs; store and activate them; move them
+    /// through OCI registries (docs/packs.md, docs/distribution.md).
     #[command(subcommand)]
     Pack(PackCommand),
     /// Publisher keys for signing packs.

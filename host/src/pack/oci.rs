@@ -384,8 +384,8 @@ impl RegistryOptions {
     }
 }
 
-/// The PEM certificates of `path`, for the client's roots.
-fn ca_certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
+/// The PEM certificates of `path`, for the client's roots; an error names the file and why.
+pub(crate) fn ca_certificates(path: &Path) -> anyhow::Result<Vec<Certificate>> {
     let at = || format!("the CA file {}", path.display());
     let pem = std::fs::read(path).with_context(|| format!("{}: cannot read it", at()))?;
     // parsed here, so a file with no certificate is an error naming it, not ignored

@@ -455,7 +455,7 @@ async fn registry(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::R
     let req = semver::VersionReq::parse(&record.req)?;
     let options = RegistryOptions {
         insecure: record.insecure,
-        ca: None,
+        ca: state.config.registry_ca.clone(),
         username: std::env::var("YAGURA_REGISTRY_USERNAME").ok(),
         password: std::env::var("YAGURA_REGISTRY_PASSWORD").ok(),
     };

@@ -104,6 +104,8 @@ pub struct ServerConfig {
     /// the registries (`HOST[:PORT]`) follows may use; none by default, so that a tenant's
     /// token cannot make the server connect where its operator did not say
     pub follow_registries: Vec<String>,
+    /// CA certificates (PEM) the follows trust for their registries, besides the public roots
+    pub registry_ca: Option<PathBuf>,
 }
 
 /// How much of `POST /v1/events` runs at once (`server/admission.rs`).
@@ -146,6 +148,7 @@ impl Default for ServerConfig {
             connections: ConnectionLimits::default(),
             ingest: IngestLimits::default(),
             follow_registries: Vec::new(),
+            registry_ca: None,
         }
     }
 }
@@ -205,6 +208,10 @@ impl App {
     /// Opens the store, creates the first admin token if the store has none (returned: show it
     /// once, it is not stored), and starts every tenant's engine with its active packs.
     pub fn open(config: ServerConfig) -> anyhow::Result<(App, Option<String>)> {
+        if let Some(ca) = &config.registry_ca {
+            // read now, so that a bad file stops the start instead of every follow's check
+            crate::pack::oci::ca_certificates(ca).context("--registry-ca")?;
+        }
         let store = Store::open_with_cache(&config.store, config.store_cache_bytes)?;
         let cache = config
             .cache_dir

@@ -238,6 +238,11 @@ settings! {
     /// array.
     #[arg(long, value_name = "HOST[:PORT],…")]
     follow_registries: Hosts,
+
+    /// CA certificates (PEM) the follows trust for their registries, besides the public
+    /// roots: a registry with a certificate of a private CA.
+    #[arg(long, value_name = "PEM")]
+    registry_ca: PathBuf,
 }
 
 /// Registry hosts (`HOST[:PORT]`), from a comma-separated list or a TOML array.
@@ -414,6 +419,7 @@ impl ServeArgs {
                 .follow_registries
                 .clone()
                 .map_or(d.follow_registries, |h| h.0),
+            registry_ca: self.registry_ca.clone().or(d.registry_ca),
             ..d
         })
     }

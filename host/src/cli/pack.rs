@@ -137,12 +137,7 @@ pub enum PackCommand {
         #[arg(value_name = "BUNDLE")]
         bundle: PathBuf,
         #[command(flatten)]
-        trust: TrustArgs,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Who imports (default: $USER)
-        #[arg(long, value_name = "NAME")]
-        by: Option<String>,
+        into: ImportArgs,
     },
     /// Push a bundle to an OCI registry (docs/distribution.md). The tag is the pack's version
     /// unless the reference names one; a version tag that holds other content is refused.
@@ -168,12 +163,7 @@ pub enum PackCommand {
         #[command(flatten)]
         registry: RegistryArgs,
         #[command(flatten)]
-        trust: TrustArgs,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Who imports (default: $USER)
-        #[arg(long, value_name = "NAME")]
-        by: Option<String>,
+        into: ImportArgs,
     },
     /// List the versions an OCI repository holds (its semver tags), lowest first.
     Versions {
@@ -249,6 +239,18 @@ pub enum PackCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// Where an import goes, what it trusts, and who does it.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Who imports (default: $USER)
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
 }
 
 /// How to reach an OCI registry.
@@ -504,16 +506,10 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
             }
             Ok(true)
         }
-        PackCommand::Import {
-            bundle: path,
-            trust,
-            store,
-            by,
-        } => {
+        PackCommand::Import { bundle: path, into } => {
             let origin = path.display().to_string();
-            let runtime = offline(store, trust.load()?)?;
             let bundle = read_bundle(path)?;
-            import(&runtime, &bundle, &origin, by.as_deref(), None, out)
+            import(into, &bundle, &origin, None, out)
         }
         PackCommand::Push {
             bundle: path,
@@ -558,12 +554,9 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
             reference,
             out: file,
             registry,
-            trust,
-            store,
-            by,
+            into,
         } => {
             let asked = PackRef::parse(reference)?;
-            let runtime = offline(store, trust.load()?)?;
             let client = registry.options()?.connect(&asked)?;
             let pulled = block_on(async {
                 let at = if asked.tag.is_some() || asked.digest.is_some() {
@@ -588,7 +581,7 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
                 digest: pulled.digest.clone(),
             };
             writeln!(out, "pulled {origin} ({})", pulled.digest)?;
-            import(&runtime, &bundle, &origin, by.as_deref(), Some(source), out)
+            import(into, &bundle, &origin, Some(source), out)
         }
         PackCommand::Versions {
             reference,
@@ -763,18 +756,19 @@ pub(crate) fn run_pack(command: &PackCommand, out: &mut dyn Write) -> anyhow::Re
     }
 }
 
-/// Imports a bundle through `runtime`'s checks and says what happened.
+/// Imports a bundle through the store's runtime's checks and says what happened.
 fn import(
-    runtime: &Runtime,
+    into: &ImportArgs,
     bundle: &Bundle,
     origin: &str,
-    by: Option<&str>,
     source: Option<PackSource>,
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
+    let runtime = offline(&into.store, into.trust.load()?)?;
     let label = bundle.manifest.label();
-    let who = by
-        .map(str::to_owned)
+    let who = into
+        .by
+        .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
     let import = match runtime.import(bundle, origin, None, &who, source) {

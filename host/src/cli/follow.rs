@@ -33,9 +33,6 @@ pub struct FollowArgs {
     /// within this many seconds (1 to 86400; default: no health gate)
     #[arg(long, value_name = "SECONDS")]
     pub health_window_s: Option<u64>,
-    /// Plain HTTP to a registry that is not on the server's machine
-    #[arg(long)]
-    pub insecure: bool,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -60,7 +57,6 @@ pub fn follow(args: &FollowArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         "interval_s": args.interval_s,
         "jitter_s": args.jitter_s,
         "health_window_s": args.health_window_s,
-        "insecure": args.insecure,
     });
     let made = block_on(async {
         Client::new(&args.server, WHOSE)?

@@ -58,9 +58,6 @@ struct FollowRequest {
     #[schema(minimum = 0, maximum = 3_600)]
     #[serde(default, deserialize_with = "whole_number")]
     jitter_s: Option<u64>,
-    /// plain HTTP to a registry not on loopback
-    #[serde(default)]
-    insecure: bool,
     /// seconds after an activation in which a fault or quarantine of the pack's rules rolls
     /// it back: 1 to 86,400; absent: no health gate
     #[schema(minimum = 1, maximum = 86_400)]
@@ -73,7 +70,7 @@ struct FollowRequest {
     path = "/v1/follows",
     operation_id = "create_follow",
     tag = "packs",
-    summary = "Follow an OCI repository {repository, req, interval_s, jitter_s, insecure, \
+    summary = "Follow an OCI repository {repository, req, interval_s, jitter_s, \
         health_window_s}",
     description = "The server checks the repository every `interval_s` (plus up to `jitter_s` \
         at random), picks the highest version tag matching `req`, pulls it and imports and \
@@ -151,7 +148,6 @@ pub async fn create(
         req: body.req.clone(),
         interval_s,
         jitter_s,
-        insecure: body.insecure,
         health_window_s: body.health_window_s,
         created_by: who(&caller),
         created_at: now_ms(),
@@ -454,7 +450,9 @@ async fn registry(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::R
     allowed(state, &repo).map_err(anyhow::Error::msg)?;
     let req = semver::VersionReq::parse(&record.req)?;
     let options = RegistryOptions {
-        insecure: record.insecure,
+        // plain HTTP to loopback registries only: a tenant cannot have the server send its
+        // registry credentials in the clear
+        insecure: false,
         ca: state.config.registry_ca.clone(),
         username: std::env::var("YAGURA_REGISTRY_USERNAME").ok(),
         password: std::env::var("YAGURA_REGISTRY_PASSWORD").ok(),
@@ -657,7 +655,17 @@ pub(crate) async fn poll(state: Arc<AppState>, mut shutdown: watch::Receiver<boo
         for follow in follows {
             let key = (follow.tenant.clone(), follow.id.clone());
             let now = now_ms();
-            if due.get(&key).is_some_and(|at| now < *at) {
+            // first seen (a new follow, or the server started): due an interval after its
+            // last check, at once if never checked or a health gate runs
+            let at = *due
+                .entry(key.clone())
+                .or_insert_with(|| match follow.status.last_check_at {
+                    Some(last) if follow.status.gate.is_none() => {
+                        last.saturating_add(next_in_ms(&follow))
+                    }
+                    _ => 0,
+                });
+            if now < at {
                 continue;
             }
             if *shutdown.borrow() {

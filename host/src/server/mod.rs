@@ -391,8 +391,11 @@ pub async fn serve(
     )
     .await;
     trimmer.abort();
-    // a check in progress ends with the runtime's work it started (on the blocking pool)
-    poller.abort();
+    // shutdown began: the poller returns after the check it may be running (bounded by the
+    // registry client's timeouts), so no activation of a follow races the engines' close
+    if let Err(e) = poller.await {
+        tracing::error!(error = %e, "the follows' poller failed");
+    }
     tokio::task::spawn_blocking(move || app.close())
         .await
         .context("the shutdown task failed")??;

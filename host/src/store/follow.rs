@@ -25,8 +25,6 @@ pub struct FollowRecord {
     /// up to this many seconds more, chosen at random each time, so that hosts started
     /// together do not all ask the registry at once
     pub jitter_s: u64,
-    /// plain HTTP to a registry not on loopback
-    pub insecure: bool,
     /// after an activation, this many seconds in which a fault or a quarantine of one of the
     /// pack's rules rolls the version back; none: no health gate
     pub health_window_s: Option<u64>,

@@ -587,6 +587,15 @@ impl Registry {
                 "a pack's manifest has exactly one {LAYER_TYPE} layer"
             )));
         };
+        // the client would fetch a blob it cannot get from the registry at these addresses:
+        // anywhere the manifest's author likes. A pack's layer is in its registry.
+        if layer.urls.as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(refuse(
+                "the pack layer names other addresses (`urls`); a pack's layer is fetched \
+                 from its registry only"
+                    .to_owned(),
+            ));
+        }
         let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
         if size > MAX_BUNDLE_BYTES {
             return Err(refuse(format!(

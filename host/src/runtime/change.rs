@@ -61,7 +61,8 @@ pub struct Rollback {
 impl Runtime {
     /// Checks a bundle — digests, signature, requirements, and its cases if it is new — and
     /// stores it. With a `tenant`, its own keys are trusted too and it is granted the pack;
-    /// with a `source`, the registry and manifest digest it was pulled as are kept with it.
+    /// with a `source`, the registry and manifest digest it was pulled as are kept with it
+    /// (with the tenant's grant when there is a tenant, else with the stored version).
     pub fn import(
         &self,
         bundle: &Bundle,
@@ -82,9 +83,18 @@ impl Runtime {
             SignatureStatus::Trusted(id) => Some(id),
             SignatureStatus::UnsignedAllowed => None,
         };
-        let stored = self.store.import(bundle, signer.clone(), who, source)?;
+        // a tenant's pull is the tenant's (its grant); the store's own record keeps only the
+        // operator's (`yagura pack pull`, no tenant)
+        let (store_source, tenant_source) = match tenant {
+            Some(_) => (None, source),
+            None => (source, None),
+        };
+        let stored = self
+            .store
+            .import(bundle, signer.clone(), who, store_source)?;
         if let Some(tenant) = tenant {
-            self.store.grant_pack(tenant, &name, &version)?;
+            self.store
+                .grant_pack(tenant, &name, &version, tenant_source.as_ref())?;
         }
         Ok(Import {
             name,

@@ -204,7 +204,7 @@ impl Runtime {
                 tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "a tenant with active packs cannot be served");
                 continue;
             }
-            self.store.grant_pack(&tenant, &name, &version)?;
+            self.store.grant_pack(&tenant, &name, &version, None)?;
         }
         for tenant in self.store.tenants()? {
             let built = match self.build(&tenant.name, Overrides::default()) {

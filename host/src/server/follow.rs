@@ -41,6 +41,14 @@ const MAX_WINDOW_S: u64 = 86_400;
 const DEFAULT_INTERVAL_S: u64 = 300;
 /// While a health gate runs, the follow is checked at least this often, seconds.
 const GATE_CHECK_S: u64 = 5;
+/// Versions above the active one looked at (a manifest `HEAD` each), and versions pulled and
+/// tried, in one check; the rest wait for the next check.
+const MAX_LOOKED_AT: usize = 16;
+const MAX_TRIED: usize = 3;
+/// Refusals a follow keeps (the highest versions), and the longest text of one reason or of
+/// a check's result, bytes.
+const MAX_REFUSALS: usize = 32;
+const MAX_TEXT: usize = 4096;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -352,7 +360,7 @@ pub(crate) async fn check(
             record.status.registry_error = Some(e);
         }
     }
-    record.status.last_result = Some(said.join("; "));
+    record.status.last_result = Some(cut(said.join("; ")));
     let st = state.clone();
     let saved = record.clone();
     tokio::task::spawn_blocking(move || st.runtime.store.update_follow_status(&saved)).await??;
@@ -384,7 +392,15 @@ async fn gate(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::Resul
             active.as_deref().unwrap_or("no version")
         )));
     }
-    let Some(why) = health.worse_than(&gate.faults_before) else {
+    // a fault seen up to two gate checks after the window may have happened in it
+    let grace = i64::try_from(2 * GATE_CHECK_S * 1000).unwrap_or(0);
+    let over = now_ms() >= gate.until.saturating_add(grace);
+    let worse = if over {
+        None
+    } else {
+        health.worse_than(&gate.faults_before)
+    };
+    let Some(why) = worse else {
         if now_ms() >= gate.until {
             record.status.gate = None;
             return Ok(Some(format!("{label} passed its health gate")));
@@ -408,14 +424,9 @@ async fn gate(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::Resul
         Ok(back) => format!("{label}: {reason}; rolled back to {}", back.to),
         Err(e) => format!("{label}: {reason}; it could not be rolled back: {e}"),
     };
-    record.status.refused.insert(
-        gate.version.clone(),
-        Refusal {
-            digest: gate.digest,
-            reason: text.clone(),
-            at: now_ms(),
-        },
-    );
+    if let Ok(version) = semver::Version::parse(&gate.version) {
+        refuse(record, &version, gate.digest, cut(text.clone()));
+    }
     Ok(Some(text))
 }
 
@@ -436,6 +447,42 @@ fn allowed(state: &AppState, repo: &PackRef) -> Result<(), String> {
         },
         repo.registry
     ))
+}
+
+/// Records that `version` (manifest `digest`) is refused, keeping the highest
+/// [`MAX_REFUSALS`] refusals.
+fn refuse(record: &mut FollowRecord, version: &semver::Version, digest: String, reason: String) {
+    let refused = &mut record.status.refused;
+    refused.insert(
+        version.to_string(),
+        Refusal {
+            digest,
+            reason,
+            at: now_ms(),
+        },
+    );
+    while refused.len() > MAX_REFUSALS {
+        let lowest = refused
+            .keys()
+            .filter_map(|v| semver::Version::parse(v).ok().map(|p| (p, v.clone())))
+            .min()
+            .map(|(_, v)| v)
+            .or_else(|| refused.keys().next().cloned());
+        match lowest {
+            Some(v) => refused.remove(&v),
+            None => break,
+        };
+    }
+}
+
+/// `text`, cut to [`MAX_TEXT`] bytes.
+fn cut(mut text: String) -> String {
+    if text.len() > MAX_TEXT {
+        let end = text.floor_char_boundary(MAX_TEXT - 3);
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Who a follow acts as, for the history.
@@ -469,7 +516,14 @@ async fn registry(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::R
     }
     matching.reverse();
     let mut said = Vec::new();
+    let (mut looked_at, mut tried) = (0, 0);
     for version in matching {
+        if looked_at == MAX_LOOKED_AT || tried == MAX_TRIED {
+            said.push(format!(
+                "more versions to look at from {version} down: the next check goes on"
+            ));
+            break;
+        }
         let active = match &record.pack {
             Some(pack) => active_version(state, &record.tenant, pack).await?,
             None => None,
@@ -487,6 +541,7 @@ async fn registry(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::R
             return Ok(said.join("; "));
         }
         let at = repo.at_tag(&version.to_string());
+        looked_at += 1;
         let Some(digest) = client.manifest_digest(&at).await? else {
             continue; // the tag went away since the listing
         };
@@ -495,21 +550,16 @@ async fn registry(state: &Arc<AppState>, record: &mut FollowRecord) -> anyhow::R
         {
             continue; // refused before, and the registry still holds the same content
         }
+        tried += 1;
         match install(state, record, &client, &at, &version, &digest).await? {
             Ok(text) => {
                 said.push(text);
                 return Ok(said.join("; "));
             }
             Err(reason) => {
+                let reason = cut(reason);
                 said.push(format!("refused {at}: {reason}"));
-                record.status.refused.insert(
-                    version.to_string(),
-                    Refusal {
-                        digest,
-                        reason,
-                        at: now_ms(),
-                    },
-                );
+                refuse(record, &version, digest, reason);
             }
         }
     }
@@ -665,7 +715,15 @@ pub(crate) async fn poll(state: Arc<AppState>, mut shutdown: watch::Receiver<boo
                     }
                     _ => 0,
                 });
-            if now < at {
+            // a gate started by a check the poller did not run (POST …/check) is checked
+            // every few seconds all the same
+            let gate_due = follow
+                .status
+                .gate
+                .as_ref()
+                .and(follow.status.last_check_at)
+                .map(|last| last.saturating_add(i64::try_from(GATE_CHECK_S * 1000).unwrap_or(0)));
+            if now < at && gate_due.is_none_or(|g| now < g) {
                 continue;
             }
             if *shutdown.borrow() {
@@ -699,4 +757,49 @@ fn next_in_ms(follow: &FollowRecord) -> i64 {
         }
     }
     i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> FollowRecord {
+        FollowRecord {
+            id: "0".repeat(16),
+            tenant: "default".into(),
+            repository: "oci://localhost:5000/acme".into(),
+            req: "^1".into(),
+            interval_s: 300,
+            jitter_s: 0,
+            health_window_s: None,
+            created_by: "test".into(),
+            created_at: 0,
+            pack: None,
+            status: FollowStatus::default(),
+        }
+    }
+
+    #[test]
+    fn a_follow_keeps_its_highest_refusals_only() {
+        let mut r = record();
+        for minor in 0..40 {
+            let v = semver::Version::new(1, minor, 0);
+            refuse(&mut r, &v, format!("sha256:{minor}"), "bad".into());
+        }
+        assert_eq!(r.status.refused.len(), MAX_REFUSALS);
+        assert!(r.status.refused.contains_key("1.39.0"));
+        assert!(r.status.refused.contains_key("1.8.0"));
+        assert!(
+            !r.status.refused.contains_key("1.7.0"),
+            "the lowest go first"
+        );
+    }
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        let text = "é".repeat(MAX_TEXT);
+        let cut = cut(text);
+        assert!(cut.len() <= MAX_TEXT && cut.ends_with('…'), "{}", cut.len());
+        assert_eq!(super::cut("short".into()), "short");
+    }
 }

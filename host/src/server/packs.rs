@@ -202,7 +202,7 @@ pub async fn inspect(
             "signer": record.signer,
             "imported_at": crate::event::format_rfc3339_ms(record.imported_at),
             "imported_by": record.imported_by,
-            "source": record.source,
+            "source": state.runtime.store.tenant_source(&tenant, name, version)?.or(record.source),
             "active": active.as_deref() == Some(version),
             "rules": rules,
             "files": manifest.files.iter().map(|f| json!({ "path": f.path, "sha256": f.sha256 })).collect::<Vec<_>>(),

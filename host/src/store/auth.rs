@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, StoreResult, now_ms};
+use super::{PackSource, Store, StoreError, StoreResult, now_ms};
 use crate::pack::PublicKey;
 
 /// What a token may do.
@@ -259,12 +259,43 @@ impl Store {
         Ok(had)
     }
 
-    /// Records that `tenant` holds `name@version`.
-    pub(crate) fn grant_pack(&self, tenant: &str, name: &str, version: &str) -> anyhow::Result<()> {
-        self.auth_tree("tenant_packs")?
-            .insert(pack_key(tenant, name, version), &[])?;
+    /// Records that `tenant` holds `name@version`; with a `source`, that the tenant pulled it
+    /// from there (kept per tenant: another tenant's registry is none of its business). A
+    /// grant again without a source keeps the one recorded.
+    pub(crate) fn grant_pack(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+        source: Option<&PackSource>,
+    ) -> anyhow::Result<()> {
+        let tree = self.auth_tree("tenant_packs")?;
+        let key = pack_key(tenant, name, version);
+        match source {
+            Some(source) => {
+                tree.insert(key, serde_json::to_vec(source)?)?;
+            }
+            None => {
+                // only where there is nothing yet
+                let _ = tree.compare_and_swap(key, None as Option<&[u8]>, Some(&[] as &[u8]))?;
+            }
+        }
         self.db().flush()?;
         Ok(())
+    }
+
+    /// Where `tenant` pulled `name@version` from, if it did.
+    pub(crate) fn tenant_source(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> anyhow::Result<Option<PackSource>> {
+        Ok(self
+            .auth_tree("tenant_packs")?
+            .get(pack_key(tenant, name, version))?
+            .filter(|v| !v.is_empty())
+            .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// `tenant` no longer holds `name@version`; whether it did.

@@ -590,10 +590,14 @@ impl Store {
             )));
         }
         let previous = self.active(tenant, name)?;
-        let digest = self
-            .record(name, version)?
-            .and_then(|r| r.source)
-            .map(|s| s.digest);
+        // the tenant's own pull, else the operator's (`yagura pack pull`)
+        let digest = match self.tenant_source(tenant, name, version)? {
+            Some(source) => Some(source.digest),
+            None => self
+                .record(name, version)?
+                .and_then(|r| r.source)
+                .map(|s| s.digest),
+        };
         let id = self.db.generate_id()?;
         let mut history_key = key2(tenant, &format!("{name}\0"));
         history_key.extend_from_slice(&id.to_be_bytes());

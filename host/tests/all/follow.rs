@@ -137,6 +137,44 @@ async fn a_follow_moves_up_within_its_range_and_never_to_the_next_major() {
         result(&after).contains(&format!("activated acme@1.2.0 ({d120}), was none")),
         "{after:#}"
     );
+    // the tenant's pull is its own: another tenant uploading the same bytes sees no source
+    let v120 = acme(&dir.join("again"), &srv.key, "1.2.0", 2);
+    let (status, body) = call_as(
+        &srv.router,
+        Method::POST,
+        "/v1/tenants",
+        &srv.admin,
+        json!({ "name": "other" }).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = call_as(
+        &srv.router,
+        Method::POST,
+        "/v1/packs?tenant=other",
+        &srv.admin,
+        v120,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (tenant, source) in [
+        (
+            "default",
+            json!({ "repository": registry.repo("acme"), "digest": d120 }),
+        ),
+        ("other", Json::Null),
+    ] {
+        let (status, body) = call_as(
+            &srv.router,
+            Method::GET,
+            &format!("/v1/packs/acme@1.2.0?tenant={tenant}"),
+            &srv.admin,
+            Body::empty(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["source"], source, "{tenant}: {body}");
+    }
     assert_eq!(after["pack"], "acme");
     assert_eq!(srv.active("acme").as_deref(), Some("1.2.0"));
 

@@ -364,6 +364,75 @@ fn a_tampered_layer_is_refused_and_nothing_is_imported() {
 }
 
 #[test]
+fn a_layer_that_names_other_addresses_is_refused() {
+    use oci_client::client::{ClientConfig, ClientProtocol};
+    use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
+    use yagura::pack::oci::{ARTIFACT_TYPE, CONFIG_TYPE, LAYER_TYPE};
+
+    let f = fixture();
+    let registry = Registry::start(&f.dir, None);
+    let bytes = std::fs::read(f.bundle("a", "1.0.0", |m| m)).expect("bundle");
+    let digest_of = |b: &[u8]| format!("sha256:{}", yagura::pack::bundle::sha256_hex(b));
+    let config = b"{}".to_vec();
+    // a pack's manifest whose layer also names an address elsewhere: the client would fetch
+    // it from there if the registry did not have it
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_IMAGE_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": { "mediaType": CONFIG_TYPE, "digest": digest_of(&config), "size": 2 },
+        "layers": [{
+            "mediaType": LAYER_TYPE, "digest": digest_of(&bytes), "size": bytes.len(),
+            "urls": ["http://127.0.0.1:9/elsewhere"],
+        }],
+    });
+    let client = oci_client::Client::new(ClientConfig {
+        protocol: ClientProtocol::Http,
+        ..ClientConfig::default()
+    });
+    let reference = oci_client::Reference::with_tag(
+        registry.host.clone(),
+        "acme/scans".to_owned(),
+        "1.0.0".to_owned(),
+    );
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(async {
+            client
+                .push_blob(&reference, &bytes, &digest_of(&bytes))
+                .await?;
+            client
+                .push_blob(&reference, &config, &digest_of(&config))
+                .await?;
+            client
+                .push_manifest_raw(
+                    &reference,
+                    serde_json::to_vec(&manifest).expect("json"),
+                    OCI_IMAGE_MEDIA_TYPE.parse().expect("a header value"),
+                )
+                .await
+        })
+        .expect("pushed by hand");
+
+    let repo = registry.repo("acme/scans");
+    let e = f.refused(
+        &[
+            "pack",
+            "pull",
+            &format!("{repo}:1.0.0"),
+            "--trust",
+            &f.public,
+            "--store",
+            &f.store,
+        ],
+        &[],
+    );
+    assert!(e.contains("names other addresses (`urls`)"), "{e}");
+    let list = f.ok(&["pack", "list", "--store", &f.store], &[]);
+    assert!(list.contains("no packs"), "{list}");
+}
+
+#[test]
 fn a_version_never_changes_in_the_registry_nor_in_the_store() {
     let f = fixture();
     let registry = Registry::start(&f.dir, None);

@@ -234,7 +234,8 @@ settings! {
 
     /// The OCI registries follows may use (POST /v1/follows), comma-separated HOST[:PORT]
     /// as in oci://HOST[:PORT]/REPO [default: none, so no follow can be created]. The
-    /// server connects only to these, whatever a tenant asks for. In the file, a string or an
+    /// follows connect only to these, whatever a tenant asks for; every tenant's follows read
+    /// them with the server's credentials (docs/distribution.md). In the file, a string or an
     /// array.
     #[arg(long, value_name = "HOST[:PORT],…")]
     follow_registries: Hosts,

@@ -26,7 +26,7 @@ pub struct FollowArgs {
     #[arg(long, value_name = "SECONDS")]
     pub interval_s: Option<u64>,
     /// Up to this many seconds more each time, at random (0 to 3600; default a tenth of the
-    /// interval)
+    /// interval, at most 3600)
     #[arg(long, value_name = "SECONDS")]
     pub jitter_s: Option<u64>,
     /// After an activation, roll it back if one of the pack's rules faults or is quarantined

@@ -62,7 +62,7 @@ struct FollowRequest {
     #[serde(default, deserialize_with = "whole_number")]
     interval_s: Option<u64>,
     /// up to this many seconds more each time, at random: 0 to 3,600; default a tenth of the
-    /// interval
+    /// interval, at most 3,600
     #[schema(minimum = 0, maximum = 3_600)]
     #[serde(default, deserialize_with = "whole_number")]
     jitter_s: Option<u64>,
@@ -133,7 +133,7 @@ pub async fn create(
             "`interval_s` must be 1-{MAX_INTERVAL_S}"
         )));
     }
-    let jitter_s = body.jitter_s.unwrap_or(interval_s / 10);
+    let jitter_s = body.jitter_s.unwrap_or((interval_s / 10).min(MAX_JITTER_S));
     if jitter_s > MAX_JITTER_S {
         return Err(ApiError::bad_request(format!(
             "`jitter_s` must be 0-{MAX_JITTER_S}"

@@ -120,6 +120,12 @@ async fn a_follow_moves_up_within_its_range_and_never_to_the_next_major() {
         .follow(json!({ "repository": registry.repo("acme"), "req": "^1" }))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // the longest interval: its default jitter is the most there may be
+    let (status, body) = srv
+        .follow(json!({ "repository": registry.repo("daily"), "req": "^1", "interval_s": 86400 }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["jitter_s"], 3600, "{body}");
     // a registry the operator did not name: the server never connects to it
     let (status, body) = srv
         .follow(json!({ "repository": "oci://registry.example.com/acme", "req": "^1" }))

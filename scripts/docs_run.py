@@ -192,6 +192,15 @@ def prepare(text, work, yagura):
         make_fixture(name, work, yagura)
 
 
+def stop(proc):
+    """Ends a process the harness started: politely, then for good after a minute."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class Server:
     """`yagura serve` on a free loopback port, with a fresh store; its admin token."""
 
@@ -224,11 +233,7 @@ class Server:
             threading.Thread(target=self.log.extend, args=(pipe,), daemon=True).start()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 class Registry:
@@ -263,11 +268,7 @@ class Registry:
         raise Failure("the registry did not start (five ports tried)")
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 CURL = 'curl() { command curl -w "%{stderr}\\n@@HTTP %{http_code}\\n" "$@"; }\n'

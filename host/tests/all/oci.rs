@@ -177,6 +177,24 @@ impl Fixture {
         text
     }
 
+    /// `pack pull REFERENCE` with the fixture's key trusted, refused: its output, once the
+    /// store is shown to hold nothing.
+    fn pull_refused(&self, reference: &str) -> String {
+        let args = [
+            "pack",
+            "pull",
+            reference,
+            "--trust",
+            &self.public,
+            "--store",
+            &self.store,
+        ];
+        let e = self.refused(&args, &[]);
+        let list = self.ok(&["pack", "list", "--store", &self.store], &[]);
+        assert!(list.contains("no packs"), "{list}");
+        e
+    }
+
     /// A signed bundle of `version`, its manifest edited by `edit`, in a folder of its own.
     fn bundle(&self, folder: &str, version: &str, edit: impl Fn(String) -> String) -> String {
         bundle(&self.dir.join(folder), &self.key, version, edit)
@@ -346,21 +364,8 @@ fn a_tampered_layer_is_refused_and_nothing_is_imported() {
     stored[last] ^= 0x20;
     std::fs::write(&file, &stored).expect("tamper");
 
-    let e = f.refused(
-        &[
-            "pack",
-            "pull",
-            &format!("{repo}:1.0.0"),
-            "--trust",
-            &f.public,
-            "--store",
-            &f.store,
-        ],
-        &[],
-    );
+    let e = f.pull_refused(&format!("{repo}:1.0.0"));
     assert!(e.contains("changed after it was pushed"), "{e}");
-    let list = f.ok(&["pack", "list", "--store", &f.store], &[]);
-    assert!(list.contains("no packs"), "{list}");
 }
 
 #[test]
@@ -415,21 +420,8 @@ fn a_layer_that_names_other_addresses_is_refused() {
         .expect("pushed by hand");
 
     let repo = registry.repo("acme/scans");
-    let e = f.refused(
-        &[
-            "pack",
-            "pull",
-            &format!("{repo}:1.0.0"),
-            "--trust",
-            &f.public,
-            "--store",
-            &f.store,
-        ],
-        &[],
-    );
+    let e = f.pull_refused(&format!("{repo}:1.0.0"));
     assert!(e.contains("names other addresses (`urls`)"), "{e}");
-    let list = f.ok(&["pack", "list", "--store", &f.store], &[]);
-    assert!(list.contains("no packs"), "{list}");
 }
 
 #[test]

@@ -421,7 +421,7 @@ def main(argv):
                     continue
                 with tempfile.TemporaryDirectory(prefix="docs-run-") as tmp:
                     work = Path(tmp)
-                    for f in ("rules", "target", "examples", "tests"):
+                    for f in ("rules", "target", "examples", "tests", "sigma"):
                         (work / f).symlink_to(ROOT / f)
                     # compiled components are kept across runs (the store beside stays fresh)
                     cache = ROOT / "target" / "docs-run" / "cache"

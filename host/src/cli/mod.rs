@@ -8,6 +8,7 @@ mod replay;
 mod rule;
 mod serve;
 mod shadow;
+mod sigma;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,7 @@ pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 pub use serve::ServeArgs;
 pub(crate) use serve::run_serve;
 pub use shadow::ShadowCommand;
+pub use sigma::{CheckReport, RefusedRule, SigmaCheckArgs, SigmaCommand, check as sigma_check};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -52,6 +54,10 @@ pub enum Command {
     Key(KeyCommand),
     /// Run the HTTP management API: tenants, tokens, packs, event ingest, alerts (docs/api.md).
     Serve(ServeArgs),
+    /// Sigma rules: check what compiles into Yagura's Sigma form and what is refused, and why
+    /// (docs/sigma.md).
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
 }
 
 /// Exit codes of `yagura`, as documented in `--help`.
@@ -100,6 +106,13 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::from(exit::OK),
             Err(e) => {
                 eprintln!("yagura serve: error: {e:#}");
+                ExitCode::from(exit::FAILED)
+            }
+        },
+        Command::Sigma(command) => match sigma::run(&command, &mut std::io::stdout().lock()) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("yagura sigma: error: {e:#}");
                 ExitCode::from(exit::FAILED)
             }
         },

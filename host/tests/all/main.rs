@@ -18,6 +18,7 @@ mod follow;
 mod oci;
 mod server;
 mod shadow;
+mod sigma;
 mod store;
 mod support;
 mod swap;

@@ -1,0 +1,233 @@
+//! `yagura sigma`: Sigma rules (docs/sigma.md).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use yagura_sigma::compile::{Options, compile_yaml};
+
+#[derive(Debug, Subcommand)]
+pub enum SigmaCommand {
+    /// Compile Sigma rules and report what compiles and what is refused, and why.
+    ///
+    /// Every document of every .yml/.yaml file under the paths is compiled as `replay --sigma`
+    /// and packs will run it: parsed by rsigma-parser, every modifier applied, the condition
+    /// resolved, the logsource routed to Windows channels and event ids. A rule that uses
+    /// something Yagura does not run is refused whole, naming the construct; nothing is
+    /// dropped in silence. Exit code: 0 every rule compiled, 3 some were refused, 1 nothing
+    /// could be read, 2 usage error.
+    Check(SigmaCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SigmaCheckArgs {
+    /// Sigma rule files, or directories searched for *.yml and *.yaml.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The licence to name on rules that name none (SigmaHQ's rules: DRL-1.1, whose terms
+    /// ask that every match shows the rule's author).
+    #[arg(long, value_name = "SPDX")]
+    pub license: Option<String>,
+    /// Print the report as one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Text report: only the counts, not each refused rule.
+    #[arg(long, conflicts_with = "json")]
+    pub summary: bool,
+}
+
+/// What `yagura sigma check` found.
+#[derive(Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub files: usize,
+    pub compiled: usize,
+    pub refused: Vec<RefusedRule>,
+    /// Refusals counted by reason, the reason being the construct without the rule's names.
+    pub reasons: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefusedRule {
+    pub file: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub kind: &'static str,
+    /// Where in the rule (selection, field), empty for the whole rule.
+    pub at: String,
+    pub what: String,
+}
+
+impl RefusedRule {
+    fn reason(&self) -> String {
+        format!("{}: {}", self.kind, self.what)
+    }
+}
+
+/// Runs `yagura sigma`; returns the exit code.
+pub(crate) fn run(command: &SigmaCommand, out: &mut dyn Write) -> anyhow::Result<u8> {
+    match command {
+        SigmaCommand::Check(args) => {
+            let report = check(args)?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut *out, &report)?;
+                writeln!(out)?;
+            } else {
+                write_text(&report, args.summary, out)?;
+            }
+            Ok(if report.refused.is_empty() {
+                super::exit::OK
+            } else {
+                super::exit::DEGRADED
+            })
+        }
+    }
+}
+
+/// Compiles every Sigma file under `args.paths`.
+pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
+    let mut files = Vec::new();
+    for path in &args.paths {
+        if path.is_dir() {
+            collect(path, &mut files)
+                .with_context(|| format!("{}: cannot list the directory", path.display()))?;
+        } else if path.is_file() {
+            files.push(path.clone());
+        } else {
+            bail!("{}: no such file or directory", path.display());
+        }
+    }
+    if files.is_empty() {
+        bail!(
+            "no .yml or .yaml file under {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let options = Options {
+        license: args.license.clone(),
+    };
+    let mut report = CheckReport {
+        files: files.len(),
+        ..CheckReport::default()
+    };
+    let mut ids: HashMap<String, PathBuf> = HashMap::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                let what = format!("the file cannot be read: {e}");
+                report.refused.push(RefusedRule {
+                    file,
+                    title: None,
+                    id: None,
+                    kind: "file",
+                    at: String::new(),
+                    what,
+                });
+                continue;
+            }
+        };
+        let compiled = compile_yaml(&text, &options);
+        for rule in compiled.rules {
+            match ids.get(&rule.id) {
+                Some(first) => report.refused.push(RefusedRule {
+                    file: file.clone(),
+                    title: Some(rule.title),
+                    at: String::new(),
+                    what: format!("the same id as a rule of {}", first.display()),
+                    id: Some(rule.id),
+                    kind: "metadata",
+                }),
+                None => {
+                    ids.insert(rule.id, file.clone());
+                    report.compiled += 1;
+                }
+            }
+        }
+        for refused in compiled.refused {
+            report.refused.push(RefusedRule {
+                file: file.clone(),
+                title: refused.title,
+                id: refused.id,
+                kind: refused.refusal.kind,
+                at: refused.refusal.at,
+                what: refused.refusal.what,
+            });
+        }
+    }
+    for refused in &report.refused {
+        // a duplicate id names the other file: count it as one reason
+        let reason = if refused.what.starts_with("the same id as") {
+            "metadata: an id another rule has".into()
+        } else {
+            refused.reason()
+        };
+        *report.reasons.entry(reason).or_default() += 1;
+    }
+    Ok(report)
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if !summary {
+        for r in &report.refused {
+            let name = match (&r.title, &r.id) {
+                (Some(title), Some(id)) => format!("{title} ({id})"),
+                (Some(title), None) => title.clone(),
+                (None, Some(id)) => id.clone(),
+                (None, None) => "a document".into(),
+            };
+            let at = if r.at.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", r.at)
+            };
+            writeln!(
+                out,
+                "{}: refused {name}: {}: {at}{}",
+                r.file.display(),
+                r.kind,
+                r.what
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "{} compiled, {} refused, from {} file{}",
+        report.compiled,
+        report.refused.len(),
+        report.files,
+        if report.files == 1 { "" } else { "s" }
+    )?;
+    if !report.reasons.is_empty() {
+        writeln!(out, "refused, by reason:")?;
+        let mut reasons: Vec<_> = report.reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, n) in reasons {
+            writeln!(out, "{n:>7}  {reason}")?;
+        }
+    }
+    Ok(())
+}

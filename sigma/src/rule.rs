@@ -1,0 +1,679 @@
+//! The compiled form of a Sigma rule ([`Rule`], plain data) and its evaluation ([`Matching`]).
+//!
+//! Matching follows the Sigma specification (v2.1):
+//! - text compares case-insensitively unless the rule said `|cased`, and a value matches whole:
+//!   `*` is any run of characters, `?` one character;
+//! - a list of values matches when any does, or every one with `|all`;
+//! - a selection (a map) matches when every field of it matches; a list of maps when any does;
+//! - `null` matches a field the event does not have, or an empty one;
+//! - keywords (a selection that is a plain list) match as a substring of any value of the event;
+//! - `|re` is a regular expression searched in the value, case-sensitive unless `(?i)`.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// An event as a Sigma rule reads it: fields by their Sigma names.
+pub trait Fields {
+    /// The field's value as text (numbers in decimal), or `None` when the event has no such field.
+    fn field(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Calls `found` with each value of the event until it returns true; says whether it did.
+    /// Keywords search these.
+    fn any_value(&self, found: &mut dyn FnMut(&str) -> bool) -> bool;
+}
+
+/// Sigma's `level`, which becomes the finding's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A rule's `logsource`, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// One compiled Sigma rule, with the metadata a finding shows. The DRL 1.1, under which
+/// SigmaHQ's rules are published, asks that a match names the rule's author: `author`,
+/// `license` and `references` travel with the rule for that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The rule's `id` (a UUID in SigmaHQ's rules).
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// `attack.t1021.002`, `attack.lateral-movement`, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub logsource: LogSource,
+    /// The named detections, in name order; the condition refers to them by index.
+    pub selections: Vec<Selection>,
+    pub condition: Cond,
+}
+
+/// A named detection: matches when any of its groups matches, a group when all of its items do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    pub name: String,
+    pub any: Vec<Vec<Item>>,
+}
+
+/// One field (or, with no field, keywords) and the values it is tested against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// `None`: keywords, searched in every value of the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `|all`: every value must match, not one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all: bool,
+    pub values: Vec<Matcher>,
+}
+
+/// One value of an item, with its modifiers applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Matcher {
+    /// A whole-value pattern. Unless `cased`, both sides compare lower-cased.
+    Text {
+        pattern: Vec<Part>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        cased: bool,
+    },
+    /// `|re`: searched in the value; flags are inline (`(?i)`, `(?m)`, `(?s)`).
+    Regex { pattern: String },
+    /// `|cidr`: the value is an address inside the network.
+    Cidr { network: String },
+    /// `|gt`, `|gte`, `|lt`, `|lte`: the value read as a number.
+    Compare { op: CompareOp, number: f64 },
+    /// `null`: the field is absent or empty.
+    Null,
+    /// `|exists`: the field is there (`true`) or not (`false`).
+    Exists { present: bool },
+    /// `|fieldref`: the value equals another field's value (case-insensitively).
+    FieldRef { field: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompareOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// A piece of a text pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Lit(String),
+    /// `*`: any run of characters, the empty one too.
+    Any,
+    /// `?`: exactly one character.
+    One,
+    /// One character out of these (what `|windash` makes of a dash).
+    OneOf(String),
+}
+
+/// The condition over the selections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cond {
+    Sel(usize),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    /// `N of selection_*` with N above 1.
+    AtLeast {
+        n: usize,
+        of: Vec<Cond>,
+    },
+}
+
+/// Why a compiled rule cannot be made ready to match: a regular expression or network that
+/// does not parse, a condition naming a selection that is not there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable(pub String);
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unusable {}
+
+/// A rule ready to match: patterns lower-cased, regular expressions and networks parsed.
+#[derive(Debug)]
+pub struct Matching {
+    rule: Rule,
+    selections: Vec<Vec<Vec<ReadyItem>>>,
+}
+
+#[derive(Debug)]
+struct ReadyItem {
+    field: Option<String>,
+    all: bool,
+    values: Vec<Ready>,
+}
+
+#[derive(Debug)]
+enum Ready {
+    Text { text: TextMatch, cased: bool },
+    Regex(regex::Regex),
+    Cidr(IpNet),
+    Compare(CompareOp, f64),
+    Null,
+    Exists(bool),
+    FieldRef(String),
+}
+
+/// A text pattern, with the common shapes (`foo`, `foo*`, `*foo`, `*foo*`) tested without the
+/// general wildcard matcher.
+#[derive(Debug)]
+enum TextMatch {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+    Anything,
+    Glob(Vec<Tok>),
+}
+
+#[derive(Debug)]
+enum Tok {
+    Char(char),
+    One,
+    Class(Vec<char>),
+    Star,
+}
+
+impl Matching {
+    /// Parses what the rule's matchers hold; refuses a rule whose condition names a selection
+    /// it does not have.
+    pub fn new(rule: Rule) -> Result<Self, Unusable> {
+        check_cond(&rule.condition, rule.selections.len())?;
+        let selections = rule
+            .selections
+            .iter()
+            .map(|selection| {
+                selection
+                    .any
+                    .iter()
+                    .map(|group| group.iter().map(ReadyItem::new).collect::<Result<_, _>>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|Unusable(e)| Unusable(format!("selection `{}`: {e}", selection.name)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Matching { rule, selections })
+    }
+
+    pub fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    /// Whether the event matches the rule's condition. (Routing by `logsource` is the
+    /// caller's: see [`crate::windows::Route`].)
+    pub fn matches(&self, event: &dyn Fields) -> bool {
+        self.cond(&self.rule.condition, event)
+    }
+
+    fn cond(&self, cond: &Cond, event: &dyn Fields) -> bool {
+        match cond {
+            Cond::Sel(index) => self.selections[*index]
+                .iter()
+                .any(|group| group.iter().all(|item| item.matches(event))),
+            Cond::Not(inner) => !self.cond(inner, event),
+            Cond::And(all) => all.iter().all(|c| self.cond(c, event)),
+            Cond::Or(any) => any.iter().any(|c| self.cond(c, event)),
+            Cond::AtLeast { n, of } => {
+                of.iter().filter(|c| self.cond(c, event)).take(*n).count() == *n
+            }
+        }
+    }
+}
+
+fn check_cond(cond: &Cond, selections: usize) -> Result<(), Unusable> {
+    match cond {
+        Cond::Sel(index) if *index >= selections => Err(Unusable(format!(
+            "the condition names selection {index}, the rule has {selections}"
+        ))),
+        Cond::Sel(_) => Ok(()),
+        Cond::Not(inner) => check_cond(inner, selections),
+        Cond::And(list) | Cond::Or(list) | Cond::AtLeast { of: list, .. } => {
+            list.iter().try_for_each(|c| check_cond(c, selections))
+        }
+    }
+}
+
+impl ReadyItem {
+    fn new(item: &Item) -> Result<Self, Unusable> {
+        let values = item.values.iter().map(Ready::new).collect::<Result<_, _>>();
+        let values = values.map_err(|Unusable(e)| {
+            Unusable(format!(
+                "field `{}`: {e}",
+                item.field.as_deref().unwrap_or("(keywords)")
+            ))
+        })?;
+        Ok(ReadyItem {
+            field: item.field.clone(),
+            all: item.all,
+            values,
+        })
+    }
+
+    fn matches(&self, event: &dyn Fields) -> bool {
+        match &self.field {
+            Some(name) => {
+                let value = event.field(name);
+                let lower = OnceCell::new();
+                let test = |m: &Ready| m.matches(value.as_deref(), &lower, event);
+                if self.all {
+                    self.values.iter().all(test)
+                } else {
+                    self.values.iter().any(test)
+                }
+            }
+            None => {
+                let test = |m: &Ready| {
+                    event.any_value(&mut |value| m.matches(Some(value), &OnceCell::new(), event))
+                };
+                if self.all {
+                    self.values.iter().all(test)
+                } else {
+                    self.values.iter().any(test)
+                }
+            }
+        }
+    }
+}
+
+impl Ready {
+    fn new(matcher: &Matcher) -> Result<Self, Unusable> {
+        Ok(match matcher {
+            Matcher::Text { pattern, cased } => Ready::Text {
+                text: TextMatch::new(pattern, *cased),
+                cased: *cased,
+            },
+            Matcher::Regex { pattern } => Ready::Regex(
+                regex::Regex::new(pattern)
+                    .map_err(|e| Unusable(format!("regular expression `{pattern}`: {e}")))?,
+            ),
+            Matcher::Cidr { network } => Ready::Cidr(
+                network
+                    .parse()
+                    .map_err(|e| Unusable(format!("network `{network}`: {e}")))?,
+            ),
+            Matcher::Compare { op, number } => Ready::Compare(*op, *number),
+            Matcher::Null => Ready::Null,
+            Matcher::Exists { present } => Ready::Exists(*present),
+            Matcher::FieldRef { field } => Ready::FieldRef(field.clone()),
+        })
+    }
+
+    /// `lower` holds the value lower-cased once it was needed, for the item's other values.
+    fn matches(&self, value: Option<&str>, lower: &OnceCell<String>, event: &dyn Fields) -> bool {
+        match self {
+            Ready::Null => value.is_none_or(str::is_empty),
+            Ready::Exists(present) => value.is_some() == *present,
+            Ready::Text { text, cased } => value.is_some_and(|v| {
+                if *cased {
+                    text.matches(v)
+                } else {
+                    text.matches(lower.get_or_init(|| v.to_lowercase()))
+                }
+            }),
+            Ready::Regex(re) => value.is_some_and(|v| re.is_match(v)),
+            Ready::Cidr(net) => value
+                .and_then(|v| v.trim().parse::<IpAddr>().ok())
+                .is_some_and(|ip| net.contains(&ip)),
+            Ready::Compare(op, number) => value
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .is_some_and(|v| match op {
+                    CompareOp::Gt => v > *number,
+                    CompareOp::Gte => v >= *number,
+                    CompareOp::Lt => v < *number,
+                    CompareOp::Lte => v <= *number,
+                }),
+            Ready::FieldRef(other) => match (value, event.field(other)) {
+                (Some(v), Some(o)) => v.to_lowercase() == o.to_lowercase(),
+                _ => false,
+            },
+        }
+    }
+}
+
+impl TextMatch {
+    fn new(pattern: &[Part], cased: bool) -> Self {
+        let fold = |s: &str| {
+            if cased {
+                s.to_owned()
+            } else {
+                s.to_lowercase()
+            }
+        };
+        match pattern {
+            [] => TextMatch::Exact(String::new()),
+            [Part::Lit(s)] => TextMatch::Exact(fold(s)),
+            [Part::Lit(s), Part::Any] => TextMatch::Prefix(fold(s)),
+            [Part::Any, Part::Lit(s)] => TextMatch::Suffix(fold(s)),
+            [Part::Any, Part::Lit(s), Part::Any] => TextMatch::Contains(fold(s)),
+            parts if parts.iter().all(|p| *p == Part::Any) => TextMatch::Anything,
+            parts => TextMatch::Glob(
+                parts
+                    .iter()
+                    .flat_map(|part| match part {
+                        Part::Lit(s) => fold(s).chars().map(Tok::Char).collect(),
+                        Part::Any => vec![Tok::Star],
+                        Part::One => vec![Tok::One],
+                        Part::OneOf(chars) => vec![Tok::Class(chars.chars().collect())],
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            TextMatch::Exact(s) => value == s,
+            TextMatch::Prefix(s) => value.starts_with(s.as_str()),
+            TextMatch::Suffix(s) => value.ends_with(s.as_str()),
+            TextMatch::Contains(s) => value.contains(s.as_str()),
+            TextMatch::Anything => true,
+            TextMatch::Glob(toks) => glob(toks, &value.chars().collect::<Vec<_>>()),
+        }
+    }
+}
+
+/// Wildcard matching with one backtrack point: the last `*` seen takes one more character
+/// whenever what follows it fails. Linear in practice, at worst pattern × value.
+fn glob(toks: &[Tok], s: &[char]) -> bool {
+    let (mut t, mut i) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        let step = toks.get(t).is_some_and(|tok| match tok {
+            Tok::Char(c) => *c == s[i],
+            Tok::One => true,
+            Tok::Class(chars) => chars.contains(&s[i]),
+            Tok::Star => false,
+        });
+        if step {
+            t += 1;
+            i += 1;
+        } else if matches!(toks.get(t), Some(Tok::Star)) {
+            star = Some((t, i));
+            t += 1;
+        } else if let Some((star_t, star_i)) = star {
+            t = star_t + 1;
+            i = star_i + 1;
+            star = Some((star_t, star_i + 1));
+        } else {
+            return false;
+        }
+    }
+    toks[t..].iter().all(|tok| matches!(tok, Tok::Star))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    struct Event(BTreeMap<&'static str, &'static str>);
+
+    impl Fields for Event {
+        fn field(&self, name: &str) -> Option<Cow<'_, str>> {
+            self.0.get(name).map(|v| Cow::Borrowed(*v))
+        }
+        fn any_value(&self, found: &mut dyn FnMut(&str) -> bool) -> bool {
+            self.0.values().any(|v| found(v))
+        }
+    }
+
+    fn lit(s: &str) -> Part {
+        Part::Lit(s.into())
+    }
+
+    fn text(pattern: Vec<Part>) -> Matcher {
+        Matcher::Text {
+            pattern,
+            cased: false,
+        }
+    }
+
+    fn one_item(field: Option<&str>, all: bool, values: Vec<Matcher>) -> Matching {
+        let item = Item {
+            field: field.map(str::to_owned),
+            all,
+            values,
+        };
+        Matching::new(Rule {
+            id: "r".into(),
+            title: "t".into(),
+            level: Level::High,
+            author: None,
+            license: None,
+            references: vec![],
+            tags: vec![],
+            logsource: LogSource::default(),
+            selections: vec![Selection {
+                name: "selection".into(),
+                any: vec![vec![item]],
+            }],
+            condition: Cond::Sel(0),
+        })
+        .expect("a valid rule")
+    }
+
+    fn event(pairs: &[(&'static str, &'static str)]) -> Event {
+        Event(pairs.iter().copied().collect())
+    }
+
+    #[test]
+    fn text_is_case_insensitive_unless_cased() {
+        let rule = one_item(
+            Some("Image"),
+            false,
+            vec![text(vec![Part::Any, lit("\\PowerShell.EXE")])],
+        );
+        assert!(rule.matches(&event(&[("Image", "C:\\Windows\\powershell.exe")])));
+        assert!(!rule.matches(&event(&[("Image", "C:\\Windows\\powershell.exe.bak")])));
+        let cased = one_item(
+            Some("Image"),
+            false,
+            vec![Matcher::Text {
+                pattern: vec![Part::Any, lit("\\PowerShell.EXE")],
+                cased: true,
+            }],
+        );
+        assert!(!cased.matches(&event(&[("Image", "C:\\Windows\\powershell.exe")])));
+        assert!(cased.matches(&event(&[("Image", "C:\\Windows\\PowerShell.EXE")])));
+    }
+
+    #[test]
+    fn wildcards_and_classes_match_whole_values() {
+        let rule = one_item(
+            Some("CommandLine"),
+            false,
+            vec![text(vec![
+                lit("cmd"),
+                Part::One,
+                Part::Any,
+                Part::OneOf("-/".into()),
+                lit("c "),
+                Part::Any,
+            ])],
+        );
+        assert!(rule.matches(&event(&[("CommandLine", "cmd.exe /c whoami")])));
+        assert!(rule.matches(&event(&[("CommandLine", "CMD  -C dir")])));
+        assert!(
+            !rule.matches(&event(&[("CommandLine", "cmd/c dir")])),
+            "? needs one character before the dash"
+        );
+        assert!(!rule.matches(&event(&[("CommandLine", "xcmd.exe /c whoami")])));
+        assert!(glob(
+            &[Tok::Star, Tok::Char('a'), Tok::Star, Tok::Char('b')],
+            &['x', 'a', 'b', 'a', 'b']
+        ));
+        assert!(!glob(
+            &[Tok::Star, Tok::Char('a'), Tok::Char('b')],
+            &['a', 'b', 'a']
+        ));
+    }
+
+    #[test]
+    fn lists_are_any_unless_all() {
+        let values = vec![
+            text(vec![Part::Any, lit("-enc"), Part::Any]),
+            text(vec![Part::Any, lit("hidden"), Part::Any]),
+        ];
+        let any = one_item(Some("CommandLine"), false, values.clone());
+        let all = one_item(Some("CommandLine"), true, values);
+        let one = event(&[("CommandLine", "powershell -enc AAA")]);
+        let both = event(&[("CommandLine", "powershell -w hidden -enc AAA")]);
+        assert!(any.matches(&one) && any.matches(&both));
+        assert!(!all.matches(&one) && all.matches(&both));
+    }
+
+    #[test]
+    fn null_exists_and_missing_fields() {
+        let null = one_item(Some("ParentImage"), false, vec![Matcher::Null]);
+        assert!(null.matches(&event(&[])));
+        assert!(null.matches(&event(&[("ParentImage", "")])));
+        assert!(!null.matches(&event(&[("ParentImage", "x")])));
+        let exists = one_item(
+            Some("ParentImage"),
+            false,
+            vec![Matcher::Exists { present: true }],
+        );
+        assert!(exists.matches(&event(&[("ParentImage", "")])) && !exists.matches(&event(&[])));
+        let star = one_item(Some("ParentImage"), false, vec![text(vec![Part::Any])]);
+        assert!(
+            !star.matches(&event(&[])),
+            "`*` needs the field to be there"
+        );
+    }
+
+    #[test]
+    fn keywords_search_every_value() {
+        let rule = one_item(
+            None,
+            false,
+            vec![text(vec![Part::Any, lit("mimikatz"), Part::Any])],
+        );
+        assert!(rule.matches(&event(&[("A", "x"), ("B", "run Mimikatz.exe now")])));
+        assert!(!rule.matches(&event(&[("A", "mimi"), ("B", "katz")])));
+    }
+
+    #[test]
+    fn regex_cidr_compare_and_fieldref() {
+        let re = one_item(
+            Some("CommandLine"),
+            false,
+            vec![Matcher::Regex {
+                pattern: "(?i)\\\\\\\\[a-z]+\\\\c\\$".into(),
+            }],
+        );
+        assert!(re.matches(&event(&[("CommandLine", "copy x \\\\HOST\\C$\\y")])));
+        let cidr = one_item(
+            Some("DestinationIp"),
+            false,
+            vec![Matcher::Cidr {
+                network: "10.0.0.0/8".into(),
+            }],
+        );
+        assert!(cidr.matches(&event(&[("DestinationIp", "10.1.2.3")])));
+        assert!(!cidr.matches(&event(&[("DestinationIp", "11.1.2.3")])));
+        assert!(!cidr.matches(&event(&[("DestinationIp", "not an address")])));
+        let gt = one_item(
+            Some("Size"),
+            false,
+            vec![Matcher::Compare {
+                op: CompareOp::Gt,
+                number: 10.0,
+            }],
+        );
+        assert!(gt.matches(&event(&[("Size", "11")])) && !gt.matches(&event(&[("Size", "10")])));
+        let fieldref = one_item(
+            Some("SourceUser"),
+            false,
+            vec![Matcher::FieldRef {
+                field: "TargetUser".into(),
+            }],
+        );
+        assert!(fieldref.matches(&event(&[("SourceUser", "Bob"), ("TargetUser", "bob")])));
+        assert!(!fieldref.matches(&event(&[("SourceUser", "Bob")])));
+    }
+
+    #[test]
+    fn conditions_and_unusable_rules() {
+        let mut rule = one_item(Some("A"), false, vec![text(vec![lit("1")])])
+            .rule()
+            .clone();
+        rule.selections.push(Selection {
+            name: "filter".into(),
+            any: vec![vec![Item {
+                field: Some("B".into()),
+                all: false,
+                values: vec![text(vec![lit("2")])],
+            }]],
+        });
+        rule.condition = Cond::And(vec![Cond::Sel(0), Cond::Not(Box::new(Cond::Sel(1)))]);
+        let ready = Matching::new(rule.clone()).expect("valid");
+        assert!(ready.matches(&event(&[("A", "1")])));
+        assert!(!ready.matches(&event(&[("A", "1"), ("B", "2")])));
+        rule.condition = Cond::AtLeast {
+            n: 2,
+            of: vec![Cond::Sel(0), Cond::Sel(1)],
+        };
+        let two = Matching::new(rule.clone()).expect("valid");
+        assert!(
+            !two.matches(&event(&[("A", "1")])) && two.matches(&event(&[("A", "1"), ("B", "2")]))
+        );
+        rule.condition = Cond::Sel(2);
+        assert!(Matching::new(rule.clone()).is_err());
+        rule.condition = Cond::Sel(0);
+        rule.selections[0].any[0][0].values = vec![Matcher::Regex {
+            pattern: "(".into(),
+        }];
+        let err = Matching::new(rule).expect_err("a bad regex");
+        assert!(
+            err.0
+                .contains("selection `selection`: field `A`: regular expression `(`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_compiled_form_round_trips_through_json() {
+        let rule = one_item(
+            Some("Image"),
+            true,
+            vec![text(vec![Part::Any, lit("x"), Part::OneOf("-/".into())])],
+        );
+        let json = serde_json::to_string(rule.rule()).expect("serializes");
+        let back: Rule = serde_json::from_str(&json).expect("parses");
+        assert_eq!(&back, rule.rule());
+    }
+}

@@ -171,7 +171,7 @@ pub fn compile_rule(rule: &SigmaRule, options: &Options) -> Result<Rule, Refusal
     let selections = named
         .iter()
         .map(|(name, detection)| {
-            let any = groups(detection).map_err(|r| r.at(format_args!("`{name}`")))?;
+            let any = groups(detection).map_err(|r| r.at(format_args!("selection `{name}`")))?;
             Ok(Selection {
                 name: (*name).to_owned(),
                 any,
@@ -210,20 +210,23 @@ pub fn compile_rule(rule: &SigmaRule, options: &Options) -> Result<Rule, Refusal
     };
     // What only the evaluation can tell: a regular expression the regex crate refuses, a
     // network that does not parse.
-    Matching::new(compiled.clone()).map_err(|e| match e.0.split_once(": regular expression ") {
-        Some((at, pattern)) => Refusal::new(
-            "regex",
-            "a pattern the regex crate does not take (look-around, back-references)",
-        )
-        .at(format_args!("{at}: {pattern}")),
-        None => Refusal::new("detection", e.0),
-    })?;
+    Matching::new(compiled.clone()).map_err(|e| Refusal::new(e.kind, e.error).at(e.at))?;
     Ok(compiled)
 }
 
 /// A detection as groups: it matches when all items of any group do.
 fn groups(detection: &Detection) -> Result<Vec<Vec<Item>>, Refusal> {
     match detection {
+        // an empty map or list would match every event
+        Detection::AllOf(items) if items.is_empty() => {
+            Err(Refusal::new("detection", "an empty map"))
+        }
+        Detection::Keywords(values) if values.is_empty() => {
+            Err(Refusal::new("detection", "an empty list"))
+        }
+        Detection::AnyOf(subs) if subs.is_empty() => {
+            Err(Refusal::new("detection", "an empty list"))
+        }
         Detection::AllOf(items) => Ok(vec![items.iter().map(item).collect::<Result<_, _>>()?]),
         Detection::AnyOf(subs) => {
             let mut out = Vec::new();
@@ -288,7 +291,31 @@ struct Mods {
 
 fn mods(list: &[Modifier]) -> Result<Mods, Refusal> {
     let mut m = Mods::default();
-    for modifier in list {
+    for (i, modifier) in list.iter().enumerate() {
+        // a modifier twice, or two that set the same thing (`gt|lt`, `wide|utf16be`,
+        // `base64|base64offset`): which one was meant is not clear
+        let clash = |other: &Modifier| match (modifier, other) {
+            (a, b) if a == b => true,
+            (Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte, b) => {
+                matches!(
+                    b,
+                    Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte
+                )
+            }
+            (Modifier::Wide | Modifier::Utf16be | Modifier::Utf16, b) => {
+                matches!(b, Modifier::Wide | Modifier::Utf16be | Modifier::Utf16)
+            }
+            (Modifier::Base64 | Modifier::Base64Offset, b) => {
+                matches!(b, Modifier::Base64 | Modifier::Base64Offset)
+            }
+            _ => false,
+        };
+        if list[..i].iter().any(clash) {
+            return Err(Refusal::new(
+                "modifier",
+                format!("the combination `{}`", names(list)),
+            ));
+        }
         match modifier {
             Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith => {
                 if m.anchor.is_some_and(|a| a != *modifier) {
@@ -339,6 +366,14 @@ fn mods(list: &[Modifier]) -> Result<Mods, Refusal> {
         return Err(Refusal::new(
             "modifier",
             "regular expression flags without `re`",
+        ));
+    }
+    if m.windash && m.base64.is_some() {
+        // the order would matter (dashes of the text, or characters of its base64) and
+        // SigmaHQ's rules use neither
+        return Err(Refusal::new(
+            "modifier",
+            format!("the combination `{}`", names(list)),
         ));
     }
     if m.encoding.is_some() && m.base64.is_none() {
@@ -487,10 +522,17 @@ fn matchers(value: &SigmaValue, m: &Mods) -> Result<Vec<Matcher>, Refusal> {
             let bytes = encode(plain, m.encoding);
             match kind {
                 Modifier::Base64 => vec![vec![Part::Lit(BASE64.encode(&bytes))]],
-                _ => base64_offsets(&bytes)
-                    .into_iter()
-                    .map(|s| vec![Part::Lit(s)])
-                    .collect(),
+                _ => {
+                    let variants = base64_offsets(&bytes);
+                    // a value of one byte leaves an empty variant, which would match anything
+                    if variants.iter().any(String::is_empty) {
+                        return Err(Refusal::new(
+                            "detection",
+                            "`base64offset` of a value too short to encode (2 bytes at least)",
+                        ));
+                    }
+                    variants.into_iter().map(|s| vec![Part::Lit(s)]).collect()
+                }
             }
         }
     };
@@ -632,6 +674,16 @@ fn condition(expr: &ConditionExpr, names: &[&str]) -> Result<Cond, Refusal> {
             match quantifier {
                 Quantifier::Any => Cond::Or(of),
                 Quantifier::All => Cond::And(of),
+                // `0 of` would always hold, more than there are never
+                Quantifier::Count(n)
+                    if *n == 0 || usize::try_from(*n).map_or(true, |n| n > of.len()) =>
+                {
+                    return Err(Refusal::new(
+                        "condition",
+                        format!("a count outside 1 to the {} detections it names", of.len()),
+                    )
+                    .at(format_args!("`{quantifier} of {pattern}`")));
+                }
                 Quantifier::Count(n) => Cond::AtLeast {
                     n: usize::try_from(*n).unwrap_or(usize::MAX),
                     of,
@@ -758,63 +810,73 @@ mod tests {
 
     #[test]
     fn refusals_name_the_construct() {
-        let expand = one(&rule(
-            "  selection:\n    Image|expand: '%System%\\x.exe'\n  condition: selection\n",
-        ))
-        .expect_err("refused");
+        let refused = |detection: &str| one(&rule(detection)).expect_err("refused");
+        let expand =
+            refused("  selection:\n    Image|expand: '%System%\\x.exe'\n  condition: selection\n");
         assert_eq!(
             expand.to_string(),
-            "modifier: `selection`: field `Image`: `expand`"
+            "modifier: selection `selection`: field `Image`: `expand`"
         );
         assert_eq!(expand.reason(), "modifier: `expand`");
-        let look = one(&rule(
-            "  selection:\n    CommandLine|re: 'a(?=b)'\n  condition: selection\n",
-        ))
-        .expect_err("refused");
-        assert_eq!(look.kind, "regex");
-        assert!(
-            look.at
-                .starts_with("selection `selection`: field `CommandLine`: `a(?=b)`"),
-            "{look}"
+        let look = refused("  selection:\n    CommandLine|re: 'a(?=b)'\n  condition: selection\n");
+        assert_eq!(
+            look.to_string(),
+            "regex: selection `selection`: field `CommandLine`: `a(?=b)`: \
+             look-around, including look-ahead and look-behind, is not supported"
         );
-        let missing = one(&rule(
-            "  selection:\n    Image: x\n  condition: selection and other\n",
-        ))
-        .expect_err("refused");
+        let missing = refused("  selection:\n    Image: x\n  condition: selection and other\n");
         assert_eq!(
             missing.to_string(),
             "condition: `other`: names a detection that is not there"
         );
-        let none = one(&rule(
-            "  selection:\n    Image: x\n  condition: 1 of filter_*\n",
-        ))
-        .expect_err("refused");
+        let none = refused("  selection:\n    Image: x\n  condition: 1 of filter_*\n");
         assert_eq!(
             none.to_string(),
             "condition: `1 of filter_*`: a selector that matches no detection"
         );
-        let combo = one(&rule(
-            "  selection:\n    Image|re|contains: x\n  condition: selection\n",
-        ))
-        .expect_err("refused");
+        let combo = refused("  selection:\n    Image|re|contains: x\n  condition: selection\n");
         assert_eq!(
             combo.to_string(),
-            "modifier: `selection`: field `Image`: the combination `re|contains`"
+            "modifier: selection `selection`: field `Image`: the combination `re|contains`"
         );
-        let access = one(
-            &rule("  selection:\n    Image: x\n  condition: selection\n")
-                .replace("process_creation", "file_access"),
-        )
-        .expect_err("refused");
+        for (mods, value) in [
+            ("gt|lt", "1"),
+            ("base64|base64offset", "x"),
+            ("contains|contains", "x"),
+            ("windash|base64offset|contains", "-x"),
+        ] {
+            let twice = refused(&format!(
+                "  selection:\n    Image|{mods}: '{value}'\n  condition: selection\n"
+            ));
+            let want =
+                format!("modifier: selection `selection`: field `Image`: the combination `{mods}`");
+            assert_eq!(twice.to_string(), want);
+        }
+        let short =
+            refused("  selection:\n    Image|base64offset|contains: 'a'\n  condition: selection\n");
+        assert_eq!(short.kind, "detection", "{short}");
+        let empty = refused("  selection: {}\n  condition: selection\n");
+        assert_eq!(
+            empty.to_string(),
+            "detection: selection `selection`: an empty map"
+        );
+        let zero = refused("  sel_a:\n    Image: x\n  condition: 0 of sel_*\n");
+        assert_eq!(
+            zero.to_string(),
+            "condition: `0 of sel_*`: a count outside 1 to the 1 detections it names"
+        );
+        let net =
+            refused("  selection:\n    IpAddress|cidr: '10.0.0.0/33'\n  condition: selection\n");
+        assert_eq!(net.kind, "network", "{net}");
+        let selection = "  selection:\n    Image: x\n  condition: selection\n";
+        let access =
+            one(&rule(selection).replace("process_creation", "file_access")).expect_err("refused");
         assert_eq!(
             access.to_string(),
             "logsource: category `file_access` has no Sysmon or PowerShell event"
         );
-        let no_id = one(
-            &rule("  selection:\n    Image: x\n  condition: selection\n")
-                .replace("id: 6f0f0d8c-0000-4000-8000-000000000001\n", ""),
-        )
-        .expect_err("refused");
+        let no_id = one(&rule(selection).replace("id: 6f0f0d8c-0000-4000-8000-000000000001\n", ""))
+            .expect_err("refused");
         assert_eq!(no_id.kind, "metadata");
         let yaml = one("title: [unclosed\n").expect_err("refused");
         assert_eq!(yaml.kind, "yaml");

@@ -154,11 +154,39 @@ pub enum Cond {
 /// Why a compiled rule cannot be made ready to match: a regular expression or network that
 /// does not parse, a condition naming a selection that is not there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unusable(pub String);
+pub struct Unusable {
+    /// `regex`, `network` or `condition`.
+    pub kind: &'static str,
+    /// Where: `selection `x`: field `y`: `the value``.
+    pub at: String,
+    /// Why, in one line.
+    pub error: String,
+}
+
+impl Unusable {
+    fn new(kind: &'static str, at: String, error: impl std::fmt::Display) -> Self {
+        // the regex crate's errors span lines (the pattern, a caret, the reason): keep the reason
+        let error = error.to_string();
+        let line = error
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        Unusable {
+            kind,
+            at,
+            error: line.trim().trim_start_matches("error: ").to_owned(),
+        }
+    }
+
+    fn within(mut self, place: impl std::fmt::Display) -> Self {
+        self.at = format!("{place}: {}", self.at);
+        self
+    }
+}
 
 impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: {}: {}", self.kind, self.at, self.error)
     }
 }
 
@@ -223,7 +251,7 @@ impl Matching {
                     .iter()
                     .map(|group| group.iter().map(ReadyItem::new).collect::<Result<_, _>>())
                     .collect::<Result<_, _>>()
-                    .map_err(|Unusable(e)| Unusable(format!("selection `{}`: {e}", selection.name)))
+                    .map_err(|e| e.within(format_args!("selection `{}`", selection.name)))
             })
             .collect::<Result<_, _>>()?;
         Ok(Matching { rule, selections })
@@ -256,9 +284,11 @@ impl Matching {
 
 fn check_cond(cond: &Cond, selections: usize) -> Result<(), Unusable> {
     match cond {
-        Cond::Sel(index) if *index >= selections => Err(Unusable(format!(
-            "the condition names selection {index}, the rule has {selections}"
-        ))),
+        Cond::Sel(index) if *index >= selections => Err(Unusable::new(
+            "condition",
+            format!("selection {index}"),
+            format!("the rule has {selections}"),
+        )),
         Cond::Sel(_) => Ok(()),
         Cond::Not(inner) => check_cond(inner, selections),
         Cond::And(list) | Cond::Or(list) | Cond::AtLeast { of: list, .. } => {
@@ -270,9 +300,9 @@ fn check_cond(cond: &Cond, selections: usize) -> Result<(), Unusable> {
 impl ReadyItem {
     fn new(item: &Item) -> Result<Self, Unusable> {
         let values = item.values.iter().map(Ready::new).collect::<Result<_, _>>();
-        let values = values.map_err(|Unusable(e)| {
-            Unusable(format!(
-                "field `{}`: {e}",
+        let values = values.map_err(|e| {
+            e.within(format_args!(
+                "field `{}`",
                 item.field.as_deref().unwrap_or("(keywords)")
             ))
         })?;
@@ -318,13 +348,16 @@ impl Ready {
             },
             Matcher::Regex { pattern } => Ready::Regex(
                 regex::Regex::new(pattern)
-                    .map_err(|e| Unusable(format!("regular expression `{pattern}`: {e}")))?,
+                    .map_err(|e| Unusable::new("regex", format!("`{pattern}`"), e))?,
             ),
-            Matcher::Cidr { network } => Ready::Cidr(
-                network
+            // a bare address is its own network (/32, /128), as pySigma reads it
+            Matcher::Cidr { network } => Ready::Cidr(match network.trim().parse::<IpAddr>() {
+                Ok(address) => IpNet::from(address),
+                Err(_) => network
+                    .trim()
                     .parse()
-                    .map_err(|e| Unusable(format!("network `{network}`: {e}")))?,
-            ),
+                    .map_err(|e| Unusable::new("network", format!("`{network}`"), e))?,
+            }),
             Matcher::Compare { op, number } => Ready::Compare(*op, *number),
             Matcher::Null => Ready::Null,
             Matcher::Exists { present } => Ready::Exists(*present),
@@ -341,15 +374,17 @@ impl Ready {
                 if *cased {
                     text.matches(v)
                 } else {
-                    text.matches(lower.get_or_init(|| v.to_lowercase()))
+                    text.matches(lower.get_or_init(|| fold(v)))
                 }
             }),
             Ready::Regex(re) => value.is_some_and(|v| re.is_match(v)),
             Ready::Cidr(net) => value
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
-                .is_some_and(|ip| net.contains(&ip)),
+                // `::ffff:10.1.2.3` (as Windows writes IPv4 peers) is 10.1.2.3
+                .is_some_and(|ip| net.contains(&ip.to_canonical())),
             Ready::Compare(op, number) => value
                 .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite())
                 .is_some_and(|v| match op {
                     CompareOp::Gt => v > *number,
                     CompareOp::Gte => v >= *number,
@@ -357,7 +392,7 @@ impl Ready {
                     CompareOp::Lte => v <= *number,
                 }),
             Ready::FieldRef(other) => match (value, event.field(other)) {
-                (Some(v), Some(o)) => v.to_lowercase() == o.to_lowercase(),
+                (Some(v), Some(o)) => fold(v) == fold(&o),
                 _ => false,
             },
         }
@@ -366,13 +401,7 @@ impl Ready {
 
 impl TextMatch {
     fn new(pattern: &[Part], cased: bool) -> Self {
-        let fold = |s: &str| {
-            if cased {
-                s.to_owned()
-            } else {
-                s.to_lowercase()
-            }
-        };
+        let fold = |s: &str| if cased { s.to_owned() } else { fold(s) };
         match pattern {
             [] => TextMatch::Exact(String::new()),
             [Part::Lit(s)] => TextMatch::Exact(fold(s)),
@@ -387,7 +416,7 @@ impl TextMatch {
                         Part::Lit(s) => fold(s).chars().map(Tok::Char).collect(),
                         Part::Any => vec![Tok::Star],
                         Part::One => vec![Tok::One],
-                        Part::OneOf(chars) => vec![Tok::Class(chars.chars().collect())],
+                        Part::OneOf(chars) => vec![Tok::Class(fold(chars).chars().collect())],
                     })
                     .collect(),
             ),
@@ -404,6 +433,13 @@ impl TextMatch {
             TextMatch::Glob(toks) => glob(toks, &value.chars().collect::<Vec<_>>()),
         }
     }
+}
+
+/// Lower case, one character at a time, the same for patterns and values: unlike
+/// `str::to_lowercase`, a character's case never depends on its neighbours (a final `Σ`), so a
+/// pattern cut at its wildcards folds as the whole value does.
+fn fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// Wildcard matching with one backtrack point: the last `*` seen takes one more character
@@ -492,6 +528,15 @@ mod tests {
 
     #[test]
     fn text_is_case_insensitive_unless_cased() {
+        let greek = one_item(
+            Some("F"),
+            false,
+            vec![text(vec![Part::Any, lit("ΟΔΟΣ"), Part::Any])],
+        );
+        assert!(
+            greek.matches(&event(&[("F", "ΟΔΟΣΑ")])),
+            "a final sigma folds as any other"
+        );
         let rule = one_item(
             Some("Image"),
             false,
@@ -606,6 +651,21 @@ mod tests {
         assert!(cidr.matches(&event(&[("DestinationIp", "10.1.2.3")])));
         assert!(!cidr.matches(&event(&[("DestinationIp", "11.1.2.3")])));
         assert!(!cidr.matches(&event(&[("DestinationIp", "not an address")])));
+        assert!(
+            cidr.matches(&event(&[("DestinationIp", "::ffff:10.1.2.3")])),
+            "IPv4-mapped"
+        );
+        let bare = one_item(
+            Some("IpAddress"),
+            false,
+            vec![Matcher::Cidr {
+                network: "192.0.2.7".into(),
+            }],
+        );
+        assert!(
+            bare.matches(&event(&[("IpAddress", "192.0.2.7")]))
+                && !bare.matches(&event(&[("IpAddress", "192.0.2.8")]))
+        );
         let gt = one_item(
             Some("Size"),
             false,
@@ -615,6 +675,10 @@ mod tests {
             }],
         );
         assert!(gt.matches(&event(&[("Size", "11")])) && !gt.matches(&event(&[("Size", "10")])));
+        assert!(
+            !gt.matches(&event(&[("Size", "inf")])),
+            "only finite numbers compare"
+        );
         let fieldref = one_item(
             Some("SourceUser"),
             false,
@@ -658,10 +722,9 @@ mod tests {
             pattern: "(".into(),
         }];
         let err = Matching::new(rule).expect_err("a bad regex");
-        assert!(
-            err.0
-                .contains("selection `selection`: field `A`: regular expression `(`"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "regex: selection `selection`: field `A`: `(`: unclosed group"
         );
     }
 

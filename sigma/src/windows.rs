@@ -2,8 +2,8 @@
 //!
 //! Routing follows pySigma's Windows and Sysmon pipelines (the ones SigmaHQ's own tooling
 //! uses): a `service` names an event log channel; a `category` names a Sysmon event (or a
-//! PowerShell one) by channel and event id, with Sysmon's `EventType` where two categories
-//! share an id (`registry_add` and `registry_delete` are both event 12). A category with no
+//! PowerShell one) by channel and event id. Yagura also checks Sysmon's `EventType` where two
+//! categories share an id (`registry_add` and `registry_delete` are both event 12). A category with no
 //! such event (`file_access`, `file_rename`: ETW or object-access sources that need their own
 //! field mapping) has no route, and a rule on it is refused at compile time.
 
@@ -70,11 +70,11 @@ pub fn route(logsource: &LogSource) -> Result<Route, String> {
         None => return Err("no product: only Windows rules are routed".into()),
     }
     if let Some(category) = logsource.category.as_deref() {
-        return category_route(category)
+        return category_route(&category.to_ascii_lowercase())
             .ok_or_else(|| format!("category `{category}` has no Sysmon or PowerShell event"));
     }
     if let Some(service) = logsource.service.as_deref() {
-        let channels = service_channels(service)
+        let channels = service_channels(&service.to_ascii_lowercase())
             .ok_or_else(|| format!("service `{service}` names no channel"))?;
         return Ok(Route::new(channels, &[], &[]));
     }
@@ -84,7 +84,7 @@ pub fn route(logsource: &LogSource) -> Result<Route, String> {
 
 fn category_route(category: &str) -> Option<Route> {
     let sysmon = |ids: &[u32]| Route::new(&[SYSMON], ids, &[]);
-    let registry = |types: &[&str]| Route::new(&[SYSMON], &[12, 13, 14], types);
+    let registry = |id: u32, types: &[&str]| Route::new(&[SYSMON], &[id], types);
     Some(match category {
         "process_creation" => sysmon(&[1]),
         "file_change" => sysmon(&[2]),
@@ -98,10 +98,10 @@ fn category_route(category: &str) -> Option<Route> {
         "process_access" => sysmon(&[10]),
         "file_event" => sysmon(&[11]),
         "registry_event" => sysmon(&[12, 13, 14]),
-        "registry_add" => registry(&["CreateKey"]),
-        "registry_delete" => registry(&["DeleteKey", "DeleteValue"]),
-        "registry_set" => registry(&["SetValue"]),
-        "registry_rename" => registry(&["RenameKey"]),
+        "registry_add" => registry(12, &["CreateKey"]),
+        "registry_delete" => registry(12, &["DeleteKey", "DeleteValue"]),
+        "registry_set" => registry(13, &["SetValue"]),
+        "registry_rename" => registry(14, &["RenameKey"]),
         "create_stream_hash" => sysmon(&[15]),
         "pipe_created" => sysmon(&[17, 18]),
         "wmi_event" => sysmon(&[19, 20, 21]),

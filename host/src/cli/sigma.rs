@@ -13,9 +13,10 @@ use yagura_sigma::compile::{Options, compile_yaml};
 pub enum SigmaCommand {
     /// Compile Sigma rules and report what compiles and what is refused, and why.
     ///
-    /// Every document of every .yml/.yaml file under the paths is compiled as `replay --sigma`
-    /// and packs will run it: parsed by rsigma-parser, every modifier applied, the condition
-    /// resolved, the logsource routed to Windows channels and event ids. A rule that uses
+    /// Every document of every .yml/.yaml file under the paths (symbolic links to directories
+    /// are not followed) is compiled into Yagura's Sigma form: parsed by rsigma-parser, every
+    /// modifier applied, the condition resolved, the logsource routed to Windows channels and
+    /// event ids. A rule that uses
     /// something Yagura does not run is refused whole, naming the construct; nothing is
     /// dropped in silence. Exit code: 0 every rule compiled, 3 some were refused, 1 nothing
     /// could be read, 2 usage error.
@@ -141,8 +142,8 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
                 Some(first) => report.refused.push(RefusedRule {
                     file: file.clone(),
                     title: Some(rule.title),
-                    at: String::new(),
-                    what: format!("the same id as a rule of {}", first.display()),
+                    at: format!("`id`, first in {}", first.display()),
+                    what: "an id another rule has".into(),
                     id: Some(rule.id),
                     kind: "metadata",
                 }),
@@ -181,9 +182,11 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     entries.sort();
     for path in entries {
-        if path.is_dir() {
+        // not followed: a link to a directory above would never end
+        let linked_dir = path.symlink_metadata()?.file_type().is_symlink() && path.is_dir();
+        if path.is_dir() && !linked_dir {
             collect(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+        } else if !linked_dir && path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
             files.push(path);
         }
     }

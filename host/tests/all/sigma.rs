@@ -48,6 +48,8 @@ fn check_reports_each_refusal_and_counts_by_reason() {
     );
     std::fs::write(rules.join("old.yml"), timeframe).expect("write");
     std::fs::write(rules.join("notes.txt"), "not a rule").expect("write");
+    // a link back up is not followed (it would never end)
+    std::os::unix::fs::symlink(&rules, rules.join("sub/loop")).expect("symlink");
 
     let out = yagura(&["sigma", "check", "rules"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -57,8 +59,8 @@ fn check_reports_each_refusal_and_counts_by_reason() {
         lines,
         [
             "rules/old.yml: refused Old (0b1e6a53-0000-4000-8000-00000000000c): detection: `timeframe: 5m` (write a correlation rule)",
-            "rules/sub/dup.yaml: refused Good (0b1e6a53-0000-4000-8000-00000000000a): metadata: the same id as a rule of rules/good.yml",
-            "rules/sub/expand.yml: refused Expand (0b1e6a53-0000-4000-8000-00000000000b): modifier: `selection`: field `Image`: `expand`",
+            "rules/sub/dup.yaml: refused Good (0b1e6a53-0000-4000-8000-00000000000a): metadata: `id`, first in rules/good.yml: an id another rule has",
+            "rules/sub/expand.yml: refused Expand (0b1e6a53-0000-4000-8000-00000000000b): modifier: selection `selection`: field `Image`: `expand`",
             "1 compiled, 3 refused, from 4 files",
             "refused, by reason:",
             "      1  detection: `timeframe: 5m` (write a correlation rule)",
@@ -82,7 +84,10 @@ fn check_reports_each_refusal_and_counts_by_reason() {
     assert_eq!(report["files"], 2);
     assert_eq!(report["compiled"], 1);
     assert_eq!(report["refused"][0]["kind"], "modifier");
-    assert_eq!(report["refused"][0]["at"], "`selection`: field `Image`");
+    assert_eq!(
+        report["refused"][0]["at"],
+        "selection `selection`: field `Image`"
+    );
     assert_eq!(report["refused"][0]["what"], "`expand`");
     assert_eq!(report["reasons"]["modifier: `expand`"], 1);
 

@@ -165,13 +165,7 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
         }
     }
     for refused in &report.refused {
-        // a duplicate id names the other file: count it as one reason
-        let reason = if refused.what.starts_with("the same id as") {
-            "metadata: an id another rule has".into()
-        } else {
-            refused.reason()
-        };
-        *report.reasons.entry(reason).or_default() += 1;
+        *report.reasons.entry(refused.reason()).or_default() += 1;
     }
     Ok(report)
 }

@@ -41,22 +41,36 @@ impl Route {
 
     /// Whether an event (read through `Channel`, `EventID` and `EventType`) is one of the route's.
     pub fn admits(&self, event: &dyn Fields) -> bool {
+        let id = event
+            .field("EventID")
+            .and_then(|id| id.trim().parse::<u32>().ok());
+        self.admits_parts(
+            event.field("Channel").as_deref(),
+            id,
+            event.field("EventType").as_deref(),
+        )
+    }
+
+    /// The same, from values read once per event (and tried against many routes).
+    pub fn admits_parts(
+        &self,
+        channel: Option<&str>,
+        event_id: Option<u32>,
+        event_type: Option<&str>,
+    ) -> bool {
         let channel_ok = self.channels.is_empty()
-            || event.field("Channel").is_some_and(|c| {
+            || channel.is_some_and(|c| {
                 self.channels
                     .iter()
-                    .any(|want| want.eq_ignore_ascii_case(&c))
+                    .any(|want| want.eq_ignore_ascii_case(c))
             });
-        let id_ok = self.event_ids.is_empty()
-            || event
-                .field("EventID")
-                .and_then(|id| id.trim().parse::<u32>().ok())
-                .is_some_and(|id| self.event_ids.contains(&id));
+        let id_ok =
+            self.event_ids.is_empty() || event_id.is_some_and(|id| self.event_ids.contains(&id));
         let type_ok = self.event_types.is_empty()
-            || event.field("EventType").is_some_and(|t| {
+            || event_type.is_some_and(|t| {
                 self.event_types
                     .iter()
-                    .any(|want| want.eq_ignore_ascii_case(&t))
+                    .any(|want| want.eq_ignore_ascii_case(t))
             });
         channel_ok && id_ok && type_ok
     }

@@ -20,8 +20,14 @@ fn committed() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigmahq")
 }
 
+/// `../shared/sigma`, or under `$YAGURA_SHARED` (a path that is not there runs the tests as a
+/// fresh clone would).
 fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/sigma");
+    let root = std::env::var_os("YAGURA_SHARED").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    );
+    let dir = root.join("sigma");
     dir.is_dir().then_some(dir)
 }
 

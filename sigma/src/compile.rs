@@ -22,7 +22,7 @@ use crate::windows;
 pub const WINDASH: &str = "-/\u{2013}\u{2014}\u{2015}";
 
 /// Why a rule (or a document of a Sigma file) was not compiled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {
     /// What kind of construct: `modifier`, `detection`, `condition`, `logsource`, `regex`,
     /// `correlation`, `filter`, `metadata`, `yaml`.
@@ -35,7 +35,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(kind: &'static str, what: impl Into<String>) -> Self {
+    pub fn new(kind: &'static str, what: impl Into<String>) -> Self {
         Refusal {
             kind,
             at: String::new(),
@@ -44,7 +44,7 @@ impl Refusal {
     }
 
     /// The same refusal, found inside `place`.
-    fn at(mut self, place: impl fmt::Display) -> Self {
+    pub fn at(mut self, place: impl fmt::Display) -> Self {
         self.at = if self.at.is_empty() {
             place.to_string()
         } else {

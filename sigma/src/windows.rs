@@ -217,6 +217,16 @@ impl<'a> EvtxJson<'a> {
         }
     }
 
+    /// The names of the record's data fields (`EventData`'s, or `UserData`'s element's).
+    pub fn data_fields(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let data = self
+            .data
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|o| o.keys());
+        data.map(String::as_str).filter(|k| !k.starts_with('#'))
+    }
+
     fn system(&self, name: &str) -> Option<Cow<'a, str>> {
         let system = self.system?;
         match name {

@@ -88,9 +88,8 @@ fn events() -> Vec<(String, Value)> {
 
 /// The fields Yagura's view reads, as one flat object for the reference engine.
 fn flat(record: &Value) -> Value {
-    let event = record.get("Event").unwrap_or(record);
     let view = EvtxJson::new(record);
-    let mut names: Vec<String> = [
+    let system = [
         "EventID",
         "Channel",
         "Computer",
@@ -98,27 +97,17 @@ fn flat(record: &Value) -> Value {
         "Level",
         "Task",
         "Keywords",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    // the data fields `EvtxJson` reads: EventData's, or those of UserData's one element
-    let user_data = event
-        .get("UserData")
-        .and_then(Value::as_object)
-        .and_then(|o| o.values().find(|v| v.is_object()));
-    if let Some(data) = event
-        .get("EventData")
-        .or(user_data)
-        .and_then(Value::as_object)
-    {
-        names.extend(data.keys().filter(|k| !k.starts_with('#')).cloned());
-    }
-    let mut map = Map::new();
-    for name in names {
-        if let Some(value) = view.field(&name) {
-            map.insert(name, Value::String(value.into_owned()));
-        }
-    }
+    ];
+    let map: Map<String, Value> = system
+        .into_iter()
+        .chain(view.data_fields())
+        .filter_map(|name| {
+            Some((
+                name.to_owned(),
+                Value::String(view.field(name)?.into_owned()),
+            ))
+        })
+        .collect();
     Value::Object(map)
 }
 

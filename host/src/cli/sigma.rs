@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use yagura_sigma::compile::{Options, compile_yaml};
+use yagura_sigma::compile::{Options, Refusal, compile_yaml};
 
 #[derive(Debug, Subcommand)]
 pub enum SigmaCommand {
@@ -57,16 +57,9 @@ pub struct RefusedRule {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    pub kind: &'static str,
-    /// Where in the rule (selection, field), empty for the whole rule.
-    pub at: String,
-    pub what: String,
-}
-
-impl RefusedRule {
-    fn reason(&self) -> String {
-        format!("{}: {}", self.kind, self.what)
-    }
+    /// `kind`, `at` (selection and field, empty for the whole rule) and `what`.
+    #[serde(flatten)]
+    pub refusal: Refusal,
 }
 
 /// Runs `yagura sigma`; returns the exit code.
@@ -124,14 +117,12 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
-                let what = format!("the file cannot be read: {e}");
+                let refusal = Refusal::new("file", "the file cannot be read").at(e);
                 report.refused.push(RefusedRule {
                     file,
                     title: None,
                     id: None,
-                    kind: "file",
-                    at: String::new(),
-                    what,
+                    refusal,
                 });
                 continue;
             }
@@ -142,10 +133,9 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
                 Some(first) => report.refused.push(RefusedRule {
                     file: file.clone(),
                     title: Some(rule.title),
-                    at: format!("`id`, first in {}", first.display()),
-                    what: "an id another rule has".into(),
                     id: Some(rule.id),
-                    kind: "metadata",
+                    refusal: Refusal::new("metadata", "an id another rule has")
+                        .at(format_args!("`id`, first in {}", first.display())),
                 }),
                 None => {
                     ids.insert(rule.id, file.clone());
@@ -158,14 +148,12 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
                 file: file.clone(),
                 title: refused.title,
                 id: refused.id,
-                kind: refused.refusal.kind,
-                at: refused.refusal.at,
-                what: refused.refusal.what,
+                refusal: refused.refusal,
             });
         }
     }
     for refused in &report.refused {
-        *report.reasons.entry(refused.reason()).or_default() += 1;
+        *report.reasons.entry(refused.refusal.reason()).or_default() += 1;
     }
     Ok(report)
 }
@@ -196,18 +184,8 @@ fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::
                 (None, Some(id)) => id.clone(),
                 (None, None) => "a document".into(),
             };
-            let at = if r.at.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", r.at)
-            };
-            writeln!(
-                out,
-                "{}: refused {name}: {}: {at}{}",
-                r.file.display(),
-                r.kind,
-                r.what
-            )?;
+            // the refusal reads `kind: at: what`
+            writeln!(out, "{}: refused {name}: {}", r.file.display(), r.refusal)?;
         }
     }
     writeln!(

@@ -166,6 +166,35 @@ impl Finding {
         if let Some(author) = &self.rule_author {
             unmapped["rule_author"] = json!(author);
         }
+        let mut analytic = json!({
+            "uid": self.rule_id,
+            "name": rule_name,
+            "type_id": 1,
+            "type": "Rule",
+            "version": self.rule_version,
+        });
+        // A rule that runs other rules (the Sigma engine) names the one that matched: its
+        // analytic comes first, the component's is related; its author, licence and
+        // references are the ones shown.
+        if let Some(uid) = self.context_value("analytic.uid") {
+            let engine = analytic;
+            analytic = json!({
+                "uid": uid,
+                "name": self.context_value("analytic.name").unwrap_or(uid),
+                "type_id": 1,
+                "type": "Rule",
+                "related_analytics": [engine],
+            });
+            for (key, field) in [
+                ("analytic.author", "rule_author"),
+                ("analytic.license", "rule_license"),
+                ("analytic.references", "rule_references"),
+            ] {
+                if let Some(value) = self.context_value(key) {
+                    unmapped[field] = json!(value);
+                }
+            }
+        }
         let mut ocsf = json!({
             "class_uid": 2004,
             "class_name": "Detection Finding",
@@ -184,13 +213,7 @@ impl Finding {
                 "uid": self.uid(),
                 "title": self.title,
                 "desc": self.description,
-                "analytic": {
-                    "uid": self.rule_id,
-                    "name": rule_name,
-                    "type_id": 1,
-                    "type": "Rule",
-                    "version": self.rule_version,
-                },
+                "analytic": analytic,
                 "attacks": attacks,
                 "related_events": related,
             },
@@ -213,6 +236,14 @@ impl Finding {
             ocsf["evidences"] = json!([evidence(event)]);
         }
         ocsf
+    }
+
+    /// The value of a `context` key, the first if it repeats.
+    pub fn context_value(&self, key: &str) -> Option<&str> {
+        self.context
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The OCSF `device` the finding is about: the matched event's device, else the host the

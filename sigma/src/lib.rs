@@ -18,4 +18,6 @@ pub mod compile;
 pub mod rule;
 pub mod windows;
 
-pub use rule::{Cond, Fields, Item, Level, LogSource, Matcher, Matching, Part, Rule, Selection};
+pub use rule::{
+    Cond, Fields, Item, Level, LogSource, Matcher, Matching, Part, Rule, Selection, fold,
+};

@@ -20,6 +20,12 @@ use serde::{Deserialize, Serialize};
 pub trait Fields {
     /// The field's value as text (numbers in decimal), or `None` when the event has no such field.
     fn field(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// The field's value folded as patterns are ([`fold`]), for case-insensitive matching. A
+    /// view that keeps values per event overrides it, so that a value read by many rules is
+    /// folded once.
+    fn folded(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.field(name).map(|v| Cow::Owned(fold(&v)))
+    }
     /// Calls `found` with each value of the event until it returns true; says whether it did.
     /// Keywords search these.
     fn any_value(&self, found: &mut dyn FnMut(&str) -> bool) -> bool;
@@ -261,6 +267,17 @@ impl Matching {
         &self.rule
     }
 
+    /// The names of the fields the rule reads (`fieldref` targets too), possibly repeated.
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.selections.iter().flatten().flatten().flat_map(|item| {
+            let refs = item.values.iter().filter_map(|v| match v {
+                Ready::FieldRef(other) => Some(other.as_str()),
+                _ => None,
+            });
+            item.field.as_deref().into_iter().chain(refs)
+        })
+    }
+
     /// Whether the event matches the rule's condition. (Routing by `logsource` is the
     /// caller's: see [`crate::windows::Route`].)
     pub fn matches(&self, event: &dyn Fields) -> bool {
@@ -318,7 +335,8 @@ impl ReadyItem {
             Some(name) => {
                 let value = event.field(name);
                 let lower = OnceCell::new();
-                let test = |m: &Ready| m.matches(value.as_deref(), &lower, event);
+                let folded = || lower.get_or_init(|| event.folded(name)).as_deref();
+                let test = |m: &Ready| m.matches(value.as_deref(), &folded, event);
                 if self.all {
                     self.values.iter().all(test)
                 } else {
@@ -327,7 +345,11 @@ impl ReadyItem {
             }
             None => {
                 let test = |m: &Ready| {
-                    event.any_value(&mut |value| m.matches(Some(value), &OnceCell::new(), event))
+                    event.any_value(&mut |value| {
+                        let lower = OnceCell::new();
+                        let folded = || Some(lower.get_or_init(|| fold(value)).as_str());
+                        m.matches(Some(value), &folded, event)
+                    })
                 };
                 if self.all {
                     self.values.iter().all(test)
@@ -365,8 +387,13 @@ impl Ready {
         })
     }
 
-    /// `lower` holds the value lower-cased once it was needed, for the item's other values.
-    fn matches(&self, value: Option<&str>, lower: &OnceCell<String>, event: &dyn Fields) -> bool {
+    /// `folded` gives the value folded (read once, when a matcher first needs it).
+    fn matches<'v>(
+        &self,
+        value: Option<&str>,
+        folded: &dyn Fn() -> Option<&'v str>,
+        event: &dyn Fields,
+    ) -> bool {
         match self {
             Ready::Null => value.is_none_or(str::is_empty),
             Ready::Exists(present) => value.is_some() == *present,
@@ -374,7 +401,7 @@ impl Ready {
                 if *cased {
                     text.matches(v)
                 } else {
-                    text.matches(lower.get_or_init(|| fold(v)))
+                    folded().is_some_and(|lower| text.matches(lower))
                 }
             }),
             Ready::Regex(re) => value.is_some_and(|v| re.is_match(v)),
@@ -438,7 +465,7 @@ impl TextMatch {
 /// Lower case, one character at a time, the same for patterns and values: unlike
 /// `str::to_lowercase`, a character's case never depends on its neighbours (a final `Σ`), so a
 /// pattern cut at its wildcards folds as the whole value does.
-fn fold(s: &str) -> String {
+pub fn fold(s: &str) -> String {
     s.chars().flat_map(char::to_lowercase).collect()
 }
 

@@ -66,7 +66,8 @@ commands:
                            wit-bindgen's C generator; a test fails while they are stale
 
 Components of rules/ and examples/{python,js}/ go to DIR; test fixtures (tests/rules/) go to
-DIR/fixtures, so that `yagura replay --rules DIR` runs only real rules.
+DIR/fixtures and the Sigma engine (sigma/engine) to DIR/engines, so that `yagura replay
+--rules DIR` runs only real rules.
 
 What a command needs and the machine lacks is listed, then installed: Rust's
 wasm32-unknown-unknown target (rustup), componentize-py (pip), componentize-js (npm ci in

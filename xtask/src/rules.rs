@@ -20,11 +20,14 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const PROFILE: &str = "rule-build";
 /// Rule crates are named `rule-<id>`; the component is `<id>.wasm`.
 const CRATE_PREFIX: &str = "rule-";
-/// Where rule crates live, relative to the workspace root.
-const RULE_DIRS: [&str; 2] = ["rules", "tests/rules"];
-/// Test fixtures (crates under `tests/rules/`) go to this subfolder of the output, so that
-/// `yagura replay --rules target/rules` runs the real rules and never a hostile fixture.
+/// Where rule crates live, relative to the workspace root, and the subfolder of the output
+/// their components go to. Test fixtures (`tests/rules/`) go to `fixtures/`, so that `yagura
+/// replay --rules target/rules` runs the real rules and never a hostile fixture; engines
+/// (`sigma/engine`, the Sigma engine) go to `engines/`, as they run only with the rules
+/// they are given (`yagura replay --sigma`).
+const RULE_DIRS: [(&str, &str); 3] = [("rules", ""), ("tests/rules", FIXTURES), ("sigma", ENGINES)];
 pub const FIXTURES: &str = "fixtures";
+pub const ENGINES: &str = "engines";
 
 /// A rule crate of the workspace.
 struct RuleCrate {
@@ -32,8 +35,8 @@ struct RuleCrate {
     name: String,
     /// the component's name: the package name without `rule-`
     id: String,
-    /// under `tests/rules/`: a test fixture
-    fixture: bool,
+    /// the subfolder of the output its component goes to (`RULE_DIRS`)
+    subfolder: &'static str,
 }
 
 /// Builds every Rust rule crate into `<out>/<id>.wasm`, printing one line per component, and
@@ -74,11 +77,7 @@ fn build_crates(
     let mut built = Vec::with_capacity(crates.len());
     for krate in crates {
         let core = core_dir.join(format!("{}.wasm", krate.name.replace('-', "_")));
-        let dir = if krate.fixture {
-            out.join(FIXTURES)
-        } else {
-            out.to_path_buf()
-        };
+        let dir = out.join(krate.subfolder);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let output = dir.join(format!("{}.wasm", krate.id));
         let changed = componentize(&core, &output)
@@ -123,7 +122,6 @@ fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
         .as_str()
         .map(PathBuf::from)
         .context("`cargo metadata` output has no target_directory")?;
-    let dirs: Vec<PathBuf> = RULE_DIRS.iter().map(|d| root.join(d)).collect();
 
     let mut crates = Vec::new();
     for package in metadata["packages"].as_array().into_iter().flatten() {
@@ -134,11 +132,14 @@ fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
             continue;
         };
         // `rules/<crate>/Cargo.toml`: the crate directory's parent is a rule directory.
-        let in_rule_dir = manifest
-            .parent()
-            .and_then(Path::parent)
-            .is_some_and(|parent| dirs.iter().any(|d| d == parent));
-        if !in_rule_dir || !is_cdylib(package) {
+        let parent = manifest.parent().and_then(Path::parent);
+        let Some(&(_, subfolder)) = RULE_DIRS
+            .iter()
+            .find(|(dir, _)| parent.is_some_and(|p| p == root.join(dir)))
+        else {
+            continue;
+        };
+        if !is_cdylib(package) {
             continue;
         }
         let id = name.strip_prefix(CRATE_PREFIX).with_context(|| {
@@ -147,14 +148,10 @@ fn find_rule_crates(root: &Path) -> Result<(Vec<RuleCrate>, PathBuf)> {
                 manifest.display()
             )
         })?;
-        let fixture = manifest
-            .parent()
-            .and_then(Path::parent)
-            .is_some_and(|parent| parent == root.join("tests/rules"));
         crates.push(RuleCrate {
             name: name.to_owned(),
             id: id.to_owned(),
-            fixture,
+            subfolder,
         });
     }
     crates.sort_by(|a, b| a.name.cmp(&b.name));

@@ -22,7 +22,10 @@ pub use rule::{RuleCommand, RuleTestArgs, TestReport, run_rule_test};
 pub use serve::ServeArgs;
 pub(crate) use serve::run_serve;
 pub use shadow::ShadowCommand;
-pub use sigma::{CheckReport, RefusedRule, SigmaCheckArgs, SigmaCommand, check as sigma_check};
+pub use sigma::{
+    CheckReport, RefusedRule, SigmaCheckArgs, SigmaCommand, SigmaCompileArgs, check as sigma_check,
+    compile_paths as sigma_compile_paths,
+};
 
 /// Yagura: detection rules as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -54,7 +57,8 @@ pub enum Command {
     Key(KeyCommand),
     /// Run the HTTP management API: tenants, tokens, packs, event ingest, alerts (docs/api.md).
     Serve(ServeArgs),
-    /// Sigma rules: check what compiles into Yagura's Sigma form and what is refused, and why
+    /// Sigma rules: check what compiles into Yagura's Sigma form and what is refused, and why,
+    /// and compile them into the Sigma engine's configuration
     /// (docs/sigma.md).
     #[command(subcommand)]
     Sigma(SigmaCommand),

@@ -45,13 +45,15 @@ Exit codes:
   0  completed; every record was a valid event and no rule call failed
   1  could not run (unreadable input, a rule that does not load, a bad --set)
   2  usage error
-  3  completed, but some records were rejected or some rule calls faulted
+  3  completed, but some records were rejected, some rule calls faulted or some --sigma
+     rules were refused
 
 Examples:
   cargo xtask build-rules
   yagura replay --rules target/rules examples/events/sample.ndjson
   yagura replay --rules target/rules --set vertical-port-scan.threshold=10 flows.ndjson
-  yagura replay --rules target/rules --dead-letter rejected.jsonl Security.evtx conn.log.gz";
+  yagura replay --rules target/rules --dead-letter rejected.jsonl Security.evtx conn.log.gz
+  yagura replay --sigma sigma/rules/windows --sigma-license DRL-1.1 Sysmon.evtx";
 
 /// Arguments of `yagura replay`.
 #[derive(Debug, Clone, Args)]
@@ -65,9 +67,31 @@ pub struct ReplayArgs {
     #[arg(
         long = "rules",
         value_name = "DIR|FILE",
-        required_unless_present = "packs"
+        required_unless_present_any = ["packs", "sigma"]
     )]
     pub rules: Vec<PathBuf>,
+
+    /// Sigma rules: a .yml/.yaml file or a directory searched for them. Repeatable; combines
+    /// with --rules and --pack. They are compiled (as `yagura sigma check` does; each refused
+    /// rule is listed on stderr and makes the exit code 3) and run together in the Sigma
+    /// engine component, rule `sigma`. Each match is a finding whose analytic is the Sigma
+    /// rule (its id and title), with its author, licence and references.
+    #[arg(long = "sigma", value_name = "FILE|DIR")]
+    pub sigma: Vec<PathBuf>,
+
+    /// The licence to name on Sigma rules that name none (SigmaHQ's: DRL-1.1).
+    #[arg(long, value_name = "SPDX", requires = "sigma")]
+    pub sigma_license: Option<String>,
+
+    /// The Sigma engine component. Default: target/rules/engines/sigma.wasm (`cargo xtask
+    /// build-rules` builds it), else engines/sigma.wasm beside the yagura executable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "YAGURA_SIGMA_ENGINE",
+        requires = "sigma"
+    )]
+    pub sigma_engine: Option<PathBuf>,
 
     /// A rule pack: a bundle file (`.ypack`, its signature checked against the store's keys
     /// and --trust), or a stored pack NAME (the version active for the default tenant),
@@ -159,13 +183,15 @@ pub struct ReplayReport {
     pub sources: Vec<SourceReport>,
     pub findings: u64,
     pub faults: u64,
+    /// Sigma rules that --sigma named and that were refused
+    pub sigma_refused: u64,
     pub elapsed: Duration,
 }
 
 impl ReplayReport {
-    /// No rejected records and no faults.
+    /// No rejected records, no faults and no refused Sigma rules.
     pub fn is_clean(&self) -> bool {
-        self.rejected == 0 && self.faults == 0
+        self.rejected == 0 && self.faults == 0 && self.sigma_refused == 0
     }
 }
 
@@ -206,6 +232,17 @@ pub fn run_replay(
         }
     }
     let mut overrides = pack_config;
+    let mut sigma_refused = 0;
+    if !args.sigma.is_empty() {
+        let (engine, rules, refused) = load_sigma(&sandbox, args, err)?;
+        refuse_duplicate(&components, &engine)?;
+        sigma_refused = refused;
+        overrides.push((
+            engine.info().id.clone(),
+            ("rules".into(), Value::Text(rules)),
+        ));
+        components.push(engine);
+    }
     overrides.extend(parse_sets(&args.set, &components)?);
     let mut engine = Engine::new(EngineOptions {
         batch_size: args.batch_size as usize,
@@ -236,7 +273,10 @@ pub fn run_replay(
         None => out,
     };
 
-    let mut report = ReplayReport::default();
+    let mut report = ReplayReport {
+        sigma_refused,
+        ..ReplayReport::default()
+    };
     // The sink runs inside the engine; it records a write error for the loop to act on.
     let findings = Cell::new(0u64);
     let write_error: RefCell<Option<std::io::Error>> = RefCell::new(None);
@@ -307,7 +347,7 @@ pub fn run_replay(
                 }
             }
             if progress
-                && report.events % 4096 == 0
+                && report.events.is_multiple_of(4096)
                 && last_progress.elapsed() > Duration::from_millis(500)
             {
                 last_progress = Instant::now();
@@ -425,6 +465,73 @@ pub(super) fn load_rules(
         components.push(component);
     }
     Ok(components)
+}
+
+/// Where the Sigma engine is looked for when --sigma-engine is not given, in order.
+fn sigma_engine_paths() -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from("target/rules/engines/sigma.wasm")];
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        paths.push(dir.join("engines/sigma.wasm"));
+    }
+    paths
+}
+
+/// Compiles --sigma's rules and loads the Sigma engine: the component, its `rules` value
+/// (JSON) and how many rules were refused (each printed to `err`).
+fn load_sigma(
+    sandbox: &Sandbox,
+    args: &ReplayArgs,
+    err: &mut dyn Write,
+) -> anyhow::Result<(RuleComponent, String, u64)> {
+    let (report, rules) = super::sigma::compile_paths(&args.sigma, args.sigma_license.as_deref())?;
+    for r in &report.refused {
+        let name = match (&r.title, &r.id) {
+            (Some(title), Some(id)) => format!("{title} ({id})"),
+            (Some(title), None) => title.clone(),
+            (None, Some(id)) => id.clone(),
+            (None, None) => "a document".into(),
+        };
+        writeln!(
+            err,
+            "yagura replay: {}: refused Sigma rule {name}: {}",
+            r.file.display(),
+            r.refusal
+        )?;
+    }
+    if rules.is_empty() {
+        bail!(
+            "no Sigma rule compiled from {} ({} refused)",
+            args.sigma
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            report.refused.len()
+        );
+    }
+    let engine = match &args.sigma_engine {
+        Some(path) => path.clone(),
+        None => sigma_engine_paths()
+            .into_iter()
+            .find(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "the Sigma engine component is not at {}: build it with `cargo xtask \
+                     build-rules`, or name it with --sigma-engine",
+                    sigma_engine_paths()
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )
+            })?,
+    };
+    let component = load_one(sandbox, &engine)?;
+    let json = serde_json::to_string(&rules).context("cannot write the compiled Sigma rules")?;
+    Ok((component, json, report.refused.len() as u64))
 }
 
 /// Two components of one rule id in a run are an error naming both.
@@ -545,6 +652,18 @@ fn write_summary(
                 s.findings_dropped
             )?;
         }
+    }
+    if report.sigma_refused > 0 {
+        writeln!(
+            err,
+            "{} Sigma rule{} refused (listed above)",
+            report.sigma_refused,
+            if report.sigma_refused == 1 {
+                " was"
+            } else {
+                "s were"
+            }
+        )?;
     }
     Ok(())
 }

@@ -21,6 +21,22 @@ pub enum SigmaCommand {
     /// dropped in silence. Exit code: 0 every rule compiled, 3 some were refused, 1 nothing
     /// could be read, 2 usage error.
     Check(SigmaCheckArgs),
+    /// Compile Sigma rules into the Sigma engine's configuration: a JSON array of compiled
+    /// rules, the value of the `sigma` rule's `rules` parameter.
+    ///
+    /// The rules are compiled as `yagura sigma check` does, which this prints too; refused
+    /// rules are left out of the output and listed. Exit code: 0 every rule compiled, 3 some
+    /// were refused (the rest are written), 1 nothing could be read or written, 2 usage error.
+    Compile(SigmaCompileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SigmaCompileArgs {
+    #[command(flatten)]
+    pub check: SigmaCheckArgs,
+    /// Where to write the compiled rules (JSON).
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -73,19 +89,47 @@ pub(crate) fn run(command: &SigmaCommand, out: &mut dyn Write) -> anyhow::Result
             } else {
                 write_text(&report, args.summary, out)?;
             }
-            Ok(if report.refused.is_empty() {
-                super::exit::OK
-            } else {
-                super::exit::DEGRADED
-            })
+            Ok(exit_code(&report))
         }
+        SigmaCommand::Compile(args) => {
+            let (report, rules) = compile_paths(&args.check.paths, args.check.license.as_deref())?;
+            let json = serde_json::to_vec(&rules)?;
+            std::fs::write(&args.out, json)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            if args.check.json {
+                serde_json::to_writer_pretty(&mut *out, &report)?;
+                writeln!(out)?;
+            } else {
+                write_text(&report, args.check.summary, out)?;
+                writeln!(out, "wrote {} rules to {}", rules.len(), args.out.display())?;
+            }
+            Ok(exit_code(&report))
+        }
+    }
+}
+
+fn exit_code(report: &CheckReport) -> u8 {
+    if report.refused.is_empty() {
+        super::exit::OK
+    } else {
+        super::exit::DEGRADED
     }
 }
 
 /// Compiles every Sigma file under `args.paths`.
 pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
+    Ok(compile_paths(&args.paths, args.license.as_deref())?.0)
+}
+
+/// Compiles every Sigma file under `paths` (files, or directories searched for .yml and
+/// .yaml): the report, and the rules that compiled, in file order. `license` is named on
+/// rules that name none.
+pub fn compile_paths(
+    paths: &[PathBuf],
+    license: Option<&str>,
+) -> anyhow::Result<(CheckReport, Vec<yagura_sigma::Rule>)> {
     let mut files = Vec::new();
-    for path in &args.paths {
+    for path in paths {
         if path.is_dir() {
             collect(path, &mut files)
                 .with_context(|| format!("{}: cannot list the directory", path.display()))?;
@@ -98,7 +142,7 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
     if files.is_empty() {
         bail!(
             "no .yml or .yaml file under {}",
-            args.paths
+            paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
@@ -106,8 +150,9 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
         );
     }
     let options = Options {
-        license: args.license.clone(),
+        license: license.map(str::to_owned),
     };
+    let mut rules = Vec::new();
     let mut report = CheckReport {
         files: files.len(),
         ..CheckReport::default()
@@ -138,8 +183,9 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
                         .at(format_args!("`id`, first in {}", first.display())),
                 }),
                 None => {
-                    ids.insert(rule.id, file.clone());
+                    ids.insert(rule.id.clone(), file.clone());
                     report.compiled += 1;
+                    rules.push(rule);
                 }
             }
         }
@@ -155,7 +201,7 @@ pub fn check(args: &SigmaCheckArgs) -> anyhow::Result<CheckReport> {
     for refused in &report.refused {
         *report.reasons.entry(refused.refusal.reason()).or_default() += 1;
     }
-    Ok(report)
+    Ok((report, rules))
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -175,7 +221,8 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
+/// The text report: each refused rule (unless `summary`), the counts, the reasons.
+pub fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if !summary {
         for r in &report.refused {
             let name = match (&r.title, &r.id) {

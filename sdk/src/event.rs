@@ -68,6 +68,9 @@ pub mod attribute_keys {
     pub const PROCESS_START_TIME: &str = "process.start_time";
     /// Authentication only: the image of the process that asked (4624 ProcessName).
     pub const ACTOR_PROCESS_IMAGE: &str = "actor.process.image";
+    /// Process only: the hashes of the module loaded (Sysmon 7 `Hashes`), whose path is the
+    /// body's `target`.
+    pub const FILE_HASHES: &str = "file.hashes";
 }
 
 impl Body {

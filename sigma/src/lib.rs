@@ -19,5 +19,5 @@ pub mod rule;
 pub mod windows;
 
 pub use rule::{
-    Cond, Fields, Item, Level, LogSource, Matcher, Matching, Part, Rule, Selection, fold,
+    Cond, Fields, Gate, Item, Level, LogSource, Matcher, Matching, Part, Rule, Selection, fold,
 };

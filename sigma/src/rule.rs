@@ -29,6 +29,11 @@ pub trait Fields {
     /// Calls `found` with each value of the event until it returns true; says whether it did.
     /// Keywords search these.
     fn any_value(&self, found: &mut dyn FnMut(&str) -> bool) -> bool;
+    /// As [`Fields::any_value`], with each value and its folded form. A view that keeps
+    /// values per event overrides it, so that many keywords fold each value once.
+    fn any_folded(&self, found: &mut dyn FnMut(&str, &str) -> bool) -> bool {
+        self.any_value(&mut |value| found(value, &fold(value)))
+    }
 }
 
 /// Sigma's `level`, which becomes the finding's severity.
@@ -157,6 +162,123 @@ pub enum Cond {
     },
 }
 
+/// A test an event must pass for a rule to match: the value of one of the fields, folded
+/// ([`fold`]), contains its literal (folded) — one of the `(field, literal)` pairs holds. It
+/// follows from the condition (a selection the condition cannot do without, tested with text
+/// that holds a literal), so an index can skip a rule whose gate fails without evaluating it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gate {
+    pub literals: Vec<(String, String)>,
+}
+
+impl Gate {
+    /// Whether an event passes: one of the fields' folded values holds its literal. (The
+    /// Sigma engine finds the literals of all rules at once; this is the test one by one.)
+    pub fn admits(&self, event: &dyn Fields) -> bool {
+        self.literals.iter().any(|(field, literal)| {
+            event
+                .folded(field)
+                .is_some_and(|value| value.contains(literal.as_str()))
+        })
+    }
+
+    /// How selective it is: the length of its shortest literal (longer literals are rarer).
+    fn strength(&self) -> usize {
+        self.literals
+            .iter()
+            .map(|(_, l)| l.chars().count())
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The stronger of two gates (either is necessary).
+    fn best(a: Option<Gate>, b: Option<Gate>) -> Option<Gate> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.strength() > a.strength() { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Gates one of which is necessary, as one; none if one of them is none.
+    fn union(gates: impl IntoIterator<Item = Option<Gate>>) -> Option<Gate> {
+        let mut literals = Vec::new();
+        let mut any = false;
+        for gate in gates {
+            literals.extend(gate?.literals);
+            any = true;
+        }
+        any.then(|| Gate {
+            literals: dedup(literals),
+        })
+    }
+}
+
+/// The pairs in first-seen order, each once.
+fn dedup(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    pairs
+        .into_iter()
+        .filter(|p| seen.insert(p.clone()))
+        .collect()
+}
+
+fn cond_gate(cond: &Cond, selections: &[Selection]) -> Option<Gate> {
+    match cond {
+        Cond::Sel(i) => Gate::union(
+            selections
+                .get(*i)?
+                .any
+                .iter()
+                .map(|group| group.iter().map(item_gate).fold(None, Gate::best)),
+        ),
+        Cond::Not(_) => None,
+        Cond::And(all) => all
+            .iter()
+            .map(|c| cond_gate(c, selections))
+            .fold(None, Gate::best),
+        // `n of` (n ≥ 1): one of them at least
+        Cond::Or(any) | Cond::AtLeast { of: any, .. } => {
+            if any.is_empty() {
+                return None;
+            }
+            Gate::union(any.iter().map(|c| cond_gate(c, selections)))
+        }
+    }
+}
+
+fn item_gate(item: &Item) -> Option<Gate> {
+    let field = item.field.clone()?;
+    let literal = |m: &Matcher| match m {
+        Matcher::Text { pattern, .. } => pattern
+            .iter()
+            .filter_map(|p| match p {
+                Part::Lit(s) if !s.is_empty() => Some(fold(s)),
+                _ => None,
+            })
+            .max_by_key(|s| s.chars().count()),
+        _ => None,
+    };
+    if item.all {
+        // every value must match: any one's literal is necessary
+        let best = item
+            .values
+            .iter()
+            .filter_map(literal)
+            .max_by_key(|s| s.chars().count())?;
+        return Some(Gate {
+            literals: vec![(field, best)],
+        });
+    }
+    let literals = item
+        .values
+        .iter()
+        .map(|value| Some((field.clone(), literal(value)?)))
+        .collect::<Option<Vec<_>>>()?;
+    (!literals.is_empty()).then(|| Gate {
+        literals: dedup(literals),
+    })
+}
+
 /// Why a compiled rule cannot be made ready to match: a regular expression or network that
 /// does not parse, a condition naming a selection that is not there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +389,11 @@ impl Matching {
         &self.rule
     }
 
+    /// A test the rule's events must pass, if the condition gives one ([`Gate`]).
+    pub fn gate(&self) -> Option<Gate> {
+        cond_gate(&self.rule.condition, &self.rule.selections)
+    }
+
     /// The names of the fields the rule reads (`fieldref` targets too), possibly repeated.
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
         self.selections.iter().flatten().flatten().flat_map(|item| {
@@ -345,10 +472,8 @@ impl ReadyItem {
             }
             None => {
                 let test = |m: &Ready| {
-                    event.any_value(&mut |value| {
-                        let lower = OnceCell::new();
-                        let folded = || Some(lower.get_or_init(|| fold(value)).as_str());
-                        m.matches(Some(value), &folded, event)
+                    event.any_folded(&mut |value, lower| {
+                        m.matches(Some(value), &|| Some(lower), event)
                     })
                 };
                 if self.all {
@@ -551,6 +676,139 @@ mod tests {
 
     fn event(pairs: &[(&'static str, &'static str)]) -> Event {
         Event(pairs.iter().copied().collect())
+    }
+
+    fn item(field: Option<&str>, all: bool, values: Vec<Matcher>) -> Item {
+        Item {
+            field: field.map(str::to_owned),
+            all,
+            values,
+        }
+    }
+
+    fn rule_of(selections: Vec<Vec<Vec<Item>>>, condition: Cond) -> Matching {
+        let mut rule = one_item(None, false, vec![]).rule().clone();
+        rule.selections = selections
+            .into_iter()
+            .enumerate()
+            .map(|(i, any)| Selection {
+                name: format!("s{i}"),
+                any,
+            })
+            .collect();
+        rule.condition = condition;
+        Matching::new(rule).expect("a valid rule")
+    }
+
+    fn pairs(gate: Option<Gate>) -> Vec<(String, String)> {
+        gate.map(|g| g.literals).unwrap_or_default()
+    }
+
+    fn pair(field: &str, literal: &str) -> (String, String) {
+        (field.to_owned(), literal.to_owned())
+    }
+
+    #[test]
+    fn a_gate_is_the_literal_a_match_cannot_do_without() {
+        let image = || {
+            item(
+                Some("Image"),
+                false,
+                vec![
+                    text(vec![Part::Any, lit("\\Cmd.exe")]),
+                    text(vec![Part::Any, lit("\\pwsh"), Part::One, lit(".exe")]),
+                ],
+            )
+        };
+        let cli = || {
+            item(
+                Some("CommandLine"),
+                true,
+                vec![
+                    text(vec![Part::Any, lit(" /c "), Part::Any]),
+                    text(vec![Part::Any, lit("whoami"), Part::Any]),
+                ],
+            )
+        };
+        // one item: each value's longest literal, folded
+        let m = rule_of(vec![vec![vec![image()]]], Cond::Sel(0));
+        assert_eq!(
+            pairs(m.gate()),
+            [pair("Image", "\\cmd.exe"), pair("Image", "\\pwsh")]
+        );
+        // `|all`: the strongest one value suffices; in a group, the strongest item
+        let m = rule_of(vec![vec![vec![image(), cli()]]], Cond::Sel(0));
+        assert_eq!(pairs(m.gate()), [pair("CommandLine", "whoami")]);
+        // `and`: the stronger side; `not` gives none
+        let m = rule_of(
+            vec![vec![vec![image()]], vec![vec![cli()]]],
+            Cond::And(vec![Cond::Sel(0), Cond::Not(Box::new(Cond::Sel(1)))]),
+        );
+        assert_eq!(
+            pairs(m.gate()),
+            [pair("Image", "\\cmd.exe"), pair("Image", "\\pwsh")]
+        );
+        // `or`, `1 of`, a list of maps: every side's literals, fields mixed
+        let m = rule_of(vec![vec![vec![image()], vec![cli()]]], Cond::Sel(0));
+        assert_eq!(
+            pairs(m.gate()),
+            [
+                pair("Image", "\\cmd.exe"),
+                pair("Image", "\\pwsh"),
+                pair("CommandLine", "whoami")
+            ]
+        );
+        // a side without a literal leaves the rule ungated: keywords, a regex, null, not
+        let keywords = item(
+            None,
+            false,
+            vec![text(vec![Part::Any, lit("mimikatz"), Part::Any])],
+        );
+        let regex = item(
+            Some("Image"),
+            false,
+            vec![Matcher::Regex {
+                pattern: "a+".into(),
+            }],
+        );
+        let null = item(
+            Some("Image"),
+            false,
+            vec![Matcher::Null, text(vec![lit("x")])],
+        );
+        for other in [keywords, regex, null] {
+            let m = rule_of(
+                vec![vec![vec![image()]], vec![vec![other]]],
+                Cond::Or(vec![Cond::Sel(0), Cond::Sel(1)]),
+            );
+            assert_eq!(m.gate(), None);
+        }
+        let m = rule_of(vec![vec![vec![image()]]], Cond::Not(Box::new(Cond::Sel(0))));
+        assert_eq!(m.gate(), None);
+    }
+
+    #[test]
+    fn an_event_a_rule_matches_passes_its_gate() {
+        let m = rule_of(
+            vec![vec![vec![item(
+                Some("Image"),
+                false,
+                vec![Matcher::Text {
+                    pattern: vec![Part::Any, lit("\\PowerShell.EXE")],
+                    cased: true,
+                }],
+            )]]],
+            Cond::Sel(0),
+        );
+        let gate = m.gate().expect("a gate");
+        let ev = event(&[("Image", "C:\\Windows\\PowerShell.EXE")]);
+        assert!(
+            m.matches(&ev) && gate.admits(&ev),
+            "a cased match passes its folded gate"
+        );
+        let other = event(&[("Image", "C:\\Windows\\cmd.exe")]);
+        assert!(!gate.admits(&other));
+        assert!(!gate.admits(&event(&[])));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! data (read with the `evtx` crate, as `evtx_dump` writes JSON). Both engines read the same
 //! values: Yagura through `EvtxJson`, rsigma-eval through a flat object of the same fields.
 //! Both compare only where the rule's `logsource` routes the event (rsigma-eval does not
-//! route by itself), so a difference is one of matching.
+//! route by itself), so a difference is one of matching. Each match also passes the rule's
+//! gate (`Matching::gate`), which the Sigma engine's literal index relies on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -163,6 +164,16 @@ fn yagura_and_the_reference_engine_match_the_same_events() {
         let mine: BTreeSet<&str> = ours
             .iter()
             .filter(|(m, route)| routed(route) && m.matches(&view))
+            .inspect(|(m, _)| {
+                // the Sigma engine's literal index skips a rule whose gate fails: never one
+                // that matches
+                assert!(
+                    m.gate().is_none_or(|gate| gate.admits(&view)),
+                    "{} matches {file} #{index} but its gate {:?} refuses it",
+                    m.rule().id,
+                    m.gate()
+                );
+            })
             .map(|(m, _)| m.rule().id.as_str())
             .collect();
         let flat = flat(record);

@@ -53,7 +53,7 @@ Examples:
   yagura replay --rules target/rules examples/events/sample.ndjson
   yagura replay --rules target/rules --set vertical-port-scan.threshold=10 flows.ndjson
   yagura replay --rules target/rules --dead-letter rejected.jsonl Security.evtx conn.log.gz
-  yagura replay --sigma sigma/rules/windows --sigma-license DRL-1.1 Sysmon.evtx";
+  yagura replay --sigma my-sigma-rules/ --sigma-license DRL-1.1 Sysmon.evtx";
 
 /// Arguments of `yagura replay`.
 #[derive(Debug, Clone, Args)]
@@ -85,12 +85,7 @@ pub struct ReplayArgs {
 
     /// The Sigma engine component. Default: target/rules/engines/sigma.wasm (`cargo xtask
     /// build-rules` builds it), else engines/sigma.wasm beside the yagura executable.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "YAGURA_SIGMA_ENGINE",
-        requires = "sigma"
-    )]
+    #[arg(long, value_name = "FILE", env = "YAGURA_SIGMA_ENGINE")]
     pub sigma_engine: Option<PathBuf>,
 
     /// A rule pack: a bundle file (`.ypack`, its signature checked against the store's keys

@@ -11,7 +11,7 @@ use super::bindings::wit_types as wit;
 use crate::event::{self, Event, EventClass};
 
 /// Facts moved from the typed event to attributes, in the order they are added.
-pub(crate) const PROMOTED: [&str; 9] = [
+pub(crate) const PROMOTED: [&str; 10] = [
     "source.format",
     "source.channel",
     "source.provider",
@@ -21,6 +21,7 @@ pub(crate) const PROMOTED: [&str; 9] = [
     "process.cwd",
     "process.start_time",
     "actor.process.image",
+    "file.hashes",
 ];
 
 /// Events lowered into the WIT batch form: one string blob, events with spans into it.
@@ -367,6 +368,12 @@ impl Lowerer<'_> {
             && let Some(v) = ev.actor.process.as_ref().and_then(|p| p.image.as_ref())
         {
             add(self, PROMOTED[8], v);
+        }
+        // the loaded module's hashes (Sysmon 7): a process event's `target` has no hashes
+        if ev.class == EventClass::Process
+            && let Some(v) = ev.file.as_ref().and_then(|f| f.hashes.as_ref())
+        {
+            add(self, PROMOTED[9], v);
         }
         for (k, v) in &ev.attributes {
             add(self, k, v);

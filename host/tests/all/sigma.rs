@@ -205,6 +205,7 @@ fn direct_matches(rules: &[(Matching, Route)], records: &[Value]) -> BTreeSet<(u
 /// The (event `seq`, Sigma rule id) pairs of a replay's findings.
 fn replay_matches(findings: &[Value]) -> BTreeSet<(u64, String)> {
     let mut out = BTreeSet::new();
+    let mut pairs = 0;
     for f in findings {
         let uid = f["finding_info"]["analytic"]["uid"]
             .as_str()
@@ -219,8 +220,10 @@ fn replay_matches(findings: &[Value]) -> BTreeSet<(u64, String)> {
                 .parse()
                 .expect("number");
             out.insert((seq, uid.to_owned()));
+            pairs += 1;
         }
     }
+    assert_eq!(pairs, out.len(), "a rule reported an event twice");
     out
 }
 
@@ -302,6 +305,15 @@ fn replay_sigma_matches_the_regression_events_in_the_sandbox() {
 
     let rules = data.join("rules");
     let findings = replay_sigma(dir.path(), &rules, &[events]);
+    // `cargo xtask test` checks the findings against the OCSF schema (scripts/ocsf_check.py)
+    if let Some(out) = std::env::var_os("YAGURA_OCSF_OUT") {
+        std::fs::create_dir_all(&out).expect("YAGURA_OCSF_OUT can be created");
+        std::fs::copy(
+            dir.path().join("findings.jsonl"),
+            Path::new(&out).join("sigma.replay_regression.jsonl"),
+        )
+        .expect("YAGURA_OCSF_OUT is writable");
+    }
     let replayed = replay_matches(&findings);
     // SigmaHQ's test: each rule matches its own events, read by the intake and the field map
     let missed: Vec<&str> = rule_ids

@@ -131,6 +131,8 @@ impl<'a> SigmaEvent<'a> {
                         pr.guid.map(|g| Cow::Owned(g.to_string()))
                     }
                     "ParentProcessGuid" => pr.parent_guid.map(|g| Cow::Owned(g.to_string())),
+                    // Sysmon 7: the module's, as an attribute; else the process's own
+                    "Hashes" if code == 7 => text(ev.attribute("file.hashes")),
                     "Hashes" => self.text(pr.hashes),
                     "IntegrityLevel" => integrity(pr.integrity).map(|(word, _)| word.into()),
                     "MandatoryLabel" => integrity(pr.integrity).map(|(_, sid)| sid.into()),
@@ -241,6 +243,15 @@ impl<'a> SigmaEvent<'a> {
                 },
                 "KeyLength" => a.key_length.map(|n| Cow::Owned(n.to_string())),
                 "LogonProcessName" => self.text(a.logon_process),
+                // Kerberos and NTLM write `0x0` for success; 4625 keeps one code, SubStatus
+                // where it is not 0 (docs/sigma.md)
+                "Status"
+                    if a.status_code == 0
+                        && ev.outcome == Outcome::Success
+                        && matches!(code, 4768 | 4769 | 4771 | 4776) =>
+                {
+                    Some("0x0".into())
+                }
                 "Status" | "SubStatus" => hex(a.status_code),
                 "ServiceName" | "TargetServerName" => self.text(a.service),
                 "TicketOptions" => hex(a.ticket_options),
@@ -366,6 +377,8 @@ pub struct Cached<'a, 'c> {
     names: &'c HashMap<String, usize>,
     values: Vec<OnceCell<Option<Cow<'a, str>>>>,
     folded: Vec<OnceCell<Option<String>>>,
+    /// every value keywords search, with its folded form
+    keywords: OnceCell<Vec<(String, String)>>,
 }
 
 impl<'a, 'c> Cached<'a, 'c> {
@@ -375,6 +388,7 @@ impl<'a, 'c> Cached<'a, 'c> {
             names,
             values: (0..names.len()).map(|_| OnceCell::new()).collect(),
             folded: (0..names.len()).map(|_| OnceCell::new()).collect(),
+            keywords: OnceCell::new(),
         }
     }
 }
@@ -402,6 +416,18 @@ impl Fields for Cached<'_, '_> {
 
     fn any_value(&self, found: &mut dyn FnMut(&str) -> bool) -> bool {
         self.event.any_value(found)
+    }
+
+    fn any_folded(&self, found: &mut dyn FnMut(&str, &str) -> bool) -> bool {
+        let values = self.keywords.get_or_init(|| {
+            let mut values = Vec::new();
+            self.event.any_value(&mut |v| {
+                values.push((v.to_owned(), fold(v)));
+                false
+            });
+            values
+        });
+        values.iter().any(|(value, lower)| found(value, lower))
     }
 }
 
@@ -473,6 +499,53 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(get(&batch, name).as_deref(), want, "{name}");
         }
+    }
+
+    #[test]
+    fn image_loads_read_the_module_and_its_hashes() {
+        let mut b = BatchBuilder::new();
+        b.event(EventClass::Process, 1, 1_000)
+            .activity(Activity::Open)
+            .code(7)
+            .process_image(r"C:\Windows\System32\rundll32.exe")
+            .process_target(r"C:\Windows\System32\comsvcs.dll")
+            .attribute("file.hashes", "SHA256=AB,IMPHASH=CD")
+            .attribute("Signed", "true")
+            .push();
+        let batch = b.build();
+        check(
+            &batch,
+            &[
+                ("Image", Some(r"C:\Windows\System32\rundll32.exe")),
+                ("ImageLoaded", Some(r"C:\Windows\System32\comsvcs.dll")),
+                ("Hashes", Some("SHA256=AB,IMPHASH=CD")),
+                ("Signed", Some("true")),
+            ],
+        );
+    }
+
+    #[test]
+    fn kerberos_success_reads_status_zero() {
+        let mut b = BatchBuilder::new();
+        b.event(EventClass::Authentication, 1, 1_000)
+            .activity(Activity::Logon)
+            .outcome(Outcome::Success)
+            .code(4769)
+            .user("CORP", "alice")
+            .push();
+        b.event(EventClass::Authentication, 2, 1_000)
+            .outcome(Outcome::Success)
+            .code(4624)
+            .user("CORP", "alice")
+            .push();
+        let batch = b.build();
+        let status = |i: usize| {
+            SigmaEvent::new(batch.get(i).expect("event"))
+                .field("Status")
+                .map(Cow::into_owned)
+        };
+        assert_eq!(status(0).as_deref(), Some("0x0"));
+        assert_eq!(status(1), None, "4624 has no Status");
     }
 
     #[test]
@@ -582,7 +655,7 @@ mod tests {
                     a.logon_type = 3;
                     a.protocol = AuthProtocol::Ntlm;
                     a.key_length = Some(0);
-                    a.logon_process = Some(text("NtLmSsp "));
+                    a.logon_process = Some(text("NtLmSsp"));
                     a.status_code = 0xC000_006A;
                     a.user.logon_id = 0x3e7;
                     a.ticket_options = 0x4081_0010;
@@ -607,7 +680,7 @@ mod tests {
                 ("LogonType", Some("3")),
                 ("AuthenticationPackageName", Some("NTLM")),
                 ("KeyLength", Some("0")),
-                ("LogonProcessName", Some("NtLmSsp ")),
+                ("LogonProcessName", Some("NtLmSsp")),
                 ("Status", Some("0xc000006a")),
                 ("TicketOptions", Some("0x40810010")),
                 ("TicketEncryptionType", Some("0x17")),

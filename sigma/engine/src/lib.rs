@@ -14,6 +14,7 @@ pub mod fields;
 
 use std::collections::HashMap;
 
+use aho_corasick::AhoCorasick;
 use yagura_sdk::prelude::*;
 use yagura_sigma::windows::{self, Route};
 use yagura_sigma::{Level, Matching};
@@ -63,10 +64,124 @@ impl Index {
     }
 }
 
+/// The literal index: for each field that rules gate on ([`yagura_sigma::Gate`]), one
+/// automaton of all their literals in it, run once over an event's value to learn which of
+/// those rules can match the event. A rule whose gate fails is not evaluated.
+#[derive(Default)]
+struct Gates {
+    fields: Vec<FieldGate>,
+    /// per rule: the fields of its gate (indexes into `fields`); empty: no gate
+    of_rule: Vec<Vec<usize>>,
+    /// per rule: the event number its gate last passed at
+    passed: Vec<u32>,
+    /// per field: the event number its value was last scanned at
+    scanned: Vec<u32>,
+    /// the event being evaluated, counted from 1
+    event: u32,
+}
+
+struct FieldGate {
+    name: String,
+    automaton: AhoCorasick,
+    /// per literal (the automaton's pattern id): the rules it lets through
+    rules: Vec<Vec<usize>>,
+}
+
+impl Gates {
+    /// Builds the automata from each rule's gate (`None`: the rule is always evaluated).
+    fn new(gates: &[Option<yagura_sigma::Gate>]) -> Result<Self, String> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut field_at: HashMap<&str, usize> = HashMap::new();
+        let mut literals: Vec<Vec<&str>> = Vec::new();
+        let mut literal_at: HashMap<(usize, &str), usize> = HashMap::new();
+        let mut rules: Vec<Vec<Vec<usize>>> = Vec::new();
+        let mut of_rule = Vec::with_capacity(gates.len());
+        for (rule, gate) in gates.iter().enumerate() {
+            let mut fields = Vec::new();
+            for (field, literal) in gate.iter().flat_map(|g| &g.literals) {
+                let f = *field_at.entry(field).or_insert_with(|| {
+                    names.push(field);
+                    literals.push(Vec::new());
+                    rules.push(Vec::new());
+                    names.len() - 1
+                });
+                match literal_at.get(&(f, literal.as_str())) {
+                    Some(&at) => rules[f][at].push(rule),
+                    None => {
+                        literal_at.insert((f, literal), literals[f].len());
+                        literals[f].push(literal);
+                        rules[f].push(vec![rule]);
+                    }
+                }
+                if !fields.contains(&f) {
+                    fields.push(f);
+                }
+            }
+            of_rule.push(fields);
+        }
+        let mut fields = Vec::with_capacity(names.len());
+        for ((name, literals), rules) in names.into_iter().zip(literals).zip(rules) {
+            let automaton = AhoCorasick::new(&literals)
+                .map_err(|e| format!("the literal index of field `{name}`: {e}"))?;
+            fields.push(FieldGate {
+                name: name.to_owned(),
+                automaton,
+                rules,
+            });
+        }
+        Ok(Gates {
+            scanned: vec![0; fields.len()],
+            passed: vec![0; gates.len()],
+            fields,
+            of_rule,
+            event: 0,
+        })
+    }
+
+    /// Starts a new event.
+    fn next_event(&mut self) {
+        self.event = self.event.wrapping_add(1);
+        if self.event == 0 {
+            // after 2^32 events: forget every mark rather than take an old one for new
+            self.passed.fill(0);
+            self.scanned.fill(0);
+            self.event = 1;
+        }
+    }
+
+    /// Whether `rule` can match the event: it has no gate, or one of its fields' values holds
+    /// one of its literals. Each field is scanned once per event, for all rules.
+    fn admits(&mut self, rule: usize, event: &dyn yagura_sigma::Fields) -> bool {
+        if self.of_rule[rule].is_empty() {
+            return true;
+        }
+        for i in 0..self.of_rule[rule].len() {
+            if self.passed[rule] == self.event {
+                return true;
+            }
+            let field = self.of_rule[rule][i];
+            if self.scanned[field] == self.event {
+                continue;
+            }
+            self.scanned[field] = self.event;
+            let gate = &self.fields[field];
+            if let Some(value) = event.folded(&gate.name) {
+                for found in gate.automaton.find_overlapping_iter(value.as_ref()) {
+                    for &r in &gate.rules[found.pattern().as_usize()] {
+                        self.passed[r] = self.event;
+                    }
+                }
+            }
+        }
+        self.passed[rule] == self.event
+    }
+}
+
 /// The engine: its rules, their index and a reused key buffer.
 pub struct SigmaEngine {
     rules: Vec<Loaded>,
     index: Index,
+    gates: Gates,
     /// the fields the rules read, numbered for [`Cached`]
     names: HashMap<String, usize>,
     key: (String, u32),
@@ -78,9 +193,11 @@ impl SigmaEngine {
         let rules: Vec<yagura_sigma::Rule> = serde_json::from_str(json).map_err(|e| {
             format!("`rules` is not a list of compiled Sigma rules (yagura sigma compile): {e}")
         })?;
+        let mut gates = Vec::with_capacity(rules.len());
         let mut engine = SigmaEngine {
             rules: Vec::with_capacity(rules.len()),
             index: Index::default(),
+            gates: Gates::default(),
             names: HashMap::new(),
             key: (String::new(), 0),
         };
@@ -96,6 +213,7 @@ impl SigmaEngine {
                 }
             }
             engine.index.add(engine.rules.len(), &route);
+            gates.push(matching.gate());
             engine.rules.push(Loaded {
                 matching,
                 route,
@@ -103,6 +221,7 @@ impl SigmaEngine {
                 context,
             });
         }
+        engine.gates = Gates::new(&gates)?;
         Ok(engine)
     }
 
@@ -118,9 +237,11 @@ impl SigmaEngine {
 
     /// The findings of one event, in rule order.
     pub fn evaluate(&mut self, ev: &EventRef<'_>, out: &mut Vec<Finding>) {
-        let sigma = SigmaEvent::new(*ev);
-        let cached = Cached::new(sigma, &self.names);
-        let channel = ev.channel().unwrap_or("");
+        // Sigma's Windows rules read Windows events: an event with no channel (Zeek, syslog,
+        // a firewall) is no rule's, not even of one that names no channel
+        let Some(channel) = ev.channel().filter(|c| !c.is_empty()) else {
+            return;
+        };
         self.key.0.clear();
         self.key
             .0
@@ -128,8 +249,14 @@ impl SigmaEngine {
         self.key.1 = ev.code().unwrap_or(0);
         let by_id = self.index.channel_id.get(&self.key).map(Vec::as_slice);
         let by_channel = self.index.channel.get(&self.key.0).map(Vec::as_slice);
-        let event_type = sigma.event_type();
         let candidates = [Some(self.index.any_channel.as_slice()), by_channel, by_id];
+        if candidates.iter().flatten().all(|c| c.is_empty()) {
+            return;
+        }
+        let sigma = SigmaEvent::new(*ev);
+        let event_type = sigma.event_type();
+        let cached = Cached::new(sigma, &self.names);
+        self.gates.next_event();
         let code = ev.code();
         let mut matched: Vec<usize> = Vec::new();
         for &at in candidates.into_iter().flatten().flatten() {
@@ -137,12 +264,15 @@ impl SigmaEngine {
             // the index placed it by channel and id; the route still checks the rest
             // (`EventType`, and the ids of a route that names no channel)
             if rule.route.admits_parts(Some(channel), code, event_type)
+                && self.gates.admits(at, &cached)
                 && rule.matching.matches(&cached)
             {
                 matched.push(at);
             }
         }
+        // each rule is in one list of the index; in rule order, once each regardless
         matched.sort_unstable();
+        matched.dedup();
         for at in matched {
             out.push(finding(&self.rules[at], ev));
         }

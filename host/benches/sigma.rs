@@ -24,12 +24,10 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
 use yagura::engine::{Engine, EngineOptions};
 use yagura::intake::{self, Format};
 use yagura::rule::Value as ConfigValue;
 use yagura::sandbox::{Limits, Sandbox};
-use yagura_sigma::Fields;
 use yagura_sigma::windows::EvtxJson;
 
 fn root() -> PathBuf {
@@ -55,30 +53,12 @@ fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The Sigma field names of an EVTX record as one flat object (as the differential test
-/// gives rsigma-eval).
-fn flat(record: &Value) -> Value {
-    let view = EvtxJson::new(record);
-    let system = [
-        "EventID",
-        "Channel",
-        "Computer",
-        "Provider_Name",
-        "Level",
-        "Task",
-        "Keywords",
-    ];
-    let map: Map<String, Value> = system
-        .into_iter()
-        .chain(view.data_fields())
-        .filter_map(|name| {
-            Some((
-                name.to_owned(),
-                Value::String(view.field(name)?.into_owned()),
-            ))
-        })
-        .collect();
-    Value::Object(map)
+/// An EVTX file's records through Yagura's intake.
+fn intake_records(input: &[u8]) -> intake::Records {
+    let reader = Box::new(Cursor::new(input.to_vec()));
+    intake::from_reader(reader, "bench".into(), Format::Evtx)
+        .expect("an EVTX file")
+        .1
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -181,13 +161,7 @@ fn main() {
         let mut sink = |_: &yagura::rule::RuleInfo, _: yagura::finding::Finding| findings += 1;
         let mut n = 0u64;
         for input in &inputs {
-            let (_, reader) = intake::from_reader(
-                Box::new(Cursor::new(input.clone())),
-                "bench".into(),
-                Format::Evtx,
-            )
-            .expect("an EVTX file");
-            for record in reader {
+            for record in intake_records(input) {
                 engine.push(record.expect("an event"), &mut sink);
                 n += 1;
             }
@@ -204,7 +178,7 @@ fn main() {
             let mut parser = evtx::EvtxParser::from_buffer(input.clone()).expect("an EVTX file");
             for record in parser.records_json_value() {
                 let record = record.expect("a record");
-                let flat = flat(&record.data);
+                let flat = EvtxJson::new(&record.data).flat();
                 matches += reference
                     .evaluate(&rsigma_eval::event::JsonEvent::borrow(&flat))
                     .len() as u64;
@@ -220,19 +194,13 @@ fn main() {
     for input in &inputs {
         let mut parser = evtx::EvtxParser::from_buffer(input.clone()).expect("an EVTX file");
         for record in parser.records_json_value() {
-            flats.push(flat(&record.expect("a record").data));
+            flats.push(EvtxJson::new(&record.expect("a record").data).flat());
         }
     }
     for _ in 0..passes {
         let started = Instant::now();
         for input in &inputs {
-            let (_, reader) = intake::from_reader(
-                Box::new(Cursor::new(input.clone())),
-                "bench".into(),
-                Format::Evtx,
-            )
-            .expect("an EVTX file");
-            for record in reader {
+            for record in intake_records(input) {
                 std::hint::black_box(record.expect("an event"));
             }
         }

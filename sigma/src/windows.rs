@@ -227,6 +227,32 @@ impl<'a> EvtxJson<'a> {
         data.map(String::as_str).filter(|k| !k.starts_with('#'))
     }
 
+    /// The record as one flat object of Sigma field names and their text values: `EventID`,
+    /// `Channel`, `Computer`, `Provider_Name`, `Level`, `Task`, `Keywords` and the data fields
+    /// (what an engine that reads flat events, such as rsigma-eval, is given).
+    pub fn flat(&self) -> Value {
+        const SYSTEM: [&str; 7] = [
+            "EventID",
+            "Channel",
+            "Computer",
+            "Provider_Name",
+            "Level",
+            "Task",
+            "Keywords",
+        ];
+        let map: serde_json::Map<String, Value> = SYSTEM
+            .into_iter()
+            .chain(self.data_fields())
+            .filter_map(|name| {
+                Some((
+                    name.to_owned(),
+                    Value::String(self.field(name)?.into_owned()),
+                ))
+            })
+            .collect();
+        Value::Object(map)
+    }
+
     fn system(&self, name: &str) -> Option<Cow<'a, str>> {
         let system = self.system?;
         match name {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rsigma_eval::Engine;
 use rsigma_eval::event::JsonEvent;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use yagura_sigma::compile::{Options, compile_yaml};
 use yagura_sigma::windows::{EvtxJson, route};
 use yagura_sigma::{Fields, Matching};
@@ -87,31 +87,6 @@ fn events() -> Vec<(String, Value)> {
     out
 }
 
-/// The fields Yagura's view reads, as one flat object for the reference engine.
-fn flat(record: &Value) -> Value {
-    let view = EvtxJson::new(record);
-    let system = [
-        "EventID",
-        "Channel",
-        "Computer",
-        "Provider_Name",
-        "Level",
-        "Task",
-        "Keywords",
-    ];
-    let map: Map<String, Value> = system
-        .into_iter()
-        .chain(view.data_fields())
-        .filter_map(|name| {
-            Some((
-                name.to_owned(),
-                Value::String(view.field(name)?.into_owned()),
-            ))
-        })
-        .collect();
-    Value::Object(map)
-}
-
 #[test]
 fn yagura_and_the_reference_engine_match_the_same_events() {
     // all 2,407 SigmaHQ rules where `../shared` is there, else the 123 committed ones
@@ -176,7 +151,7 @@ fn yagura_and_the_reference_engine_match_the_same_events() {
             })
             .map(|(m, _)| m.rule().id.as_str())
             .collect();
-        let flat = flat(record);
+        let flat = EvtxJson::new(record).flat();
         let theirs: BTreeSet<String> = reference
             .evaluate(&JsonEvent::borrow(&flat))
             .into_iter()

@@ -483,16 +483,11 @@ fn load_sigma(
 ) -> anyhow::Result<(RuleComponent, String, u64)> {
     let (report, rules) = super::sigma::compile_paths(&args.sigma, args.sigma_license.as_deref())?;
     for r in &report.refused {
-        let name = match (&r.title, &r.id) {
-            (Some(title), Some(id)) => format!("{title} ({id})"),
-            (Some(title), None) => title.clone(),
-            (None, Some(id)) => id.clone(),
-            (None, None) => "a document".into(),
-        };
         writeln!(
             err,
-            "yagura replay: {}: refused Sigma rule {name}: {}",
+            "yagura replay: {}: refused Sigma rule {}: {}",
             r.file.display(),
+            r.name(),
             r.refusal
         )?;
     }

@@ -78,6 +78,18 @@ pub struct RefusedRule {
     pub refusal: Refusal,
 }
 
+impl RefusedRule {
+    /// The rule as a line names it: `title (id)`, or what of it is known.
+    pub fn name(&self) -> String {
+        match (&self.title, &self.id) {
+            (Some(title), Some(id)) => format!("{title} ({id})"),
+            (Some(title), None) => title.clone(),
+            (None, Some(id)) => id.clone(),
+            (None, None) => "a document".into(),
+        }
+    }
+}
+
 /// Runs `yagura sigma`; returns the exit code.
 pub(crate) fn run(command: &SigmaCommand, out: &mut dyn Write) -> anyhow::Result<u8> {
     match command {
@@ -225,14 +237,14 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if !summary {
         for r in &report.refused {
-            let name = match (&r.title, &r.id) {
-                (Some(title), Some(id)) => format!("{title} ({id})"),
-                (Some(title), None) => title.clone(),
-                (None, Some(id)) => id.clone(),
-                (None, None) => "a document".into(),
-            };
             // the refusal reads `kind: at: what`
-            writeln!(out, "{}: refused {name}: {}", r.file.display(), r.refusal)?;
+            writeln!(
+                out,
+                "{}: refused {}: {}",
+                r.file.display(),
+                r.name(),
+                r.refusal
+            )?;
         }
     }
     writeln!(

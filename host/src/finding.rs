@@ -502,6 +502,50 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_that_names_the_analytic_that_matched_shows_it() {
+        let mut f = finding();
+        f.rule_id = "sigma".into();
+        f.rule_author = Some("Yagura".into());
+        f.context = vec![
+            (
+                "analytic.uid".into(),
+                "fe63010f-8823-4864-a96b-a7b4a0f7b929".into(),
+            ),
+            (
+                "analytic.name".into(),
+                "LSASS Process Reconnaissance Via Findstr.EXE".into(),
+            ),
+            (
+                "analytic.author".into(),
+                "Florian Roth (Nextron Systems)".into(),
+            ),
+            ("analytic.license".into(), "DRL-1.1".into()),
+        ];
+        let o = f.to_ocsf("Sigma rules");
+        let analytic = &o["finding_info"]["analytic"];
+        assert_eq!(analytic["uid"], "fe63010f-8823-4864-a96b-a7b4a0f7b929");
+        assert_eq!(
+            analytic["name"],
+            "LSASS Process Reconnaissance Via Findstr.EXE"
+        );
+        assert_eq!(analytic["related_analytics"][0]["uid"], "sigma");
+        assert_eq!(analytic["related_analytics"][0]["name"], "Sigma rules");
+        // the Sigma rule's author, not the engine's pack's, is the one shown
+        assert_eq!(
+            o["unmapped"]["rule_author"],
+            "Florian Roth (Nextron Systems)"
+        );
+        assert_eq!(o["unmapped"]["rule_license"], "DRL-1.1");
+        assert!(o["unmapped"].get("rule_references").is_none());
+        // the finding's own id is still the engine's
+        assert!(
+            o["finding_info"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("sigma-"))
+        );
+    }
+
+    #[test]
     fn the_matched_event_gives_the_device_and_the_evidence() {
         let mut f = finding();
         f.rule_author = Some("Florian Roth (Nextron Systems)".into());

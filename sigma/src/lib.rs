@@ -19,5 +19,6 @@ pub mod rule;
 pub mod windows;
 
 pub use rule::{
-    Cond, Fields, Gate, Item, Level, LogSource, Matcher, Matching, Part, Rule, Selection, fold,
+    Cond, Fields, Gate, Item, KEYWORDS, Level, LogSource, Matcher, Matching, Part, Rule, Selection,
+    fold,
 };

@@ -162,12 +162,18 @@ pub enum Cond {
     },
 }
 
+/// The field name of a gate's literal found in any value of the event (keywords); no Sigma
+/// field is named with the empty string.
+pub const KEYWORDS: &str = "";
+
 /// A test an event must pass for a rule to match: the value of one of the fields, folded
 /// ([`fold`]), contains its literal (folded) — one of the `(field, literal)` pairs holds. It
 /// follows from the condition (a selection the condition cannot do without, tested with text
 /// that holds a literal), so an index can skip a rule whose gate fails without evaluating it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gate {
+    /// `(field, literal)`; the field [`KEYWORDS`] stands for any value of the event (a
+    /// keyword selection's)
     pub literals: Vec<(String, String)>,
 }
 
@@ -176,9 +182,13 @@ impl Gate {
     /// Sigma engine finds the literals of all rules at once; this is the test one by one.)
     pub fn admits(&self, event: &dyn Fields) -> bool {
         self.literals.iter().any(|(field, literal)| {
-            event
-                .folded(field)
-                .is_some_and(|value| value.contains(literal.as_str()))
+            if field == KEYWORDS {
+                event.any_folded(&mut |_, value| value.contains(literal.as_str()))
+            } else {
+                event
+                    .folded(field)
+                    .is_some_and(|value| value.contains(literal.as_str()))
+            }
         })
     }
 
@@ -247,7 +257,7 @@ fn cond_gate(cond: &Cond, selections: &[Selection]) -> Option<Gate> {
 }
 
 fn item_gate(item: &Item) -> Option<Gate> {
-    let field = item.field.clone()?;
+    let field = item.field.clone().unwrap_or_else(|| KEYWORDS.to_owned());
     let literal = |m: &Matcher| match m {
         Matcher::Text { pattern, .. } => pattern
             .iter()
@@ -758,11 +768,24 @@ mod tests {
                 pair("CommandLine", "whoami")
             ]
         );
-        // a side without a literal leaves the rule ungated: keywords, a regex, null, not
+        // keywords: the literal in any value
         let keywords = item(
             None,
             false,
-            vec![text(vec![Part::Any, lit("mimikatz"), Part::Any])],
+            vec![text(vec![Part::Any, lit("Mimikatz"), Part::Any])],
+        );
+        let m = rule_of(vec![vec![vec![keywords]]], Cond::Sel(0));
+        assert_eq!(pairs(m.gate()), [pair(KEYWORDS, "mimikatz")]);
+        let gate = m.gate().expect("a gate");
+        assert!(gate.admits(&event(&[("A", "x"), ("B", "run MIMIKATZ")])));
+        assert!(!gate.admits(&event(&[("A", "x")])));
+        // a side without a literal leaves the rule ungated: a regex, null, not
+        let keywords = item(
+            None,
+            false,
+            vec![Matcher::Regex {
+                pattern: "a+".into(),
+            }],
         );
         let regex = item(
             Some("Image"),

@@ -6,7 +6,7 @@
 //! that: a Sigma field name is looked up in the typed place of the event's class first
 //! ([`typed`]), then among the attributes. Names are matched as written (Sigma's field names
 //! are case-sensitive in SigmaHQ's rules); attributes without ASCII case. docs/sigma.md has the
-//! table, and the tests below check every row.
+//! table; the tests below check each class with the values an adapter writes.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;

@@ -165,12 +165,21 @@ impl Gates {
             }
             self.scanned[field] = self.event;
             let gate = &self.fields[field];
-            if let Some(value) = event.folded(&gate.name) {
-                for found in gate.automaton.find_overlapping_iter(value.as_ref()) {
+            let (passed, now) = (&mut self.passed, self.event);
+            let mut scan = |value: &str| {
+                for found in gate.automaton.find_overlapping_iter(value) {
                     for &r in &gate.rules[found.pattern().as_usize()] {
-                        self.passed[r] = self.event;
+                        passed[r] = now;
                     }
                 }
+            };
+            if gate.name == yagura_sigma::KEYWORDS {
+                event.any_folded(&mut |_, value| {
+                    scan(value);
+                    false
+                });
+            } else if let Some(value) = event.folded(&gate.name) {
+                scan(&value);
             }
         }
         self.passed[rule] == self.event

@@ -234,7 +234,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// The text report: each refused rule (unless `summary`), the counts, the reasons.
-pub fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
+fn write_text(report: &CheckReport, summary: bool, out: &mut dyn Write) -> std::io::Result<()> {
     if !summary {
         for r in &report.refused {
             // the refusal reads `kind: at: what`

@@ -413,6 +413,31 @@ fn replay_sigma_lists_refused_rules_and_names_a_missing_engine() {
     assert_eq!(f["unmapped"]["rule_author"], "Test Author");
     assert_eq!(f["device"]["hostname"], "WS01");
 
+    // the engine's config, written for a pack or --set: the rules that compiled
+    let compiled = yagura(
+        &[
+            "sigma",
+            "compile",
+            "good.yml",
+            "expand.yml",
+            "-o",
+            "rules.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(compiled.status.code(), Some(3), "a rule was refused");
+    assert!(
+        String::from_utf8_lossy(&compiled.stdout).ends_with("wrote 1 rules to rules.json\n"),
+        "{}",
+        String::from_utf8_lossy(&compiled.stdout)
+    );
+    let rules: Vec<yagura_sigma::Rule> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("rules.json")).expect("written"))
+            .expect("compiled rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].id, ID_A);
+    assert_eq!(rules[0].author.as_deref(), Some("Test Author"));
+
     let missing = yagura(
         &["replay", "--sigma", "good.yml", "events.ndjson"],
         dir.path(),
